@@ -1,0 +1,20 @@
+#include "kernels/backends.h"
+
+#include <mutex>
+
+namespace quill {
+
+void init_backends() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_cpu_ops();
+#if QUILL_HAVE_CUDA  // the one place the build's backends are named; set by kernels/CMakeLists.txt
+    register_cuda_ops();
+#endif
+#if QUILL_HAVE_CUDNN
+    register_cudnn_ops();
+#endif
+  });
+}
+
+}  // namespace quill

@@ -1,0 +1,12 @@
+#pragma once
+// Fills the op registry with every backend this build has. Call once at start-up (idempotent).
+namespace quill {
+
+void init_backends();
+
+// Per-backend registration, each defined beside its kernels.
+void register_cpu_ops();
+void register_cuda_ops();   // kernels/cuda (only in builds with CUDA)
+void register_cudnn_ops();  // kernels/cudnn (only in builds with cuDNN)
+
+}  // namespace quill

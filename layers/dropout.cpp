@@ -1,0 +1,49 @@
+// dropout P: zeroes each element with probability P in training (inverted dropout); identity in evaluation.
+#include <sstream>
+
+#include "layers/layer_kinds.h"
+
+namespace quill {
+namespace {
+
+class Dropout final : public Layer {
+ public:
+  explicit Dropout(double p) : p_(p) {}
+  std::string describe() const override {
+    std::ostringstream os;
+    os << "dropout " << p_;
+    return os.str();
+  }
+  Shape setup(const std::vector<Shape>& in) override { return in[0]; }
+
+  void forward(const Context& ctx, const std::vector<const Tensor*>& in, Tensor& out) override {
+    if (ctx.training && p_ > 0)
+      ops::dropout_forward(ctx.backend, p_, ctx.seed, stream(ctx), *in[0], out);
+    else
+      out.copy_from(*in[0]);
+  }
+  void backward(const Context& ctx, const std::vector<const Tensor*>&, const Tensor&, const Tensor& dout,
+                const std::vector<Tensor*>& din) override {
+    if (!din[0]) return;
+    if (p_ > 0)
+      ops::dropout_backward(ctx.backend, p_, ctx.seed, stream(ctx), dout, *din[0]);
+    else
+      din[0]->copy_from(dout);
+  }
+
+ private:
+  // A fresh mask every step and every node, reproducible from the seed.
+  uint64_t stream(const Context& ctx) const { return (ctx.step << 16) ^ index; }
+  double p_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_dropout(LayerArgs& args) {
+  double p = args.number(0, "the drop probability");
+  args.finish(1);
+  QUILL_CHECK(p >= 0 && p < 1, "dropout: the probability must be in [0, 1), got ", p);
+  return std::make_unique<Dropout>(p);
+}
+
+}  // namespace quill

@@ -1,0 +1,46 @@
+#include "layers/optimizer.h"
+
+namespace quill {
+
+Optimizer::Optimizer(const OptimizerConfig& cfg, Graph& graph) : cfg_(cfg), graph_(graph) {
+  QUILL_CHECK(cfg.kind == "sgd" || cfg.kind == "adam" || cfg.kind == "adamw", "unknown optimizer '", cfg.kind,
+              "' (expected sgd, adam or adamw)");
+  QUILL_CHECK(graph.built(), "the optimizer needs a built graph");
+  const Shape shape = graph.flat_values().shape();
+  slot1_ = Tensor::zeros(shape, graph.dtype(), graph.device());
+  if (cfg.kind != "sgd") slot2_ = Tensor::zeros(shape, graph.dtype(), graph.device());
+}
+
+void Optimizer::step(Backend backend, double lr) {
+  ++steps_;
+  if (cfg_.kind == "sgd") {
+    SgdConfig c;
+    c.lr = lr;
+    c.momentum = cfg_.momentum;
+    c.nesterov = cfg_.nesterov;
+    c.weight_decay = cfg_.weight_decay;
+    ops::sgd_step(backend, c, graph_.flat_values(), graph_.flat_grads(), slot1_);
+  } else {
+    AdamConfig c;
+    c.lr = lr;
+    c.beta1 = cfg_.beta1;
+    c.beta2 = cfg_.beta2;
+    c.eps = cfg_.eps;
+    c.weight_decay = cfg_.weight_decay;
+    c.decoupled_weight_decay = cfg_.kind == "adamw";
+    ops::adam_step(backend, c, steps_, graph_.flat_values(), graph_.flat_grads(), slot1_, slot2_);
+  }
+}
+
+std::vector<Tensor*> Optimizer::state() {
+  std::vector<Tensor*> out{&slot1_};
+  if (slot2_.defined()) out.push_back(&slot2_);
+  return out;
+}
+
+void Optimizer::to(Device device) {
+  slot1_ = slot1_.to(device);
+  if (slot2_.defined()) slot2_ = slot2_.to(device);
+}
+
+}  // namespace quill

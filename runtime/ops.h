@@ -1,0 +1,65 @@
+#pragma once
+// The ops of the engine at the tensor level. Each backend implements them over its device's tensors,
+// in float32 and float64 (labels and argmax are int32). Outputs are overwritten, never accumulated.
+// Call as ops::conv2d_forward(backend, geometry, x, w, &bias, y).
+#include <cstdint>
+
+#include "kernels/geometry.h"
+#include "runtime/op.h"
+#include "runtime/tensor.h"
+
+namespace quill::ops {
+
+// ---- convolution: x [n,c,h,w], w [k,c,r,s], bias [k] (nullable), y [n,k,p,q] ----
+extern Op<void(const ConvGeometry&, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y)>
+    conv2d_forward;
+extern Op<void(const ConvGeometry&, const Tensor& dy, const Tensor& w, Tensor& dx)> conv2d_backward_data;
+extern Op<void(const ConvGeometry&, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias)>
+    conv2d_backward_weights;
+
+// ---- pooling; argmax is int32 [n,c,p,q] ----
+extern Op<void(const PoolGeometry&, const Tensor& x, Tensor& y, Tensor& argmax)> maxpool_forward;
+extern Op<void(const PoolGeometry&, const Tensor& dy, const Tensor& argmax, Tensor& dx)> maxpool_backward;
+extern Op<void(const PoolGeometry&, const Tensor& x, Tensor& y)> avgpool_forward;
+extern Op<void(const PoolGeometry&, const Tensor& dy, Tensor& dx)> avgpool_backward;
+
+// ---- element-wise ----
+extern Op<void(Activation, double alpha, const Tensor& x, Tensor& y)> activation_forward;
+extern Op<void(Activation, double alpha, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx)>
+    activation_backward;
+extern Op<void(const Tensor& a, const Tensor& b, Tensor& y)> add;
+extern Op<void(double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y)> dropout_forward;
+extern Op<void(double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx)> dropout_backward;
+extern Op<void(Tensor& t, double value)> fill;
+
+// ---- fully connected: x [n,in], w [out,in], b [out] (nullable), y [n,out] ----
+extern Op<void(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y)> dense_forward;
+// dx and db may be null.
+extern Op<void(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw, Tensor* db)>
+    dense_backward;
+
+// ---- batch normalisation per channel of x [n,c,(h,w)] ----
+extern Op<void(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, double momentum, Tensor& y,
+               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var)>
+    batchnorm_forward_train;
+extern Op<void(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+               const Tensor& running_var, double eps, Tensor& y)>
+    batchnorm_forward_eval;
+extern Op<void(const Tensor& x, const Tensor& dy, const Tensor& gamma, const Tensor& save_mean,
+               const Tensor& save_invstd, Tensor& dx, Tensor& dgamma, Tensor& dbeta)>
+    batchnorm_backward;
+
+// ---- softmax cross-entropy: logits [n,classes], labels int32 [n]; loss [1] = mean over the batch ----
+extern Op<void(const Tensor& logits, const Tensor& labels, double smoothing, Tensor& probs, Tensor& loss)>
+    softmax_xent_forward;
+extern Op<void(const Tensor& probs, const Tensor& labels, double smoothing, Tensor& dlogits)>
+    softmax_xent_backward;
+// correct [1] int32 = number of rows whose arg-max equals the label.
+extern Op<void(const Tensor& scores, const Tensor& labels, Tensor& correct)> count_correct;
+
+// ---- optimizers, in place over flat buffers of equal size ----
+extern Op<void(const SgdConfig&, Tensor& param, const Tensor& grad, Tensor& velocity)> sgd_step;
+extern Op<void(const AdamConfig&, int64_t step, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v)>
+    adam_step;
+
+}  // namespace quill::ops
