@@ -1,0 +1,37 @@
+#pragma once
+// Training augmentation for small uint8 samples (MNIST convention, background 0): one random affine
+// map (rotation, scale, shift, shear) optionally combined with an elastic distortion (Simard et al.,
+// ICDAR 2003: a random displacement field smoothed by a Gaussian of `elastic_sigma`, scaled by
+// `elastic_alpha`), applied as a single bilinear resampling.
+//
+// Reproducible by construction: sample i of epoch e draws from quill::Rng(seed, augment_stream(e, i)),
+// never from a shared sequential generator, so results don't depend on threads or batch order.
+#include <cstdint>
+
+#include "runtime/rng.h"
+
+namespace quill {
+
+struct AugmentConfig {
+  float max_rotation_deg = 10.0f;  // rotation uniform in [-max, max] degrees
+  float min_scale = 0.9f;          // isotropic scale uniform in [min_scale, max_scale]
+  float max_scale = 1.1f;
+  float max_shift_px = 2.0f;       // x and y shifts, each uniform in [-max, max] pixels
+  float max_shear = 0.2f;          // horizontal shear factor (x += k * y) uniform in [-max, max]
+  bool elastic = false;            // elastic distortion on top of the affine map
+  float elastic_alpha = 34.0f;     // displacement scale, pixels
+  float elastic_sigma = 4.0f;      // Gaussian smoothing of the displacement field, pixels
+};
+
+// The Rng stream of (epoch, sample): a mix of both, with the top bit set so it never equals the
+// plain epoch streams that shuffling uses (BatchLoader).
+uint64_t augment_stream(int64_t epoch, int64_t sample);
+
+// Augments one rows x cols image from `src` into `dst` (distinct buffers), drawing from `rng`.
+void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const AugmentConfig& config, Rng& rng);
+
+// Augments sample `sample` of epoch `epoch` under `seed`: augment_image with Rng(seed, augment_stream(...)).
+void augment_sample(const uint8_t* src, uint8_t* dst, int rows, int cols, const AugmentConfig& config, uint64_t seed,
+                    int64_t epoch, int64_t sample);
+
+}  // namespace quill

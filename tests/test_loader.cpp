@@ -1,0 +1,311 @@
+// BatchLoader and augmentation: determinism, coverage, exact resume, prefetch thread lifetime.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/idx.h"
+#include "data/loader.h"
+#include "runtime/error.h"
+
+namespace {
+
+// n 28x28 samples, each a distinct blob with a little structure, label i % 10.
+quill::Dataset make_dataset(int n) {
+  quill::Dataset d;
+  for (int i = 0; i < n; ++i) {
+    std::vector<uint8_t> img(784, 0);
+    const int cx = 8 + i % 12, cy = 8 + (i / 12) % 12;
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const int dx = x - cx, dy = y - cy;
+        if (dx * dx + dy * dy <= 25) img[y * 28 + x] = uint8_t(150 + (i * 7 + x) % 100);
+      }
+    d.pixels.insert(d.pixels.end(), img.begin(), img.end());
+    d.labels.push_back(i % 10);
+  }
+  for (int c = 0; c < 10; ++c) d.classes.push_back(std::to_string(c));
+  return d;
+}
+
+std::vector<quill::Batch> run_epoch(quill::BatchLoader& loader, int64_t epoch, int64_t first_batch = 0) {
+  loader.start_epoch(epoch, first_batch);
+  std::vector<quill::Batch> out;
+  quill::Batch b;
+  while (loader.next(b)) out.push_back(b);
+  return out;
+}
+
+bool same_batches(const std::vector<quill::Batch>& a, const std::vector<quill::Batch>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].indices != b[i].indices || a[i].labels != b[i].labels || a[i].images != b[i].images ||
+        a[i].batch_index != b[i].batch_index)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("data: loader visits every sample exactly once per epoch") {
+  const quill::Dataset d = make_dataset(103);
+  quill::LoaderOptions opt;
+  opt.batch_size = 10;
+  opt.seed = 42;
+  quill::BatchLoader loader(d, opt);
+  CHECK(loader.batches_per_epoch() == 11);
+  for (int64_t epoch : {0, 1, 5}) {
+    const std::vector<quill::Batch> batches = run_epoch(loader, epoch);
+    REQUIRE(batches.size() == 11);
+    CHECK(batches.back().n == 3);
+    std::vector<int64_t> seen;
+    for (const quill::Batch& b : batches) {
+      CHECK(b.epoch == epoch);
+      CHECK(b.rows == 28);
+      CHECK(b.cols == 28);
+      CHECK(b.images.size() == size_t(b.n) * 784);
+      for (int k = 0; k < b.n; ++k) {
+        seen.push_back(b.indices[k]);
+        CHECK(b.labels[k] == d.labels[b.indices[k]]);
+      }
+    }
+    std::sort(seen.begin(), seen.end());
+    std::vector<int64_t> all(103);
+    for (int i = 0; i < 103; ++i) all[i] = i;
+    CHECK(seen == all);
+  }
+
+  opt.drop_last = true;
+  quill::BatchLoader dropping(d, opt);
+  CHECK(dropping.batches_per_epoch() == 10);
+  const std::vector<quill::Batch> batches = run_epoch(dropping, 0);
+  CHECK(batches.size() == 10);
+  for (const quill::Batch& b : batches) CHECK(b.n == 10);
+}
+
+TEST_CASE("data: loader images are pixel/255, in order when not shuffling") {
+  const quill::Dataset d = make_dataset(20);
+  quill::LoaderOptions opt;
+  opt.batch_size = 8;
+  opt.shuffle = false;
+  quill::BatchLoader loader(d, opt);
+  const std::vector<quill::Batch> batches = run_epoch(loader, 3);
+  REQUIRE(batches.size() == 3);
+  CHECK(batches[0].indices == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+  for (int k = 0; k < batches[1].n; ++k)
+    for (int p = 0; p < 784; ++p)
+      REQUIRE(batches[1].images[k * 784 + p] == float(d.image(8 + k)[p]) / 255.0f);
+}
+
+TEST_CASE("data: loader order is deterministic per seed and differs across seeds and epochs") {
+  const quill::Dataset d = make_dataset(64);
+  quill::LoaderOptions opt;
+  opt.batch_size = 16;
+  opt.seed = 7;
+  quill::BatchLoader a(d, opt), b(d, opt);
+  CHECK(same_batches(run_epoch(a, 2), run_epoch(b, 2)));
+  std::vector<int64_t> visited;
+  for (const quill::Batch& batch : run_epoch(a, 2)) visited.insert(visited.end(), batch.indices.begin(), batch.indices.end());
+  CHECK(visited == quill::BatchLoader::epoch_order(64, true, 7, 2));
+  CHECK(quill::BatchLoader::epoch_order(64, true, 7, 2) != quill::BatchLoader::epoch_order(64, true, 7, 3));
+  CHECK(quill::BatchLoader::epoch_order(64, true, 7, 2) != quill::BatchLoader::epoch_order(64, true, 8, 2));
+  opt.seed = 8;
+  quill::BatchLoader c(d, opt);
+  CHECK(!same_batches(run_epoch(a, 2), run_epoch(c, 2)));
+}
+
+TEST_CASE("data: loader resume at batch k equals the uninterrupted epoch") {
+  const quill::Dataset d = make_dataset(90);
+  quill::LoaderOptions opt;
+  opt.batch_size = 7;
+  opt.seed = 1234;
+  opt.augment = true;
+  opt.augmentation.elastic = true;
+  quill::BatchLoader loader(d, opt);
+  const std::vector<quill::Batch> full = run_epoch(loader, 4);
+  REQUIRE(full.size() == 13);
+  for (int64_t k : {int64_t(0), int64_t(1), int64_t(6), int64_t(12), int64_t(13)}) {
+    CAPTURE(k);
+    quill::BatchLoader resumed(d, opt);  // a fresh loader, as after a restart
+    const std::vector<quill::Batch> rest = run_epoch(resumed, 4, k);
+    CHECK(same_batches(rest, std::vector<quill::Batch>(full.begin() + k, full.end())));
+  }
+
+  // next_batch_index tracks the position to save in a checkpoint.
+  loader.start_epoch(4);
+  quill::Batch b;
+  REQUIRE(loader.next(b));
+  REQUIRE(loader.next(b));
+  CHECK(loader.next_batch_index() == 2);
+  CHECK(loader.epoch() == 4);
+  CHECK_THROWS_WITH_AS(loader.start_epoch(4, 14), doctest::Contains("it has 13 batches"), quill::Error);
+}
+
+TEST_CASE("data: augmentation is reproducible and changes images") {
+  const quill::Dataset d = make_dataset(40);
+  quill::AugmentConfig cfg;
+  std::vector<uint8_t> a(784), b(784);
+  int changed = 0;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    quill::augment_sample(d.image(i), a.data(), 28, 28, cfg, 99, 3, i);
+    quill::augment_sample(d.image(i), b.data(), 28, 28, cfg, 99, 3, i);
+    CHECK(a == b);
+    if (!std::equal(a.begin(), a.end(), d.image(i))) ++changed;
+    quill::augment_sample(d.image(i), b.data(), 28, 28, cfg, 99, 4, i);  // another epoch
+    CHECK(a != b);
+  }
+  CHECK(changed == d.size());
+
+  // Zero ranges are the identity.
+  quill::AugmentConfig none;
+  none.max_rotation_deg = 0;
+  none.min_scale = none.max_scale = 1;
+  none.max_shift_px = 0;
+  none.max_shear = 0;
+  quill::augment_sample(d.image(5), a.data(), 28, 28, none, 1, 0, 5);
+  CHECK(std::equal(a.begin(), a.end(), d.image(5)));
+
+  // Elastic distortion moves ink but keeps it roughly in place (smoothed, bounded displacement).
+  quill::AugmentConfig elastic = none;
+  elastic.elastic = true;
+  quill::augment_sample(d.image(5), a.data(), 28, 28, elastic, 1, 0, 5);
+  quill::augment_sample(d.image(5), b.data(), 28, 28, elastic, 1, 0, 5);
+  CHECK(a == b);
+  CHECK(!std::equal(a.begin(), a.end(), d.image(5)));
+  double mass_in = 0, mass_out = 0;
+  for (int p = 0; p < 784; ++p) mass_in += d.image(5)[p], mass_out += a[p];
+  CHECK(mass_out > 0.5 * mass_in);
+  CHECK(mass_out < 1.5 * mass_in);
+
+  // A pure shift moves ink by whole pixels (shift 2 both ways stays inside the frame for this blob).
+  quill::AugmentConfig shift = none;
+  shift.max_shift_px = 2;
+  quill::Rng rng(5, 6);
+  quill::augment_image(d.image(0), a.data(), 28, 28, shift, rng);
+  double cx_in = 0, cx_out = 0, m_in = 0, m_out = 0;
+  for (int p = 0; p < 784; ++p) cx_in += (p % 28) * d.image(0)[p], m_in += d.image(0)[p], cx_out += (p % 28) * a[p], m_out += a[p];
+  CHECK(std::abs(cx_out / m_out - cx_in / m_in) <= 2.05);
+}
+
+TEST_CASE("data: loader augmentation depends on sample and epoch, not on batch order") {
+  const quill::Dataset d = make_dataset(50);
+  quill::LoaderOptions opt;
+  opt.batch_size = 8;
+  opt.seed = 5;
+  opt.augment = true;
+  quill::BatchLoader loader(d, opt);
+  const std::vector<quill::Batch> batches = run_epoch(loader, 2);
+  std::vector<uint8_t> expect(784);
+  for (const quill::Batch& b : batches)
+    for (int k = 0; k < b.n; ++k) {
+      quill::augment_sample(d.image(b.indices[k]), expect.data(), 28, 28, opt.augmentation, opt.seed, 2, b.indices[k]);
+      for (int p = 0; p < 784; ++p) REQUIRE(b.images[k * 784 + p] == float(expect[p]) / 255.0f);
+    }
+  // Same seed without shuffling: same per-sample augmentation, different order.
+  opt.shuffle = false;
+  quill::BatchLoader ordered(d, opt);
+  const std::vector<quill::Batch> plain = run_epoch(ordered, 2);
+  const quill::Batch& first = batches[0];
+  const int64_t idx = first.indices[0];
+  const quill::Batch& holder = plain[idx / 8];
+  CHECK(std::equal(first.images.begin(), first.images.begin() + 784, holder.images.begin() + (idx % 8) * 784));
+}
+
+TEST_CASE("data: loader results do not depend on the number of augmentation threads") {
+  const quill::Dataset d = make_dataset(100);
+  quill::LoaderOptions opt;
+  opt.batch_size = 48;
+  opt.seed = 3;
+  opt.augment = true;
+  opt.augmentation.elastic = true;
+  opt.threads = 1;
+  quill::BatchLoader one(d, opt);
+  opt.threads = 4;
+  quill::BatchLoader four(d, opt);
+  opt.threads = 0;  // auto
+  quill::BatchLoader automatic(d, opt);
+  const std::vector<quill::Batch> reference = run_epoch(one, 1);
+  CHECK(same_batches(reference, run_epoch(four, 1)));
+  CHECK(same_batches(reference, run_epoch(automatic, 1)));
+}
+
+TEST_CASE("data: loader shuts down cleanly mid-epoch and restarts") {
+  const quill::Dataset d = make_dataset(2000);
+  quill::LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.augment = true;
+  opt.prefetch = 3;
+  {
+    quill::BatchLoader loader(d, opt);
+    loader.start_epoch(0);
+    quill::Batch b;
+    REQUIRE(loader.next(b));
+  }  // destroyed with the worker blocked on a full queue: must join, not hang
+  {
+    quill::BatchLoader loader(d, opt);
+    loader.start_epoch(0);  // never consumed
+  }
+  quill::BatchLoader loader(d, opt);
+  loader.start_epoch(0);
+  quill::Batch b;
+  REQUIRE(loader.next(b));
+  loader.start_epoch(1, 100);  // abandon epoch 0 part way
+  REQUIRE(loader.next(b));
+  CHECK(b.epoch == 1);
+  CHECK(b.batch_index == 100);
+  loader.stop();
+  CHECK_THROWS_WITH_AS(loader.next(b), doctest::Contains("call start_epoch before next"), quill::Error);
+}
+
+TEST_CASE("data: loader worker errors reach the consumer") {
+  const quill::Dataset d = make_dataset(30);
+  quill::LoaderOptions opt;
+  opt.batch_size = 5;
+  opt.augment = true;
+  opt.augmentation.min_scale = 0;  // invalid: the worker throws on the first sample
+  for (int threads : {1, 3}) {
+    opt.threads = threads;
+    quill::BatchLoader loader(d, opt);
+    loader.start_epoch(0);
+    quill::Batch b;
+    CHECK_THROWS_WITH_AS(loader.next(b), doctest::Contains("augment: scale range"), quill::Error);
+  }
+  opt.batch_size = 30;
+  opt.threads = 3;
+  quill::BatchLoader loader(d, opt);
+  loader.start_epoch(0);
+  quill::Batch b;
+  CHECK_THROWS_WITH_AS(loader.next(b), doctest::Contains("augment: scale range"), quill::Error);
+  CHECK_THROWS_WITH_AS(quill::BatchLoader(d, [] { quill::LoaderOptions o; o.batch_size = 0; return o; }()),
+                       doctest::Contains("batch_size must be at least 1"), quill::Error);
+}
+
+TEST_CASE("data: loader over real MNIST test set (QUILL_DATA)") {
+  const char* root = std::getenv("QUILL_DATA");
+  if (!root) {
+    MESSAGE("skipped: QUILL_DATA not set");
+    return;
+  }
+  const std::string dir = std::string(root) + "/mnist/";
+  const quill::Dataset test =
+      quill::load_idx_dataset(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz", 10);
+  quill::LoaderOptions opt;
+  opt.batch_size = 256;
+  opt.augment = true;
+  quill::BatchLoader loader(test, opt);
+  loader.start_epoch(0);
+  std::set<int64_t> seen;
+  quill::Batch b;
+  int batches = 0;
+  while (loader.next(b)) {
+    ++batches;
+    seen.insert(b.indices.begin(), b.indices.end());
+  }
+  CHECK(batches == 40);
+  CHECK(seen.size() == 10000);
+}
