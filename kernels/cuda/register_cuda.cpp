@@ -1,0 +1,348 @@
+// Binds the CUDA kernels (raw device pointers, cuda_kernels.h) to the tensor-level ops of runtime/ops.h,
+// with the CPU binding's shape checks plus checks that every tensor lives on the GPU (a host pointer
+// handed to a kernel would fault asynchronously, far from the cause). Also installs the device runtime.
+#include <algorithm>
+#include <initializer_list>
+
+#include "kernels/backends.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device_runtime.h"
+#include "runtime/ops.h"
+
+namespace quill {
+namespace {
+
+void require_cuda(const char* op, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) {
+    if (t == nullptr) continue;
+    QUILL_CHECK(t->defined(), op, ": undefined tensor");
+    QUILL_CHECK(t->device().type == DeviceType::Cuda, op, ": the cuda backend got a tensor on ", t->device().str(),
+                " (move it with .to(Device::cuda()))");
+  }
+}
+
+// Calls fn with a float or double tag matching the tensor's dtype.
+template <class Fn>
+void by_float_type(const Tensor& t, const char* op, Fn&& fn) {
+  switch (t.dtype()) {
+    case DType::F32: fn(float{}); return;
+    case DType::F64: fn(double{}); return;
+    default: fail(op, ": unsupported dtype ", dtype_name(t.dtype()));
+  }
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+template <class T>
+T* mut_ptr_or_null(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+
+void check_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
+  QUILL_CHECK(t.numel() == n, op, ": ", what, " has shape ", t.shape().str(), ", expected ", n, " elements");
+}
+void check_numel(const Tensor* t, int64_t n, const char* op, const char* what) {
+  if (t != nullptr) check_numel(*t, n, op, what);
+}
+
+int rows_of(const Tensor& t) { return static_cast<int>(t.dim(0)); }
+int row_size(const Tensor& t) { return static_cast<int>(t.numel() / std::max<int64_t>(1, t.dim(0))); }
+
+// Channels and pixels per channel of a batch-norm input x [n, c, (h, w)] with c = gamma.numel().
+struct ChannelLayout {
+  int n, c, hw;
+};
+ChannelLayout channel_layout(const Tensor& x, const Tensor& gamma, const char* op) {
+  const int c = static_cast<int>(gamma.numel());
+  QUILL_CHECK(c > 0 && x.shape().rank() >= 2 && row_size(x) % c == 0, op, ": input ", x.shape().str(),
+              " does not have ", c, " channels");
+  return {rows_of(x), c, row_size(x) / c};
+}
+
+void check_per_channel(const char* op, int c, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) check_numel(*t, c, op, "a per-channel tensor");
+}
+
+}  // namespace
+
+void register_cuda_ops() {
+  cuda::install_device_runtime();  // ops are defined either way; without a device no tensor can reach them
+  constexpr Backend B = Backend::Cuda;
+
+  ops::conv2d_forward.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                                   Tensor& y) {
+    const char* op = "conv2d_forward";
+    require_cuda(op, {&x, &w, b, &y});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(w, g.w_size(), op, "w");
+    check_numel(b, g.k, op, "bias");
+    check_numel(y, g.y_size(), op, "y");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
+    });
+  });
+  ops::conv2d_backward_data.define(B, [](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+    const char* op = "conv2d_backward_data";
+    require_cuda(op, {&dy, &w, &dx});
+    check_numel(dx, g.x_size(), op, "dx");
+    check_numel(w, g.w_size(), op, "w");
+    check_numel(dy, g.y_size(), op, "dy");
+    by_float_type(dy, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>());
+    });
+  });
+  ops::conv2d_backward_weights.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
+                                            Tensor* db) {
+    const char* op = "conv2d_backward_weights";
+    require_cuda(op, {&x, &dy, &dw, db});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(dw, g.w_size(), op, "dw");
+    check_numel(dy, g.y_size(), op, "dy");
+    check_numel(db, g.k, op, "dbias");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db));
+    });
+  });
+
+  ops::maxpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
+    const char* op = "maxpool_forward";
+    require_cuda(op, {&x, &y, &argmax});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(y, g.y_size(), op, "y");
+    check_numel(argmax, g.y_size(), op, "argmax");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::maxpool_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
+    });
+  });
+  ops::maxpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
+    const char* op = "maxpool_backward";
+    require_cuda(op, {&dy, &argmax, &dx});
+    check_numel(dx, g.x_size(), op, "dx");
+    check_numel(dy, g.y_size(), op, "dy");
+    check_numel(argmax, g.y_size(), op, "argmax");
+    by_float_type(dy, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::maxpool_backward<T>(g, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
+    });
+  });
+  ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
+    const char* op = "avgpool_forward";
+    require_cuda(op, {&x, &y});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(y, g.y_size(), op, "y");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::avgpool_forward<T>(g, x.data<T>(), y.data<T>());
+    });
+  });
+  ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
+    const char* op = "avgpool_backward";
+    require_cuda(op, {&dy, &dx});
+    check_numel(dx, g.x_size(), op, "dx");
+    check_numel(dy, g.y_size(), op, "dy");
+    by_float_type(dy, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::avgpool_backward<T>(g, dy.data<T>(), dx.data<T>());
+    });
+  });
+
+  ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
+    const char* op = "activation_forward";
+    require_cuda(op, {&x, &y});
+    check_same_shape(x, y, op);
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::activation_forward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>());
+    });
+  });
+  ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
+                                        const Tensor& dy, Tensor& dx) {
+    const char* op = "activation_backward";
+    require_cuda(op, {&x, &y, &dy, &dx});
+    check_same_shape(x, dx, op);
+    check_same_shape(y, dx, op);
+    check_same_shape(dy, dx, op);
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::activation_backward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>(), dy.data<T>(), dx.data<T>());
+    });
+  });
+  ops::add.define(B, [](const Tensor& a, const Tensor& b, Tensor& y) {
+    require_cuda("add", {&a, &b, &y});
+    check_same_shape(a, b, "add");
+    check_same_shape(a, y, "add");
+    by_float_type(a, "add", [&](auto tag) {
+      using T = decltype(tag);
+      cuda::add<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
+    });
+  });
+  ops::dropout_forward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y) {
+    require_cuda("dropout_forward", {&x, &y});
+    check_same_shape(x, y, "dropout_forward");
+    by_float_type(x, "dropout_forward", [&](auto tag) {
+      using T = decltype(tag);
+      cuda::dropout_forward<T>(x.numel(), p, seed, stream, x.data<T>(), y.data<T>());
+    });
+  });
+  ops::dropout_backward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx) {
+    require_cuda("dropout_backward", {&dy, &dx});
+    check_same_shape(dy, dx, "dropout_backward");
+    by_float_type(dy, "dropout_backward", [&](auto tag) {
+      using T = decltype(tag);
+      cuda::dropout_backward<T>(dy.numel(), p, seed, stream, dy.data<T>(), dx.data<T>());
+    });
+  });
+  ops::fill.define(B, [](Tensor& t, double value) {
+    require_cuda("fill", {&t});
+    switch (t.dtype()) {
+      case DType::F32: cuda::fill<float>(t.numel(), float(value), t.data<float>()); return;
+      case DType::F64: cuda::fill<double>(t.numel(), value, t.data<double>()); return;
+      case DType::I32: cuda::fill<int32_t>(t.numel(), int32_t(value), t.data<int32_t>()); return;
+    }
+  });
+
+  ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+    const char* op = "dense_forward";
+    require_cuda(op, {&x, &w, b, &y});
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    check_numel(w, int64_t(out) * in, op, "w");
+    check_numel(b, out, op, "b");
+    check_numel(y, int64_t(n) * out, op, "y");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
+    });
+  });
+  ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                                   Tensor* db) {
+    const char* op = "dense_backward";
+    require_cuda(op, {&x, &w, &dy, dx, &dw, db});
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    check_numel(w, int64_t(out) * in, op, "w");
+    check_numel(dy, int64_t(n) * out, op, "dy");
+    check_numel(dx, int64_t(n) * in, op, "dx");
+    check_numel(dw, int64_t(out) * in, op, "dw");
+    check_numel(db, out, op, "db");
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx),
+                              dw.data<T>(), mut_ptr_or_null<T>(db));
+    });
+  });
+
+  ops::batchnorm_forward_train.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                                            double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
+                                            Tensor& running_mean, Tensor& running_var) {
+    const char* op = "batchnorm_forward_train";
+    require_cuda(op, {&x, &gamma, &beta, &y, &save_mean, &save_invstd, &running_mean, &running_var});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, y, op);
+    check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::batchnorm_forward_train<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps,
+                                       momentum, y.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
+                                       running_mean.data<T>(), running_var.data<T>());
+    });
+  });
+  ops::batchnorm_forward_eval.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                           const Tensor& running_mean, const Tensor& running_var, double eps,
+                                           Tensor& y) {
+    const char* op = "batchnorm_forward_eval";
+    require_cuda(op, {&x, &gamma, &beta, &running_mean, &running_var, &y});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, y, op);
+    check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::batchnorm_forward_eval<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
+                                      running_mean.data<T>(), running_var.data<T>(), eps, y.data<T>());
+    });
+  });
+  ops::batchnorm_backward.define(B, [](const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                                       const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                       Tensor& dgamma, Tensor& dbeta) {
+    const char* op = "batchnorm_backward";
+    require_cuda(op, {&x, &dy, &gamma, &save_mean, &save_invstd, &dx, &dgamma, &dbeta});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, dx, op);
+    check_same_shape(x, dy, op);
+    check_per_channel(op, l.c, {&save_mean, &save_invstd, &dgamma, &dbeta});
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::batchnorm_backward<T>(l.n, l.c, l.hw, x.data<T>(), dy.data<T>(), gamma.data<T>(),
+                                  save_mean.data<T>(), save_invstd.data<T>(), dx.data<T>(), dgamma.data<T>(),
+                                  dbeta.data<T>());
+    });
+  });
+
+  ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
+                                         Tensor& probs, Tensor& loss) {
+    const char* op = "softmax_xent_forward";
+    require_cuda(op, {&logits, &labels, &probs, &loss});
+    const int n = rows_of(logits), c = row_size(logits);
+    check_numel(labels, n, op, "labels");
+    check_same_shape(logits, probs, op);
+    check_numel(loss, 1, op, "loss");
+    by_float_type(logits, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>(),
+                                    loss.data<T>());
+    });
+  });
+  ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
+                                          Tensor& dlogits) {
+    const char* op = "softmax_xent_backward";
+    require_cuda(op, {&probs, &labels, &dlogits});
+    const int n = rows_of(probs), c = row_size(probs);
+    check_numel(labels, n, op, "labels");
+    check_same_shape(probs, dlogits, op);
+    by_float_type(probs, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
+    });
+  });
+  ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
+    const char* op = "count_correct";
+    require_cuda(op, {&scores, &labels, &correct});
+    const int n = rows_of(scores), c = row_size(scores);
+    check_numel(labels, n, op, "labels");
+    check_numel(correct, 1, op, "correct");
+    by_float_type(scores, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::count_correct<T>(n, c, scores.data<T>(), labels.data<int32_t>(), correct.data<int32_t>());
+    });
+  });
+
+  ops::sgd_step.define(B, [](const SgdConfig& cfg, Tensor& param, const Tensor& grad, Tensor& velocity) {
+    const char* op = "sgd_step";
+    const bool momentum = cfg.momentum != 0;
+    require_cuda(op, {&param, &grad, momentum ? &velocity : nullptr});
+    check_same_shape(param, grad, op);
+    if (momentum) check_same_shape(param, velocity, op);
+    by_float_type(param, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::sgd_step<T>(param.numel(), cfg, param.data<T>(), grad.data<T>(), momentum ? velocity.data<T>() : nullptr);
+    });
+  });
+  ops::adam_step.define(B, [](const AdamConfig& cfg, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
+                              Tensor& v) {
+    const char* op = "adam_step";
+    require_cuda(op, {&param, &grad, &m, &v});
+    check_same_shape(param, grad, op);
+    check_same_shape(param, m, op);
+    check_same_shape(param, v, op);
+    by_float_type(param, op, [&](auto tag) {
+      using T = decltype(tag);
+      cuda::adam_step<T>(param.numel(), cfg, step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
+    });
+  });
+}
+
+}  // namespace quill
