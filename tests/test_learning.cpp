@@ -16,8 +16,8 @@ using namespace quill;
 namespace {
 
 const char* kSmallCnn =
-    "conv 8 k3 p1\nrelu\nmaxpool 2\n"
-    "conv 16 k3 p1\nrelu\nmaxpool 2\n"
+    "conv 8 k3 p1\nbn\nrelu\nmaxpool 2\n"
+    "conv 16 k3 p1\nbn\nrelu\nmaxpool 2\n"
     "dense 64\nrelu\ndense classes\n";
 
 struct Batch {
