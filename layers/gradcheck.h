@@ -4,14 +4,16 @@
 // For a layer f with input x and parameters w, we take the scalar L = sum(f(x, w) * R) for a fixed random
 // R, so dL/dout = R. Backward gives analytic gradients g; finite differences give
 //   n_i = (L(v + h e_i) - L(v - h e_i)) / (2h)
-// for every input element and parameter v_i. The error reported is
-//   max_i |g_i - n_i| / max(|g_i| + |n_i|, tiny)   (symmetric relative error, Karpathy's cs231n form)
-// with tiny = 1e-8 guarding exact zeros. Central differences have O(h^2) truncation error; with h = 1e-5
-// in double the round-off is ~1e-11 / 1e-5 = 1e-6 of |L|-scale... so h is 1e-6 relative to the typical
-// value and errors land near 1e-8..1e-10 for smooth layers.
+// for every input element and parameter v_i (a sample of at most max_elements per tensor). The error is
+//   max_i |g_i - n_i| / max(|g_i| + |n_i|, 1e-8)   (symmetric relative error)
+// where the 1e-8 floor only matters when both gradients vanish (dropped or non-maximal elements).
+// Step: the truncation error of central differences is ~h^2 |f'''| / 6 and the round-off ~1e-16 |L| / h;
+// h = 1e-4 balances them for these layers (measured: errors of 3e-11..2e-9, against 4e-7 at h = 1e-5 for
+// batch norm), well under the 1e-6 the tests require.
 //
-// Kinks (ReLU at 0, max-pool ties) are avoided by construction: inputs are drawn so that no element is
-// within `kink_margin` of 0 and max-pool windows have a unique maximum separated by more than 2h.
+// Kinks (ReLU at 0, max-pool ties) are avoided by construction: input values are distinct, evenly spaced
+// over [-1, 1] in random order, at least half a spacing away from 0, and the input step is capped at a
+// quarter of the spacing, so no perturbation crosses a kink or changes which element of a window is largest.
 #include <string>
 #include <vector>
 
@@ -26,8 +28,7 @@ struct GradcheckResult {
 };
 
 struct GradcheckOptions {
-  double step = 1e-5;      // finite-difference step h
-  double kink_margin = 1e-3;
+  double step = 1e-4;      // finite-difference step h (capped for inputs, see above)
   uint64_t seed = 1;
   int64_t max_elements = 400;  // per tensor; elements are sampled evenly when there are more
   bool training = true;    // checks the training-mode function (batch statistics, dropout mask fixed by seed)
