@@ -1,0 +1,177 @@
+// Max and average pooling. Each (n, c) plane is independent, so planes run in parallel; within a plane
+// the work runs in a fixed order (also the backward scatter, where windows may overlap), so results never
+// depend on the thread count. Loops run along an output row with the window offset fixed, so the inner
+// loop is branch-free and vectorises.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "runtime/error.h"
+
+namespace quill::cpu {
+namespace {
+
+void check_geometry(const PoolGeometry& g, const char* op) {
+  QUILL_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0, op, ": sizes must be positive (n=", g.n, " c=", g.c, " h=", g.h,
+              " w=", g.w, ")");
+  QUILL_CHECK(g.kh > 0 && g.kw > 0 && g.stride_h > 0 && g.stride_w > 0, op, ": window and strides must be positive");
+  // pad < window guarantees every window overlaps the image (no empty max, no division by zero).
+  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw, op, ": padding ", g.pad_h, "x", g.pad_w,
+              " must be non-negative and smaller than the window ", g.kh, "x", g.kw);
+  QUILL_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, op, ": window ", g.kh, "x", g.kw,
+              " larger than the padded input");
+}
+
+bool parallel_worth_it(const PoolGeometry& g) { return g.x_size() >= 32768; }
+
+// Output columns [first, last) whose window column j lands inside the image, at input column
+// ow * stride_w + offset with offset = j - pad_w.
+struct Columns {
+  int first, last, offset;
+};
+
+// The window geometry of one output row: rows [h0, h1) of the image, and per window column its outputs.
+class RowWindows {
+ public:
+  explicit RowWindows(const PoolGeometry& g) : g_(g), q_(g.q()), count_(q_) {
+    for (int j = 0; j < g.kw; ++j) {
+      const int offset = j - g.pad_w;
+      int first = offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w;
+      int last = g.w - 1 - offset < 0 ? 0 : (g.w - 1 - offset) / g.stride_w + 1;
+      first = std::min(first, q_);
+      columns_.push_back({first, std::max(first, std::min(last, q_)), offset});
+    }
+    for (int ow = 0; ow < q_; ++ow) {
+      const int ws = ow * g.stride_w - g.pad_w;
+      count_[ow] = std::min(ws + g.kw, g.w) - std::max(ws, 0);
+    }
+  }
+  int h0(int oh) const { return std::max(oh * g_.stride_h - g_.pad_h, 0); }
+  int h1(int oh) const { return std::min(oh * g_.stride_h - g_.pad_h + g_.kh, g_.h); }
+  const std::vector<Columns>& columns() const { return columns_; }
+  int first_column(int ow) const { return std::max(ow * g_.stride_w - g_.pad_w, 0); }
+  // Pixels of window (oh, ow) inside the image.
+  int count(int oh, int ow) const { return (h1(oh) - h0(oh)) * count_[ow]; }
+
+ private:
+  const PoolGeometry& g_;
+  int q_;
+  std::vector<int> count_;  // window columns inside the image, per output column
+  std::vector<Columns> columns_;
+};
+
+}  // namespace
+
+template <class T>
+void maxpool_forward(const PoolGeometry& g, const T* x, T* y, int32_t* argmax) {
+  check_geometry(g, "maxpool_forward");
+  const int P = g.p(), Q = g.q(), planes = g.n * g.c;
+  const RowWindows win(g);
+#pragma omp parallel if (parallel_worth_it(g))
+  {
+    std::vector<T> best(Q);
+    std::vector<int32_t> best_at(Q);
+#pragma omp for schedule(static)
+    for (int plane = 0; plane < planes; ++plane) {
+      const T* xp = x + int64_t(plane) * g.h * g.w;
+      for (int oh = 0; oh < P; ++oh) {
+        for (int ow = 0; ow < Q; ++ow) {
+          best[ow] = -std::numeric_limits<T>::infinity();
+          best_at[ow] = win.h0(oh) * g.w + win.first_column(ow);  // stays if every value is -inf
+        }
+        // Window pixels in row-major order, so the first maximum wins ties; a NaN wins over numbers so
+        // it propagates, as in other frameworks.
+        for (int ih = win.h0(oh); ih < win.h1(oh); ++ih)
+          for (const Columns cols : win.columns()) {  // a copy: the loop bounds must not alias best_at
+            const T* row = xp + ih * g.w + cols.offset;
+            const int32_t at = ih * g.w + cols.offset;
+            for (int ow = cols.first; ow < cols.last; ++ow) {
+              const T v = row[ow * g.stride_w];
+              const bool take = v > best[ow] || (v != v && best[ow] == best[ow]);
+              best[ow] = take ? v : best[ow];
+              best_at[ow] = take ? at + ow * g.stride_w : best_at[ow];
+            }
+          }
+        const int64_t out = (int64_t(plane) * P + oh) * Q;
+        std::copy(best.begin(), best.end(), y + out);
+        std::copy(best_at.begin(), best_at.end(), argmax + out);
+      }
+    }
+  }
+}
+
+template <class T>
+void maxpool_backward(const PoolGeometry& g, const T* dy, const int32_t* argmax, T* dx) {
+  check_geometry(g, "maxpool_backward");
+  const int PQ = g.p() * g.q(), HW = g.h * g.w, planes = g.n * g.c;
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g))
+  for (int plane = 0; plane < planes; ++plane) {
+    T* dxp = dx + int64_t(plane) * HW;
+    std::fill(dxp, dxp + HW, T(0));
+    const int64_t out = int64_t(plane) * PQ;
+    for (int o = 0; o < PQ; ++o) dxp[argmax[out + o]] += dy[out + o];
+  }
+}
+
+template <class T>
+void avgpool_forward(const PoolGeometry& g, const T* x, T* y) {
+  check_geometry(g, "avgpool_forward");
+  const int P = g.p(), Q = g.q(), planes = g.n * g.c;
+  const RowWindows win(g);
+#pragma omp parallel if (parallel_worth_it(g))
+  {
+    std::vector<T> sum(Q);
+#pragma omp for schedule(static)
+    for (int plane = 0; plane < planes; ++plane) {
+      const T* xp = x + int64_t(plane) * g.h * g.w;
+      for (int oh = 0; oh < P; ++oh) {
+        std::fill(sum.begin(), sum.end(), T(0));
+        for (int ih = win.h0(oh); ih < win.h1(oh); ++ih)  // window pixels in row-major order
+          for (const Columns cols : win.columns()) {
+            const T* row = xp + ih * g.w + cols.offset;
+            for (int ow = cols.first; ow < cols.last; ++ow) sum[ow] += row[ow * g.stride_w];
+          }
+        T* yr = y + (int64_t(plane) * P + oh) * Q;
+        for (int ow = 0; ow < Q; ++ow) yr[ow] = sum[ow] / T(win.count(oh, ow));
+      }
+    }
+  }
+}
+
+template <class T>
+void avgpool_backward(const PoolGeometry& g, const T* dy, T* dx) {
+  check_geometry(g, "avgpool_backward");
+  const int P = g.p(), Q = g.q(), HW = g.h * g.w, planes = g.n * g.c;
+  const RowWindows win(g);
+#pragma omp parallel if (parallel_worth_it(g))
+  {
+    std::vector<T> share(Q);
+#pragma omp for schedule(static)
+    for (int plane = 0; plane < planes; ++plane) {
+      T* dxp = dx + int64_t(plane) * HW;
+      std::fill(dxp, dxp + HW, T(0));
+      for (int oh = 0; oh < P; ++oh) {
+        const T* dyr = dy + (int64_t(plane) * P + oh) * Q;
+        for (int ow = 0; ow < Q; ++ow) share[ow] = dyr[ow] / T(win.count(oh, ow));
+        for (int ih = win.h0(oh); ih < win.h1(oh); ++ih)
+          for (const Columns cols : win.columns()) {
+            T* row = dxp + ih * g.w + cols.offset;
+            for (int ow = cols.first; ow < cols.last; ++ow) row[ow * g.stride_w] += share[ow];
+          }
+      }
+    }
+  }
+}
+
+#define QUILL_INSTANTIATE(T)                                                            \
+  template void maxpool_forward<T>(const PoolGeometry&, const T*, T*, int32_t*);        \
+  template void maxpool_backward<T>(const PoolGeometry&, const T*, const int32_t*, T*); \
+  template void avgpool_forward<T>(const PoolGeometry&, const T*, T*);                  \
+  template void avgpool_backward<T>(const PoolGeometry&, const T*, T*);
+QUILL_INSTANTIATE(float)
+QUILL_INSTANTIATE(double)
+#undef QUILL_INSTANTIATE
+
+}  // namespace quill::cpu
