@@ -2,6 +2,7 @@
 // A grayscale image in memory: row-major floats in [0, 1], where the value is luminance as a file
 // shows it (0 black, 1 white). Dataset samples use the opposite, MNIST convention (ink bright, 255 = ink):
 // see Dataset in data/dataset.h and the conversions in data/preprocess.h.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,0 +1,74 @@
+// quill predict: classifies photos or scans of single handwritten characters with a saved model.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "apps/classifier.h"
+#include "apps/commands.h"
+#include "data/png_io.h"
+#include "data/preprocess.h"
+
+namespace quill {
+namespace {
+
+struct PredictOptions {
+  std::string model;
+  std::vector<std::string> images;
+  int top_k = 3;
+  std::string save_input;
+  bool raw = false;
+  std::string device = "auto", backend = "custom";
+};
+
+std::string saved_input_path(const std::string& dir, const std::string& image) {
+  return (std::filesystem::path(dir) / (std::filesystem::path(image).stem().string() + ".input.png")).string();
+}
+
+int run_predict(const PredictOptions& o) {
+  Classifier classifier(o.model, choose_placement(o.device, o.backend));
+  if (!o.save_input.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.save_input, ec);
+    QUILL_CHECK(!ec, "cannot create folder '", o.save_input, "': ", ec.message());
+  }
+  int failures = 0;
+  for (const std::string& path : o.images) {
+    // One unreadable image does not stop the others; the exit status reports it.
+    try {
+      const Image image = read_png(path);
+      const std::vector<uint8_t> sample =
+          o.raw ? raw_sample(image, path) : preprocess_character(image, classifier.preprocess_options());
+      if (!o.save_input.empty()) write_png(saved_input_path(o.save_input, path), sample_to_image(sample.data()));
+      const std::vector<double> p = classifier.probabilities({sample})[0];
+      std::printf("%s:", path.c_str());
+      for (const ClassScore& s : classifier.top(p, o.top_k)) std::printf("  %s %.1f%%", s.name.c_str(), 100 * s.probability);
+      std::printf("\n");
+      std::fflush(stdout);
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      const bool names_file = message.find(path) != std::string::npos;
+      std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
+      ++failures;
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+
+Command add_predict_command(CLI::App& quill) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* cmd = quill.add_subcommand("predict", "Classify images of single characters");
+  cmd->add_option("--model", o->model, "Model file (.quill)")->required();
+  cmd->add_option("images", o->images, "PNG images, each one character")->required();
+  cmd->add_option("--top-k", o->top_k, "How many classes to show per image")
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--save-input", o->save_input, "Also write the 28x28 image the network saw into folder DIR");
+  cmd->add_flag("--raw", o->raw, "Skip preprocessing: the images are 28x28 dataset-style samples");
+  add_device_options(cmd, o->device, o->backend);
+  return {cmd, [o](const std::string&) { return run_predict(*o); }};
+}
+
+}  // namespace quill

@@ -1,0 +1,318 @@
+// quill train: trains a model on a dataset, validating and checkpointing every epoch, then tests it
+// and writes the model file and its report images.
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/data_sources.h"
+#include "apps/evaluate.h"
+#include "apps/model_file.h"
+#include "apps/model_lookup.h"
+#include "apps/placement.h"
+#include "apps/progress.h"
+#include "apps/report.h"
+#include "apps/trainer.h"
+
+namespace quill {
+namespace {
+
+struct TrainCommandOptions {
+  DataOptions data;
+  int val_split = 12;
+  std::string model = "cnn";
+  int64_t epochs = 10;
+  int batch = 128;
+  std::string optimizer = "adamw";
+  double lr = 0;             // 0: the optimizer's default
+  double weight_decay = -1;  // < 0: the optimizer's default
+  std::string schedule = "onecycle";
+  double label_smoothing = 0;
+  std::string augment = "none";
+  uint64_t seed = 1;
+  std::string device = "auto", backend = "custom";
+  std::string out = "model.quill";
+  std::string resume;
+  int64_t stop_after = 0;
+  bool no_report = false;
+  // Options that define a run and so cannot change when resuming it.
+  std::vector<CLI::Option*> run_defining;
+  CLI::Option* out_option = nullptr;
+  CLI::Option* data_dir_option = nullptr;
+};
+
+double default_lr(const std::string& optimizer) { return optimizer == "sgd" ? 0.05 : 3e-3; }
+double default_weight_decay(const std::string& optimizer) {
+  if (optimizer == "sgd") return 5e-4;
+  return optimizer == "adamw" ? 0.01 : 0.0;
+}
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  QUILL_CHECK(f, "cannot open model description '", path, "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
+  return buf;
+}
+
+nlohmann::json data_json(const DataOptions& d, const DataSplit& split, int val_split) {
+  std::error_code ec;
+  const std::string dir = std::filesystem::absolute(resolve_data_dir(d.data_dir), ec).lexically_normal().string();
+  return {{"dataset", split.spec}, {"name", split.name},         {"description", split.description},
+          {"data_dir", dir},       {"emnist_set", d.emnist_set}, {"train_limit", d.train_limit},
+          {"test_limit", d.test_limit}, {"val_split", val_split}, {"classes", split.test.num_classes()}};
+}
+
+TrainOptions options_from_command_line(const TrainCommandOptions& o, int64_t batches_per_epoch,
+                                       std::string& model_source) {
+  TrainOptions t;
+  model_source = find_model_description(o.model);
+  t.model_description = read_text(model_source);
+  t.epochs = o.epochs;
+  t.batch_size = o.batch;
+  t.optimizer.kind = o.optimizer;
+  t.optimizer.weight_decay = o.weight_decay >= 0 ? o.weight_decay : default_weight_decay(o.optimizer);
+  t.schedule.kind = o.schedule;
+  t.schedule.lr = o.lr > 0 ? o.lr : default_lr(o.optimizer);
+  // A step schedule decays by 10x at a third and at two thirds of the run.
+  t.schedule.step_size = std::max<int64_t>(1, o.epochs * batches_per_epoch / 3);
+  t.label_smoothing = o.label_smoothing;
+  t.augment = o.augment;
+  t.seed = o.seed;
+  return t;
+}
+
+// Restores the data settings a checkpoint was trained with.
+void data_options_from_checkpoint(const ModelRecord& ckpt, TrainCommandOptions& o, const std::string& path) {
+  try {
+    const nlohmann::json& d = ckpt.metadata.at("data");
+    o.data.dataset = d.at("dataset").get<std::string>();
+    if (!o.data_dir_option->count()) o.data.data_dir = d.at("data_dir").get<std::string>();
+    o.data.emnist_set = d.at("emnist_set").get<std::string>();
+    o.data.train_limit = d.at("train_limit").get<int64_t>();
+    o.data.test_limit = d.at("test_limit").get<int64_t>();
+    o.val_split = d.at("val_split").get<int>();
+    if (!o.out_option->count()) o.out = ckpt.metadata.at("out").get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    fail("checkpoint '", path, "' lacks its data settings (was it written by quill train?)");
+  }
+}
+
+std::string describe_plan(const Trainer& trainer) {
+  const TrainOptions& run = trainer.options();
+  std::string plan = "training: " + std::to_string(run.epochs) + " epoch(s) of " +
+                     std::to_string(trainer.batches_per_epoch()) + " batches of " + std::to_string(run.batch_size) +
+                     ", " + run.optimizer.kind + ", " + run.schedule.kind + " schedule";
+  char numbers[96];
+  std::snprintf(numbers, sizeof numbers, ", lr %g, weight decay %g", run.schedule.lr, run.optimizer.weight_decay);
+  plan += numbers;
+  if (run.augment != "none") plan += ", " + run.augment + " augmentation";
+  if (run.label_smoothing > 0) {
+    std::snprintf(numbers, sizeof numbers, ", label smoothing %g", run.label_smoothing);
+    plan += numbers;
+  }
+  return plan;
+}
+
+// After the last epoch: test, save the model with its metadata, draw the report, print the result.
+void finish_run(const TrainCommandOptions& o, Trainer& trainer, const DataSplit& split, nlohmann::json metadata,
+                double seconds, ProgressPrinter& printer) {
+  const TrainOptions& run = trainer.options();
+  const Evaluation test = evaluate(trainer.graph(), run.backend, split.test, run.eval_batch_size);
+  metadata["finished"] = now_iso8601();
+  metadata["epochs"] = run.epochs;
+  metadata["train_seconds_this_session"] = seconds;
+  metadata["test_accuracy"] = test.accuracy();
+  metadata["test_loss"] = test.loss;
+  metadata["test_images"] = test.count;
+  if (!trainer.history().empty() && std::isfinite(trainer.history().back().val_accuracy))
+    metadata["validation_accuracy"] = trainer.history().back().val_accuracy;
+  metadata["training"] = to_json(run);
+  metadata["training"].erase("model_description");  // stored in its own section
+  metadata["history"] = to_json(trainer.history());
+  save_model_file(o.out, trainer.model_record(metadata));
+  printer.note("model saved to " + o.out + " (checkpoint " + run.checkpoint_path + ")");
+
+  if (!o.no_report) {
+    const std::string curves = report_path(o.out, "curves.png"), errors = report_path(o.out, "errors.png"),
+                      confusion = report_path(o.out, "confusion.png");
+    write_learning_curves(curves, trainer.history());
+    write_misclassified_grid(errors, split.test, test.predictions);
+    write_confusion_matrix(confusion, confusion_matrix(split.test, test.predictions), split.test.classes);
+    printer.note("report: " + curves + ", " + errors + ", " + confusion);
+  }
+  std::cout << "test accuracy: " << percent(test.accuracy()) << " (" << format_count(double(test.correct)) << " / "
+            << format_count(double(test.count)) << " " << split.name << " test images), loss " << test.loss
+            << ", trained in " << format_duration(seconds) << "\n";
+}
+
+int run_train(TrainCommandOptions& o, const std::string& command_line) {
+  ProgressPrinter printer;
+  const Placement placement = choose_placement(o.device, o.backend);
+
+  ModelRecord checkpoint;
+  const bool resuming = !o.resume.empty();
+  if (resuming) {
+    for (CLI::Option* opt : o.run_defining)
+      QUILL_CHECK(opt->count() == 0, opt->get_name(), " cannot be changed when resuming: the run keeps its ",
+                  "checkpoint's settings (only --epochs, --device, --backend, --data-dir, --out and --stop-after may be given)");
+    checkpoint = load_model_file(o.resume);
+    QUILL_CHECK(checkpoint.checkpoint.has_value(), "'", o.resume,
+                "' is a finished model, not a checkpoint (checkpoints are written as <out>.ckpt)");
+    data_options_from_checkpoint(checkpoint, o, o.resume);
+  }
+
+  // Fail now rather than at the first checkpoint, an epoch later.
+  const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
+  std::error_code ec;
+  QUILL_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir, ec), "--out '", o.out, "': folder '",
+              out_dir.string(), "' does not exist");
+
+  DataSplit split = load_data(o.data);
+  printer.note("dataset: " + split.description);
+  Dataset validation = split_validation(split.train, o.val_split);
+  if (validation.size() > 0)
+    printer.note("validation: 1 in " + std::to_string(o.val_split) + " training images held out (" +
+                 format_count(double(validation.size())) + "), training on " + format_count(double(split.train.size())));
+
+  std::string model_source;
+  TrainOptions options;
+  if (resuming) {
+    options = train_options_from_json(checkpoint.checkpoint->training.at("options"));
+    model_source = checkpoint.metadata.value("model_source", std::string("(checkpoint)"));
+    const int64_t stored_epochs = options.epochs;
+    if (o.epochs > 0 && o.epochs != stored_epochs) {  // o.epochs is 0 unless --epochs was given
+      options.epochs = o.epochs;
+      if (options.schedule.kind != "constant")
+        printer.note("note: --epochs " + std::to_string(o.epochs) + " re-plans the " + options.schedule.kind +
+                     " schedule (the checkpoint planned " + std::to_string(stored_epochs) +
+                     " epochs); the result will differ from an uninterrupted run");
+    }
+  } else {
+    const int64_t batches = (split.train.size() + o.batch - 1) / o.batch;
+    options = options_from_command_line(o, batches, model_source);
+  }
+  options.device = placement.device;
+  options.backend = placement.backend;
+  options.checkpoint_path = o.out + ".ckpt";
+
+  Trainer trainer(options, split.train, validation.size() > 0 ? &validation : nullptr);
+  if (resuming) {
+    trainer.restore(checkpoint, o.resume);
+    printer.note("resuming " + o.resume + " at epoch " + std::to_string(trainer.epochs_done() + 1) + ", step " +
+                 std::to_string(trainer.step()));
+  }
+  if (o.stop_after > 0) {
+    // A rehearsed interruption: stop after --stop-after more epochs, leaving the checkpoint.
+    const int64_t stop_epoch = std::min(trainer.options().epochs, trainer.epochs_done() + o.stop_after);
+    trainer.set_stop_after_steps(stop_epoch * trainer.batches_per_epoch());
+  }
+
+  nlohmann::json metadata = {{"data", data_json(o.data, split, o.val_split)},
+                             {"model_source", model_source},
+                             {"out", o.out},
+                             {"seed", options.seed},
+                             {"command_line", command_line},
+                             {"started", now_iso8601()},
+                             {"device", placement.str()}};
+  if (resuming) {  // the run's origin stays; how it was continued is added
+    for (const char* key : {"started", "command_line"})
+      if (checkpoint.metadata.contains(key)) metadata[key] = checkpoint.metadata[key];
+    metadata["resumed_with"] = command_line;
+  }
+  trainer.set_metadata(metadata);
+
+  printer.note("model: " + model_source + " (" + format_count(double(trainer.graph().num_params())) +
+               " parameters) on " + placement.str());
+  printer.note(describe_plan(trainer));
+
+  TrainObserver observer;
+  observer.on_step = [&](const StepReport& r) { printer.step(r); };
+  observer.on_epoch = [&](const EpochRecord& r) { printer.epoch(r, trainer.options().epochs); };
+  const auto start = std::chrono::steady_clock::now();
+  const bool finished = trainer.run(observer);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!finished) {
+    printer.note("stopped after epoch " + std::to_string(trainer.epochs_done()) + " (step " +
+                 std::to_string(trainer.step()) + "); checkpoint " + options.checkpoint_path +
+                 "; continue with: quill train --resume " + options.checkpoint_path);
+    return 0;
+  }
+
+  finish_run(o, trainer, split, metadata, seconds, printer);
+  return 0;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& quill) {
+  auto o = std::make_shared<TrainCommandOptions>();
+  CLI::App* cmd = quill.add_subcommand("train", "Train a model on a dataset and save it with a report");
+  add_data_options(cmd, o->data);
+  o->data_dir_option = cmd->get_option("--data-dir");
+  auto& rd = o->run_defining;
+  rd.push_back(cmd->get_option("--dataset"));
+  rd.push_back(cmd->get_option("--emnist-set"));
+  rd.push_back(cmd->get_option("--test-limit"));
+  rd.push_back(cmd->add_option("--train-limit", o->data.train_limit, "Use only the first N training images (0: all)")
+                   ->check(non_negative_number()));
+  rd.push_back(cmd->add_option("--val-split", o->val_split,
+                               "Hold out every K-th training image for per-epoch validation (0: none)")
+                   ->capture_default_str());
+  rd.push_back(cmd->add_option("--model", o->model, "Model description file, or a built-in name (cnn, small)")
+                   ->capture_default_str());
+  cmd->add_option("--epochs", o->epochs, "Epochs to train (when resuming: the run's new total)")
+      ->check(positive_number())
+      ->capture_default_str();
+  rd.push_back(cmd->add_option("--batch", o->batch, "Mini-batch size")->check(positive_number())->capture_default_str());
+  rd.push_back(cmd->add_option("--optimizer", o->optimizer, "sgd (Nesterov momentum 0.9), adam or adamw")
+                   ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+                   ->capture_default_str());
+  rd.push_back(cmd->add_option("--lr", o->lr, "Learning rate, the peak for onecycle (default: 0.05 sgd, 0.003 adam/adamw)")
+                   ->check(positive_number()));
+  rd.push_back(cmd->add_option("--weight-decay", o->weight_decay,
+                               "Weight decay (default: 5e-4 sgd, 0 adam, 0.01 adamw decoupled)")
+                   ->check(non_negative_number()));
+  rd.push_back(cmd->add_option("--schedule", o->schedule, "Learning-rate schedule: constant, step, cosine or onecycle")
+                   ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}))
+                   ->capture_default_str());
+  rd.push_back(cmd->add_option("--label-smoothing", o->label_smoothing, "Label smoothing in [0, 1)")
+                   ->check(CLI::Range(0.0, 0.99))
+                   ->capture_default_str());
+  rd.push_back(cmd->add_option("--augment", o->augment, "Training augmentation: none, affine or elastic")
+                   ->check(CLI::IsMember({"none", "affine", "elastic"}))
+                   ->capture_default_str());
+  rd.push_back(cmd->add_option("--seed", o->seed, "Seed of every random choice (initialisation, order, augmentation, dropout)")
+                   ->capture_default_str());
+  add_device_options(cmd, o->device, o->backend);
+  o->out_option = cmd->add_option("--out", o->out, "Model file to write; the checkpoint is <out>.ckpt, report images beside it")
+                      ->capture_default_str();
+  cmd->add_option("--resume", o->resume, "Continue the run saved in this checkpoint exactly where it stopped");
+  cmd->add_option("--stop-after", o->stop_after, "Stop (with a checkpoint) after this many more epochs")
+      ->check(positive_number());
+  cmd->add_flag("--no-report", o->no_report, "Skip the report images");
+  return {cmd, [o, cmd](const std::string& command_line) {
+            if (!o->resume.empty() && cmd->get_option("--epochs")->count() == 0) o->epochs = 0;  // keep the run's
+            return run_train(*o, command_line);
+          }};
+}
+
+}  // namespace quill

@@ -1,0 +1,35 @@
+#pragma once
+// The subcommands of `quill`, one file each (cmd_*.cpp). Each adds itself to the CLI11 app with its
+// options and returns how to run it once the command line is parsed.
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace quill {
+
+struct DataOptions;
+
+struct Command {
+  CLI::App* app = nullptr;
+  // Runs the command after parsing; returns the exit status. `command_line` is stored in metadata.
+  std::function<int(const std::string& command_line)> run;
+};
+
+Command add_train_command(CLI::App& quill);
+Command add_eval_command(CLI::App& quill);
+Command add_predict_command(CLI::App& quill);
+Command add_read_command(CLI::App& quill);
+Command add_info_command(CLI::App& quill);
+Command add_bench_command(CLI::App& quill);
+Command add_gradcheck_command(CLI::App& quill);
+
+// Validators with short, readable messages ("--batch: must be a positive number, got '0'").
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+
+// Options several commands share.
+void add_device_options(CLI::App* cmd, std::string& device, std::string& backend);
+void add_data_options(CLI::App* cmd, DataOptions& data);
+
+}  // namespace quill

@@ -1,0 +1,84 @@
+#include "apps/evaluate.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "apps/batch_tensors.h"
+#include "data/loader.h"
+#include "layers/loss.h"
+
+namespace quill {
+
+Evaluation evaluate(Graph& graph, Backend backend, const Dataset& data, int batch_size) {
+  Evaluation ev;
+  if (data.size() == 0) return ev;
+  LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  BatchLoader loader(data, lo);
+  loader.start_epoch(0);
+  SoftmaxCrossEntropy loss;
+  BatchTensors tensors;
+  Context ctx;
+  ctx.backend = backend;
+  ctx.training = false;
+  const int classes = int(graph.output_shape().numel());
+  ev.predictions.reserve(size_t(data.size()));
+  ev.confidences.reserve(size_t(data.size()));
+  double loss_sum = 0;
+  Batch batch;
+  while (loader.next(batch)) {
+    tensors.upload(batch, graph.dtype(), graph.device());
+    const Tensor& logits = graph.forward(ctx, tensors.images());
+    loss.forward(backend, logits.view(Shape{batch.n, classes}), tensors.labels());
+    loss_sum += loss.value() * batch.n;
+    const Tensor probs = loss.probs().to(Device::cpu()).cast(DType::F64);
+    const double* p = probs.data<double>();
+    for (int i = 0; i < batch.n; ++i) {
+      const double* row = p + size_t(i) * classes;
+      const int best = int(std::max_element(row, row + classes) - row);
+      ev.predictions.push_back(best);
+      ev.confidences.push_back(float(row[best]));
+      ev.correct += best == batch.labels[size_t(i)];
+    }
+    ev.count += batch.n;
+  }
+  ev.loss = loss_sum / double(ev.count);
+  return ev;
+}
+
+ConfusionMatrix confusion_matrix(const Dataset& data, const std::vector<int32_t>& predictions) {
+  const int k = data.num_classes();
+  ConfusionMatrix m(size_t(k), std::vector<int64_t>(size_t(k), 0));
+  QUILL_CHECK(int64_t(predictions.size()) == data.size(), "confusion matrix: ", predictions.size(),
+              " predictions for ", data.size(), " samples");
+  for (size_t i = 0; i < predictions.size(); ++i) {
+    const int32_t t = data.labels[i], p = predictions[i];
+    QUILL_CHECK(t >= 0 && t < k && p >= 0 && p < k, "confusion matrix: class out of range");
+    ++m[size_t(t)][size_t(p)];
+  }
+  return m;
+}
+
+std::vector<double> per_class_accuracy(const ConfusionMatrix& matrix) {
+  std::vector<double> out;
+  for (size_t t = 0; t < matrix.size(); ++t) {
+    int64_t total = 0;
+    for (int64_t c : matrix[t]) total += c;
+    out.push_back(total ? double(matrix[t][t]) / double(total) : std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+std::vector<ConfusedPair> most_confused(const ConfusionMatrix& matrix, size_t how_many) {
+  std::vector<ConfusedPair> pairs;
+  for (size_t t = 0; t < matrix.size(); ++t)
+    for (size_t p = 0; p < matrix[t].size(); ++p)
+      if (t != p && matrix[t][p] > 0) pairs.push_back({int(t), int(p), matrix[t][p]});
+  std::stable_sort(pairs.begin(), pairs.end(),
+                   [](const ConfusedPair& a, const ConfusedPair& b) { return a.count > b.count; });
+  if (pairs.size() > how_many) pairs.resize(how_many);
+  return pairs;
+}
+
+}  // namespace quill

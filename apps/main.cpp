@@ -1,0 +1,56 @@
+// quill: train handwritten-character CNNs and use them. Each subcommand lives in its own cmd_*.cpp.
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "kernels/backends.h"
+#include "runtime/error.h"
+
+namespace {
+
+// Messages end up on one line, whatever produced them.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string join_arguments(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("Quill: train convolutional networks on handwritten characters and read with them.", "quill");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  std::vector<quill::Command> commands = {
+      quill::add_train_command(app),   quill::add_eval_command(app),  quill::add_predict_command(app),
+      quill::add_read_command(app),    quill::add_info_command(app),  quill::add_bench_command(app),
+      quill::add_gradcheck_command(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::string where = "quill";
+    for (const quill::Command& c : commands)
+      if (c.app->parsed()) where += " " + c.app->get_name();
+    std::cerr << "quill: error: " << one_line(e.what()) << " (see '" << where << " --help')\n";
+    return 2;
+  }
+  try {
+    quill::init_backends();
+    for (const quill::Command& c : commands)
+      if (c.app->parsed()) return c.run(join_arguments(argc, argv));
+    return 2;  // unreachable: a subcommand is required
+  } catch (const std::exception& e) {
+    std::cerr << "quill: error: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,34 @@
+#include "apps/placement.h"
+
+#include "runtime/error.h"
+#include "runtime/ops.h"
+#include "runtime/storage.h"
+
+namespace quill {
+
+std::string Placement::str() const {
+  if (device.is_cpu()) return "cpu";
+  return device.str() + (backend == Backend::Cudnn ? " (cuDNN)" : " (custom CUDA kernels)");
+}
+
+Placement choose_placement(const std::string& device, const std::string& backend) {
+  QUILL_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown device '", device,
+              "' (expected auto, cpu or cuda)");
+  QUILL_CHECK(backend == "custom" || backend == "cudnn", "unknown backend '", backend,
+              "' (expected custom or cudnn)");
+  const bool gpu = device_available(DeviceType::Cuda) && ops::conv2d_forward.has(Backend::Cuda);
+  if (device == "cuda")
+    QUILL_CHECK(gpu, "--device cuda: no CUDA device is available (this build has no CUDA backend or there is no GPU)");
+  Placement p;
+  if (device == "cpu" || !gpu) {
+    QUILL_CHECK(backend != "cudnn", "--backend cudnn needs a CUDA device; none is in use");
+    return p;
+  }
+  p.device = Device::cuda(0);
+  p.backend = backend == "cudnn" ? Backend::Cudnn : Backend::Cuda;
+  QUILL_CHECK(p.backend != Backend::Cudnn || ops::conv2d_forward.has(Backend::Cudnn),
+              "--backend cudnn: this build has no cuDNN backend");
+  return p;
+}
+
+}  // namespace quill

@@ -1,0 +1,123 @@
+#pragma once
+// The training loop: mini-batch gradient descent over a BatchLoader with softmax cross-entropy, an
+// optimizer over the flat parameter buffer and a learning-rate schedule over all steps of the run;
+// validation after every epoch and an atomic checkpoint after every epoch.
+//
+// Exact resume: every random choice depends only on the seed and a position — weight initialisation
+// on (seed), shuffling on (seed, epoch), augmentation on (seed, epoch, sample), dropout masks on
+// (seed, step, node) — so a checkpoint holding weights, batch-norm buffers, optimizer state and the
+// (epoch, batch, step) position continues a run bit for bit: N epochs in one go equal k epochs,
+// a checkpoint, and N-k more (on the CPU, whose kernels are deterministic).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/batch_tensors.h"
+#include "apps/model_file.h"
+#include "apps/training_history.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "layers/graph.h"
+#include "layers/loss.h"
+#include "layers/optimizer.h"
+#include "layers/schedule.h"
+
+namespace quill {
+
+struct TrainOptions {
+  std::string model_description;  // the description text
+  int64_t epochs = 10;
+  int batch_size = 128;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  double label_smoothing = 0.0;
+  std::string augment = "none";  // none, affine, elastic
+  uint64_t seed = 1;
+  int eval_batch_size = 256;
+  // Not part of the run's identity (may change when resuming):
+  Device device = Device::cpu();
+  Backend backend = Backend::Cpu;
+  std::string checkpoint_path;     // written after every epoch when set
+  int64_t stop_after_steps = -1;   // stop early (with a checkpoint) after this many steps in total; -1: never
+};
+
+// The run settings as stored in checkpoints, and back (device, backend and paths are not stored).
+nlohmann::json to_json(const TrainOptions& options);
+TrainOptions train_options_from_json(const nlohmann::json& j);
+
+struct StepReport {
+  int64_t epoch = 0, epochs = 0;    // 1-based epoch
+  int64_t batch = 0, batches = 0;   // batches done in this epoch, of
+  double loss = 0, accuracy = 0;    // running means over the epoch so far
+  double learning_rate = 0;
+  double images_per_second = 0;
+  double eta_seconds = 0;           // to the end of training, validation excluded
+};
+
+struct TrainObserver {
+  std::function<void(const StepReport&)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch;       // after validation
+  std::function<void(const std::string& path)> on_checkpoint;
+};
+
+class Trainer {
+ public:
+  // Builds the network from options.model_description for the training set's classes and image size.
+  // `validation` may be null (no per-epoch validation); both datasets must outlive the trainer.
+  Trainer(const TrainOptions& options, const Dataset& train, const Dataset* validation);
+  ~Trainer();
+
+  // Continues from a checkpoint of the same run: weights, buffers, optimizer state, position, history.
+  void restore(const ModelRecord& checkpoint, const std::string& path);
+
+  // Trains until all epochs are done (true) or options.stop_after_steps is reached (false).
+  bool run(const TrainObserver& observer = {});
+
+  Graph& graph() { return *graph_; }
+  const TrainOptions& options() const { return options_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+  int64_t step() const { return step_; }
+  int64_t epochs_done() const { return epoch_; }
+  int64_t batches_per_epoch() const;
+  int64_t total_steps() const { return options_.epochs * batches_per_epoch(); }
+  bool finished() const { return epoch_ >= options_.epochs; }
+
+  // The trained model, with `metadata` stored as is.
+  ModelRecord model_record(const nlohmann::json& metadata) const;
+  // The model plus everything needed to continue (what checkpoints hold).
+  ModelRecord checkpoint_record(const nlohmann::json& metadata) const;
+  void save_checkpoint(const std::string& path, const nlohmann::json& metadata) const;
+
+  void set_stop_after_steps(int64_t steps) { options_.stop_after_steps = steps; }
+
+  // Metadata written into records by the trainer's own checkpoints.
+  void set_metadata(nlohmann::json metadata) { metadata_ = std::move(metadata); }
+
+ private:
+  void train_one_step(const Batch& batch, const LrSchedule& schedule);
+  void finish_epoch(const TrainObserver& observer);
+
+  TrainOptions options_;
+  const Dataset& train_;
+  const Dataset* validation_;
+  std::unique_ptr<Graph> graph_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<BatchLoader> loader_;
+  SoftmaxCrossEntropy loss_;
+  BatchTensors tensors_;
+  nlohmann::json metadata_ = nlohmann::json::object();
+
+  // Position: the next step, epoch (0-based) and batch of the epoch.
+  int64_t step_ = 0, epoch_ = 0, batch_ = 0;
+  // Sums over the current epoch so far (kept in checkpoints so a resumed epoch reports the same figures).
+  double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
+  int64_t epoch_correct_ = 0, epoch_seen_ = 0;
+  double last_lr_ = 0;
+  std::vector<EpochRecord> history_;
+};
+
+}  // namespace quill

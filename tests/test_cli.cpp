@@ -1,0 +1,225 @@
+// The quill binary on bad input: a non-zero exit and one line on stderr, never a crash or a hang.
+// With QUILL_DATA, also a short real run: train, eval, info, predict.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "apps/model_file.h"
+#include "data/idx.h"
+#include "data/png_io.h"
+#include "data/preprocess.h"
+#include "kernels/backends.h"
+#include "layers/model_description.h"
+#include "runtime/storage.h"
+
+using namespace quill;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct Sandbox {
+  fs::path dir;
+  Sandbox() {
+    dir = fs::temp_directory_path() / ("quill-test-cli-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Sandbox() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string file(const std::string& name) const { return (dir / name).string(); }
+
+  // Runs `quill ARGS` with a time limit (a hang fails the test instead of blocking it).
+  Result quill(const std::string& args, int timeout_seconds = 60) const {
+    const std::string command = "timeout " + std::to_string(timeout_seconds) + " " + QUILL_BINARY + " " + args +
+                                " >" + file("stdout") + " 2>" + file("stderr") + " </dev/null";
+    const int raw = std::system(command.c_str());
+    Result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+    r.out = slurp(file("stdout"));
+    r.err = slurp(file("stderr"));
+    return r;
+  }
+};
+
+// One line: the message and its newline, nothing else.
+bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
+
+// A valid model file made without training.
+std::string write_tiny_model(const Sandbox& box) {
+  const std::string text = "conv 2 k3 p1\nrelu\nmaxpool 2\ndense classes\n";
+  Graph g;
+  add_to_graph(parse_model_description(text), 10, g);
+  g.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 1);
+  ModelRecord r = capture_model(g, text, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, FramingConvention::Mnist);
+  const std::string path = box.file("tiny.quill");
+  save_model_file(path, r);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli: --help works for every subcommand") {
+  Sandbox box;
+  const Result top = box.quill("--help");
+  CHECK(top.status == 0);
+  for (const char* cmd : {"train", "eval", "predict", "read", "info", "bench", "gradcheck"}) {
+    CAPTURE(cmd);
+    const Result r = box.quill(std::string(cmd) + " --help");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("--") != std::string::npos);
+    CHECK(top.out.find(cmd) != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: an unknown option or a missing subcommand is a one-line usage error") {
+  Sandbox box;
+  Result r = box.quill("train --no-such-option 3");
+  CHECK(r.status != 0);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("--no-such-option") != std::string::npos);
+  r = box.quill("");
+  CHECK(r.status != 0);
+  CHECK(one_line(r.err));
+  r = box.quill("train --epochs many");
+  CHECK(r.status != 0);
+  CHECK(one_line(r.err));
+  r = box.quill("frobnicate");
+  CHECK(r.status != 0);
+  CHECK(one_line(r.err));
+}
+
+TEST_CASE("cli: a missing model file is a one-line error") {
+  Sandbox box;
+  const Result r = box.quill("info --model " + box.file("absent.quill"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.rfind("quill: error: cannot open model file", 0) == 0);
+}
+
+TEST_CASE("cli: a corrupt model file is a one-line error") {
+  Sandbox box;
+  const std::string path = write_tiny_model(box);
+  std::string bytes = slurp(path);
+  bytes[bytes.size() / 2] ^= 0x55;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  for (const std::string& cmd : {"info --model " + path, "eval --model " + path + " --dataset mnist --data-dir " + box.file("none"),
+                                 "predict --model " + path + " x.png"}) {
+    CAPTURE(cmd);
+    const Result r = box.quill(cmd);
+    CHECK(r.status == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("checksum") != std::string::npos);
+  }
+  std::ofstream(box.file("text.quill")) << "hello\n";
+  const Result r = box.quill("info --model " + box.file("text.quill"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("not a quill model") != std::string::npos);
+}
+
+TEST_CASE("cli: predicting a file that is not a PNG is a one-line error") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  std::ofstream(box.file("notes.png")) << "this is text, not an image\n";
+  Result r = box.quill("predict --model " + model + " " + box.file("notes.png"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("notes.png") != std::string::npos);
+  r = box.quill("predict --model " + model + " " + box.file("missing.png"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  r = box.quill("read --model " + model + " " + box.file("notes.png"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+}
+
+TEST_CASE("cli: --device cuda without a GPU is a one-line error") {
+  init_backends();
+  if (device_available(DeviceType::Cuda)) {
+    MESSAGE("skipped: this machine has a GPU");
+    return;
+  }
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  for (const std::string& cmd : {std::string("bench --model small --device cuda"),
+                                 "train --model small --device cuda --out " + box.file("m.quill"),
+                                 "predict --device cuda --model " + model + " x.png"}) {
+    CAPTURE(cmd);
+    const Result r = box.quill(cmd);
+    CHECK(r.status == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("--device cuda") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: a missing built-in model or dataset is a one-line error") {
+  Sandbox box;
+  Result r = box.quill("bench --model no-such-model");
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  r = box.quill("train --model small --dataset mnist --data-dir " + box.file("empty") + " --out " + box.file("m.quill"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("MNIST") != std::string::npos);
+}
+
+TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
+  const char* root = std::getenv("QUILL_DATA");
+  if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
+    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
+    return;
+  }
+  Sandbox box;
+  const std::string model = box.file("m.quill");
+  Result r = box.quill("train --dataset mnist --data-dir " + std::string(root) +
+                       " --model small --epochs 1 --train-limit 1000 --test-limit 300 --batch 50 --seed 3 --device cpu --out " +
+                       model, 120);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("test accuracy: ") == 0);
+  CHECK(fs::exists(model));
+  CHECK(fs::exists(model + ".ckpt"));
+  CHECK(fs::exists(box.file("m.curves.png")));
+  CHECK(fs::exists(box.file("m.errors.png")));
+
+  r = box.quill("eval --model " + model + " --confusion " + box.file("c.png"));
+  CHECK(r.status == 0);
+  CHECK(r.out.find("accuracy: ") != std::string::npos);
+  CHECK(fs::exists(box.file("c.png")));
+
+  r = box.quill("info --model " + model);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("total parameters") != std::string::npos);
+  CHECK(r.out.find("test accuracy") != std::string::npos);
+
+  // A test digit drawn as dark ink on white paper, three times larger and off-centre, as a user would.
+  const Dataset test = load_idx_dataset(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz",
+                                        std::string(root) + "/mnist/t10k-labels-idx1-ubyte.gz", 10);
+  Image photo(120, 100, 1.0f);
+  for (int y = 0; y < 84; ++y)
+    for (int x = 0; x < 84; ++x) photo.at(x + 30, y + 8) = 1.0f - test.image(0)[(y / 3) * 28 + x / 3] / 255.0f;
+  write_png(box.file("digit.png"), photo);
+  r = box.quill("predict --model " + model + " --top-k 2 --save-input " + box.file("seen") + " " + box.file("digit.png"));
+  CHECK(r.status == 0);
+  CHECK(r.out.find(box.file("digit.png") + ":") == 0);
+  CHECK(fs::exists(box.file("seen/digit.input.png")));
+}
