@@ -11,6 +11,8 @@
 namespace quill {
 namespace {
 
+constexpr double kRelativeFloor = 1e-3;  // see gradcheck.h
+
 // Distinct values spread over [-1, 1], in random order, none within half a spacing of 0: so ReLU inputs
 // sit away from the kink and max-pool windows have a unique maximum by at least one spacing (>> 2h).
 void fill_distinct(Tensor& t, Rng& rng) {
@@ -33,16 +35,16 @@ GradcheckOptions input_options(GradcheckOptions opt, const Tensor& x) {
   return opt;
 }
 
-double symmetric_relative_error(double analytic, double numeric) {
-  const double denom = std::max(std::fabs(analytic) + std::fabs(numeric), 1e-8);
-  return std::fabs(analytic - numeric) / denom;
-}
+// Analytic and numeric gradients of (a sample of) one tensor's elements.
+struct Samples {
+  std::string what;
+  std::vector<double> analytic, numeric;
+};
 
-// Compares analytic gradients with central differences of loss() over (a sample of) the elements of v.
-GradcheckResult compare(const std::string& what, Tensor& v, const Tensor& analytic, const std::function<double()>& loss,
-                        const GradcheckOptions& opt) {
-  GradcheckResult r;
-  r.what = what;
+// Central differences of loss() over (a sample of) the elements of v, beside the analytic gradients.
+Samples sample(const std::string& what, Tensor& v, const Tensor& analytic, const std::function<double()>& loss,
+               const GradcheckOptions& opt) {
+  Samples s{what, {}, {}};
   const int64_t n = v.numel();
   const int64_t stride = std::max<int64_t>(1, (n + opt.max_elements - 1) / opt.max_elements);
   double* p = v.data<double>();
@@ -54,11 +56,30 @@ GradcheckResult compare(const std::string& what, Tensor& v, const Tensor& analyt
     p[i] = saved - opt.step;
     const double down = loss();
     p[i] = saved;
-    const double numeric = (up - down) / (2 * opt.step);
-    r.max_rel_error = std::max(r.max_rel_error, symmetric_relative_error(g[i], numeric));
-    ++r.checked;
+    s.analytic.push_back(g[i]);
+    s.numeric.push_back((up - down) / (2 * opt.step));
   }
-  return r;
+  return s;
+}
+
+// The symmetric relative error of each tensor, with the floor described in gradcheck.h.
+std::vector<GradcheckResult> score(const std::vector<Samples>& all) {
+  double largest = 0;
+  for (const Samples& s : all)
+    for (double g : s.analytic) largest = std::max(largest, std::fabs(g));
+  const double floor = std::max(kRelativeFloor * largest, 1e-300);
+  std::vector<GradcheckResult> results;
+  for (const Samples& s : all) {
+    GradcheckResult r;
+    r.what = s.what;
+    for (size_t i = 0; i < s.analytic.size(); ++i) {
+      const double g = s.analytic[i], n = s.numeric[i];
+      r.max_rel_error = std::max(r.max_rel_error, std::fabs(g - n) / std::max(std::fabs(g) + std::fabs(n), floor));
+      ++r.checked;
+    }
+    results.push_back(r);
+  }
+  return results;
 }
 
 // Randomises parameters so that no check runs at a special point (BN gamma = 1, zero biases).
@@ -106,15 +127,14 @@ std::vector<GradcheckResult> gradcheck_graph(Graph& graph, int batch, const Grad
   graph.backward(ctx, r, &dx);
   const Tensor grads = graph.flat_grads().clone();
 
-  std::vector<GradcheckResult> results;
-  results.push_back(compare("input", x, dx, loss, input_options(opt, x)));
+  std::vector<Samples> samples{sample("input", x, dx, loss, input_options(opt, x))};
   int64_t offset = 0;
   for (Param* p : graph.params()) {
     const int64_t n = p->shape.numel();
-    results.push_back(compare(p->name, p->value, grads.slice(offset, offset + n), loss, opt));
+    samples.push_back(sample(p->name, p->value, grads.slice(offset, offset + n), loss, opt));
     offset += n;
   }
-  return results;
+  return score(samples);
 }
 
 GradcheckResult gradcheck_softmax_xent(int batch, int classes, double label_smoothing, const GradcheckOptions& opt) {
@@ -130,7 +150,7 @@ GradcheckResult gradcheck_softmax_xent(int batch, int classes, double label_smoo
   };
   loss();
   const Tensor dlogits = xent.backward(Backend::Cpu, labels).clone();
-  return compare("logits", logits, dlogits, loss, opt);
+  return score({sample("logits", logits, dlogits, loss, opt)})[0];
 }
 
 std::vector<GradcheckResult> gradcheck_model(const std::string& description, const Shape& sample_shape, int batch,
@@ -158,17 +178,16 @@ std::vector<GradcheckResult> gradcheck_model(const std::string& description, con
   graph.backward(ctx, xent.backward(Backend::Cpu, labels), &dx);
   const Tensor grads = graph.flat_grads().clone();
 
-  std::vector<GradcheckResult> results;
-  results.push_back(compare("input", x, dx, loss, input_options(opt, x)));
+  std::vector<Samples> samples{sample("input", x, dx, loss, input_options(opt, x))};
   int64_t offset = 0;
   for (size_t i = 0; i < graph.size(); ++i) {
     for (Param& p : graph.layer(i).params()) {
       const int64_t n = p.shape.numel();
-      results.push_back(compare(graph.node_name(i) + "." + p.name, p.value, grads.slice(offset, offset + n), loss, opt));
+      samples.push_back(sample(graph.node_name(i) + "." + p.name, p.value, grads.slice(offset, offset + n), loss, opt));
       offset += n;
     }
   }
-  return results;
+  return score(samples);
 }
 
 }  // namespace quill

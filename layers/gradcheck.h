@@ -5,8 +5,10 @@
 // R, so dL/dout = R. Backward gives analytic gradients g; finite differences give
 //   n_i = (L(v + h e_i) - L(v - h e_i)) / (2h)
 // for every input element and parameter v_i (a sample of at most max_elements per tensor). The error is
-//   max_i |g_i - n_i| / max(|g_i| + |n_i|, 1e-8)   (symmetric relative error)
-// where the 1e-8 floor only matters when both gradients vanish (dropped or non-maximal elements).
+//   max_i |g_i - n_i| / max(|g_i| + |n_i|, 1e-3 G)   (symmetric relative error)
+// where G is the largest |g| of the whole check (every tensor of the layer or model). Gradients a thousand
+// times smaller than G are thus compared on the absolute scale 1e-3 G: their relative error measures only
+// finite-difference round-off (e.g. a conv bias before batch norm, whose true gradient is 0).
 // Step: the truncation error of central differences is ~h^2 |f'''| / 6 and the round-off ~1e-16 |L| / h;
 // h = 1e-4 balances them for these layers (measured: errors of 3e-11..2e-9, against 4e-7 at h = 1e-5 for
 // batch norm), well under the 1e-6 the tests require.
