@@ -1,0 +1,47 @@
+#pragma once
+// Cuts a photo of a handwritten word or line into characters for `read`: finds the ink as
+// preprocess_character does, drops specks, groups connected components into characters (pieces in the
+// same columns: the dot of i/j, a stroke broken across; nearly touching pieces no wider than a character:
+// a stroke broken along), splits touching characters at projection minima near their expected places,
+// orders them left to right and marks word gaps.
+#include <vector>
+
+#include "data/image.h"
+#include "data/preprocess.h"
+
+namespace quill {
+
+struct SegmentOptions {
+  PreprocessOptions ink;            // denoise, threshold and polarity used to find the ink
+  float merge_overlap = 0.5f;       // merge pieces whose x-extents overlap by more than this part of the
+                                    // narrower one ...
+  float merge_stacked_gap = 0.25f;  // ... or overlap at all, one above the other, this part of the taller apart
+  float speck_fraction = 0.1f;      // a group with less ink than this part of a typical character is a speck
+  float split_width = 1.2f;         // a group wider than this many median heights is touching characters
+  float char_aspect = 0.9f;         // a wide character's width / height: how many parts a split makes
+  float space_gap = 2.5f;           // a gap this many times the median gap ...
+  float space_min_height = 0.5f;    // ... and at least this part of the median height is a word space
+};
+
+struct Box {
+  int x = 0, y = 0, width = 0, height = 0;
+  int x_end() const { return x + width; }  // one past the right edge
+  float x_centre() const { return x + 0.5f * width; }
+};
+
+struct CharacterSegment {
+  Box box;                    // the character's ink, in photo pixels
+  Image crop;                 // the photo around the box (with a margin); other characters' ink is painted
+                              // over with paper, so it can go straight to preprocess_character
+  bool space_before = false;  // a word gap separates it from the previous character
+};
+
+struct LineSegmentation {
+  std::vector<CharacterSegment> characters;  // left to right
+  InkPolarity polarity = InkPolarity::DarkOnLight;  // what was found; pass it on to preprocess the crops
+};
+
+// Throws quill::Error("no ink found in image ...") when the photo holds no ink.
+LineSegmentation segment_line(const Image& photo, const SegmentOptions& options = {});
+
+}  // namespace quill
