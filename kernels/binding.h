@@ -1,0 +1,65 @@
+#pragma once
+// Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch and the
+// argument checks every backend makes before trusting shapes and devices.
+#include <algorithm>
+#include <initializer_list>
+
+#include "runtime/tensor.h"
+
+namespace quill::binding {
+
+// Every tensor given (nulls skipped) is defined and on a device of this type.
+inline void require_device(const char* op, DeviceType type, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) {
+    if (t == nullptr) continue;
+    QUILL_CHECK(t->defined(), op, ": undefined tensor");
+    QUILL_CHECK(t->device().type == type, op, ": the ", type == DeviceType::Cpu ? "cpu" : "cuda",
+                " backend got a tensor on ", t->device().str());
+  }
+}
+
+// Calls fn with a float or double value whose type matches the tensor's dtype.
+template <class Fn>
+void by_float_type(const Tensor& t, const char* op, Fn&& fn) {
+  switch (t.dtype()) {
+    case DType::F32: fn(float{}); return;
+    case DType::F64: fn(double{}); return;
+    default: fail(op, ": unsupported dtype ", dtype_name(t.dtype()));
+  }
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+template <class T>
+T* mut_ptr_or_null(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+
+inline void check_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
+  QUILL_CHECK(t.numel() == n, op, ": ", what, " has shape ", t.shape().str(), ", expected ", n, " elements");
+}
+inline void check_numel(const Tensor* t, int64_t n, const char* op, const char* what) {
+  if (t != nullptr) check_numel(*t, n, op, what);
+}
+
+inline int rows_of(const Tensor& t) { return static_cast<int>(t.dim(0)); }
+inline int row_size(const Tensor& t) { return static_cast<int>(t.numel() / std::max<int64_t>(1, t.dim(0))); }
+
+// Channels and pixels per channel of a batch-norm input x [n, c, (h, w)] with c = gamma.numel().
+struct ChannelLayout {
+  int n, c, hw;
+};
+inline ChannelLayout channel_layout(const Tensor& x, const Tensor& gamma, const char* op) {
+  const int c = static_cast<int>(gamma.numel());
+  QUILL_CHECK(c > 0 && x.shape().rank() >= 2 && row_size(x) % c == 0, op, ": input ", x.shape().str(),
+              " does not have ", c, " channels");
+  return {rows_of(x), c, row_size(x) / c};
+}
+
+inline void check_per_channel(const char* op, int c, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) check_numel(*t, c, op, "a per-channel tensor");
+}
+
+}  // namespace quill::binding
