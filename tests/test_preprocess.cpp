@@ -1,7 +1,6 @@
 // Preprocessing of user photos: real MNIST test digits are "re-photographed" (enlarged, inverted to dark
 // ink on light paper, lit unevenly, shifted, noised) and must come back close to the original 28x28 sample.
 #include <doctest/doctest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,32 +11,23 @@
 
 #include "data/preprocess.h"
 #include "runtime/error.h"
+#include "data/idx.h"
 #include "runtime/rng.h"
 
 using namespace quill;
 
 namespace {
 
-// Samples of an IDX image file (gzip), in the MNIST convention; kept local so these tests do not depend
-// on the data loader. transpose: EMNIST files store characters transposed.
-std::vector<std::vector<uint8_t>> read_idx_images(const std::string& path, int count, bool transpose) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  REQUIRE_MESSAGE(f != nullptr, "cannot open ", path);
-  unsigned char header[16];
-  REQUIRE(gzread(f, header, 16) == 16);
-  auto be32 = [&](int at) { return (uint32_t(header[at]) << 24) | (header[at + 1] << 16) | (header[at + 2] << 8) | header[at + 3]; };
-  REQUIRE(be32(0) == 0x803u);
-  REQUIRE(be32(8) == 28u);
-  REQUIRE(be32(12) == 28u);
-  count = std::min<int>(count, int(be32(4)));
-  std::vector<std::vector<uint8_t>> images(count, std::vector<uint8_t>(784));
-  for (auto& image : images) {
-    REQUIRE(gzread(f, image.data(), 784) == 784);
-    if (transpose)
+// The first `count` images of an IDX file, one vector each, upright (EMNIST files store them transposed).
+std::vector<std::vector<uint8_t>> read_samples(const std::string& path, int count, bool transposed) {
+  const IdxImages all = read_idx_images(path);
+  std::vector<std::vector<uint8_t>> images;
+  for (int64_t i = 0; i < std::min<int64_t>(count, all.count); ++i) {
+    images.emplace_back(all.pixels.begin() + i * 784, all.pixels.begin() + (i + 1) * 784);
+    if (transposed)
       for (int y = 0; y < 28; ++y)
-        for (int x = y + 1; x < 28; ++x) std::swap(image[y * 28 + x], image[x * 28 + y]);
+        for (int x = y + 1; x < 28; ++x) std::swap(images.back()[y * 28 + x], images.back()[x * 28 + y]);
   }
-  gzclose(f);
   return images;
 }
 
@@ -140,7 +130,7 @@ Agreement round_trip(const std::vector<std::vector<uint8_t>>& samples, const Pho
 constexpr double kMeanMadBound = 0.04, kMeanNccBound = 0.92, kWorstMadBound = 0.12, kWorstNccBound = 0.45;
 
 std::vector<std::vector<uint8_t>> mnist_test_digits(int count) {
-  return read_idx_images(data_dir() + "/mnist/t10k-images-idx3-ubyte.gz", count, false);
+  return read_samples(data_dir() + "/mnist/t10k-images-idx3-ubyte.gz", count, false);
 }
 
 // A dark 20-pixel stroke on light paper through the centre, sheared by `shear`
@@ -249,7 +239,7 @@ TEST_CASE("preprocess: EMNIST framing reproduces re-photographed EMNIST characte
     MESSAGE("skipped: no EMNIST test images under QUILL_DATA");
     return;
   }
-  auto chars = read_idx_images(path, 50, true);
+  auto chars = read_samples(path, 50, true);
   PreprocessOptions options;
   options.framing = FramingConvention::Emnist;
   Agreement a = round_trip(chars, PhotoStyle{}, options, 14);

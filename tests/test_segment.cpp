@@ -2,7 +2,6 @@
 // light, including a touching pair, a digit with a broken stroke and a word space, must come back as the
 // right characters in the right order.
 #include <doctest/doctest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 
 #include "data/preprocess.h"
 #include "data/segment.h"
+#include "data/idx.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 
@@ -19,20 +19,12 @@ using namespace quill;
 
 namespace {
 
-// MNIST test images (gzip IDX); kept local so these tests do not depend on the data loader.
+// The first `count` MNIST test images, one vector each.
 std::vector<std::vector<uint8_t>> read_mnist_test_images(int count) {
-  std::string path = std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-images-idx3-ubyte.gz";
-  gzFile f = gzopen(path.c_str(), "rb");
-  REQUIRE_MESSAGE(f != nullptr, "cannot open ", path);
-  unsigned char header[16];
-  REQUIRE(gzread(f, header, 16) == 16);
-  auto be32 = [&](int at) { return (uint32_t(header[at]) << 24) | (header[at + 1] << 16) | (header[at + 2] << 8) | header[at + 3]; };
-  REQUIRE(be32(0) == 0x803u);
-  REQUIRE(be32(8) == 28u);
-  REQUIRE(be32(12) == 28u);
-  std::vector<std::vector<uint8_t>> images(std::min<int>(count, int(be32(4))), std::vector<uint8_t>(784));
-  for (auto& image : images) REQUIRE(gzread(f, image.data(), 784) == 784);
-  gzclose(f);
+  const IdxImages all = read_idx_images(std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-images-idx3-ubyte.gz");
+  std::vector<std::vector<uint8_t>> images;
+  for (int64_t i = 0; i < std::min<int64_t>(count, all.count); ++i)
+    images.emplace_back(all.pixels.begin() + i * 784, all.pixels.begin() + (i + 1) * 784);
   return images;
 }
 
