@@ -37,7 +37,7 @@ void add_data_options(CLI::App* cmd, DataOptions& data) {
   cmd->add_option("--dataset", data.dataset,
                   "mnist, emnist, mnist-offline or folder:PATH (default: mnist when found in the data folder, "
                   "else mnist-offline)");
-  cmd->add_option("--data-dir", data.data_dir, "Data folder (default: $QUILL_DATA, else ./data)");
+  cmd->add_option("--data-dir", data.data_dir, "Data folder (default: $QUILL_DATA, else ./data-cache, where scripts/get-data.sh puts it)");
   cmd->add_option("--emnist-set", data.emnist_set, "EMNIST label set: byclass, merged, letters or digits")
       ->check(CLI::IsMember({"byclass", "merged", "bymerge", "balanced", "letters", "digits"}))
       ->capture_default_str();

@@ -84,7 +84,7 @@ DataSplit load_folder(const std::string& root) {
 std::string resolve_data_dir(const std::string& option) {
   if (!option.empty()) return option;
   if (const char* env = std::getenv("QUILL_DATA"); env && *env) return env;
-  return "data";
+  return "data-cache";  // where scripts/get-data.sh puts what it downloads
 }
 
 void split_every_kth_per_class(const Dataset& all, int k, Dataset& first, Dataset& second) {
