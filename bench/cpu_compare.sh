@@ -10,7 +10,7 @@ steps=20; repeats=5
 [ "${1:-}" = "--quick" ] && { steps=5; repeats=3; }
 py=/usr/bin/python3
 $py -c "import torch" 2>/dev/null || scripts/install-deps.sh python3-torch
-quill=build/apps/quill
+quill=${QUILL_BIN:-build/apps/quill}   # QUILL_BIN: another build of quill
 [ -x "$quill" ] || scripts/build.sh
 out=bench/results; mkdir -p "$out"
 stamp="$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)"
