@@ -1,0 +1,15 @@
+#include "kernels/cudnn/cudnn_check.h"
+
+#include <sstream>
+
+namespace quill::cudnn::detail {
+
+void cudnn_fail(cudnnStatus_t status, const char* what, const char* file, int line) {
+  std::ostringstream os;
+  os << file << ":" << line << ": " << what << " failed: " << cudnnGetErrorString(status) << " (" << int(status)
+     << ")";
+  if (is_not_supported(status)) throw NotSupported(os.str());
+  throw Error(os.str());
+}
+
+}  // namespace quill::cudnn::detail

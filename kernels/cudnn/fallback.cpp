@@ -1,0 +1,34 @@
+#include "kernels/cudnn/fallback.h"
+
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+namespace quill::cudnn {
+
+void note_fallback(const char* op, const std::string& shape) {
+  static std::mutex mutex;
+  static std::set<std::string> noted;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!noted.insert(op).second) return;
+  std::fprintf(stderr, "quill: cudnn: %s %s: not supported by cuDNN, using the custom kernel\n", op, shape.c_str());
+}
+
+std::string describe(const ConvGeometry& g) {
+  std::ostringstream os;
+  os << "x [" << g.n << ", " << g.c << ", " << g.h << ", " << g.w << "] w [" << g.k << ", " << g.c << ", " << g.r
+     << ", " << g.s << "] stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  return os.str();
+}
+
+std::string describe(const PoolGeometry& g) {
+  std::ostringstream os;
+  os << "x [" << g.n << ", " << g.c << ", " << g.h << ", " << g.w << "] window " << g.kh << "x" << g.kw << " stride "
+     << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  return os.str();
+}
+
+std::string describe(const Tensor& t) { return t.shape().str(); }
+
+}  // namespace quill::cudnn

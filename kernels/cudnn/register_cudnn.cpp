@@ -1,0 +1,228 @@
+// Binds the cuDNN backend to the ops of runtime/ops.h. Every op has a Backend::Cudnn implementation:
+// convolution, average pooling, ReLU/tanh/sigmoid and batch normalisation go through cuDNN; the rest
+// (max pooling with its argmax, LeakyRelu, dense, dropout, add, fill, the loss, count_correct, optimizers)
+// and any configuration cuDNN reports as not supported run the CUDA backend's implementation from the
+// registry, with one line on stderr the first time per op (fallback.h).
+//
+// The ops capture one Context: the settings store (settings.h) they read at each call and the
+// convolution algorithm cache.
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "kernels/backends.h"
+#include "kernels/binding.h"
+#include "kernels/cudnn/cudnn_check.h"
+#include "kernels/cudnn/cudnn_ops.h"
+#include "kernels/cudnn/fallback.h"
+#include "kernels/cudnn/settings.h"
+#include "runtime/ops.h"
+
+namespace quill {
+namespace {
+
+using namespace binding;
+constexpr Backend B = Backend::Cudnn;
+
+struct Context {
+  std::shared_ptr<cudnn::SettingsStore> settings;
+  cudnn::ConvAlgoCache conv_algos;
+};
+
+void require_cuda(const char* op, std::initializer_list<const Tensor*> tensors) {
+  require_device(op, DeviceType::Cuda, tensors);
+}
+
+// Runs the cuDNN path; where cuDNN has no kernel for the configuration, notes it and runs the custom one.
+template <class Describe, class CudnnPath, class CustomPath>
+void cudnn_or_custom(const char* op, Describe&& describe, CudnnPath&& cudnn_path, CustomPath&& custom_path) {
+  try {
+    cudnn_path();
+  } catch (const cudnn::NotSupported&) {
+    cudnn::note_fallback(op, describe());
+    custom_path();
+  }
+}
+
+// The shape of the first tensor argument, for the fallback line.
+inline std::string shape_of(const Tensor& t) { return cudnn::describe(t); }
+template <class T>
+std::string shape_of(const T&) {
+  return "";
+}
+template <class... Args>
+std::string first_shape(const Args&... args) {
+  std::string s;
+  ((s.empty() ? void(s = shape_of(args)) : void()), ...);
+  return s;
+}
+
+// An op cuDNN lacks: always the CUDA backend's implementation.
+template <class... Args>
+void define_custom(Op<void(Args...)>& op) {
+  op.define(B, [&op](Args... args) {
+    cudnn::note_fallback(op.name(), first_shape(args...));
+    op(Backend::Cuda, std::forward<Args>(args)...);
+  });
+}
+
+void define_convolution(const std::shared_ptr<Context>& ctx) {
+  ops::conv2d_forward.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                                      Tensor& y) {
+    const char* op = "conv2d_forward";
+    require_cuda(op, {&x, &w, b, &y});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(w, g.w_size(), op, "w");
+    check_numel(b, g.k, op, "bias");
+    check_numel(y, g.y_size(), op, "y");
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(g); },
+        [&] { cudnn::conv_forward(ctx->settings->get(), ctx->conv_algos, g, x, w, b, y); },
+        [&] { ops::conv2d_forward(Backend::Cuda, g, x, w, b, y); });
+  });
+  ops::conv2d_backward_data.define(B, [ctx](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+    const char* op = "conv2d_backward_data";
+    require_cuda(op, {&dy, &w, &dx});
+    check_numel(dx, g.x_size(), op, "dx");
+    check_numel(w, g.w_size(), op, "w");
+    check_numel(dy, g.y_size(), op, "dy");
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(g); },
+        [&] { cudnn::conv_backward_data(ctx->settings->get(), ctx->conv_algos, g, dy, w, dx); },
+        [&] { ops::conv2d_backward_data(Backend::Cuda, g, dy, w, dx); });
+  });
+  ops::conv2d_backward_weights.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
+                                               Tensor* db) {
+    const char* op = "conv2d_backward_weights";
+    require_cuda(op, {&x, &dy, &dw, db});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(dw, g.w_size(), op, "dw");
+    check_numel(dy, g.y_size(), op, "dy");
+    check_numel(db, g.k, op, "dbias");
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(g); },
+        [&] { cudnn::conv_backward_filter(ctx->settings->get(), ctx->conv_algos, g, x, dy, dw, db); },
+        [&] { ops::conv2d_backward_weights(Backend::Cuda, g, x, dy, dw, db); });
+  });
+}
+
+void define_pooling() {
+  // Max pooling keeps Quill's argmax convention (pool.cpp says why): the custom kernels.
+  define_custom(ops::maxpool_forward);
+  define_custom(ops::maxpool_backward);
+  ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
+    const char* op = "avgpool_forward";
+    require_cuda(op, {&x, &y});
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(y, g.y_size(), op, "y");
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_forward(g, x, y); },
+        [&] { ops::avgpool_forward(Backend::Cuda, g, x, y); });
+  });
+  ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
+    const char* op = "avgpool_backward";
+    require_cuda(op, {&dy, &dx});
+    check_numel(dx, g.x_size(), op, "dx");
+    check_numel(dy, g.y_size(), op, "dy");
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_backward(g, dy, dx); },
+        [&] { ops::avgpool_backward(Backend::Cuda, g, dy, dx); });
+  });
+}
+
+void define_activations() {
+  ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
+    const char* op = "activation_forward";
+    require_cuda(op, {&x, &y});
+    check_same_shape(x, y, op);
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_forward(act, x, y); },
+        [&] { ops::activation_forward(Backend::Cuda, act, alpha, x, y); });
+  });
+  ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
+                                        const Tensor& dy, Tensor& dx) {
+    const char* op = "activation_backward";
+    require_cuda(op, {&x, &y, &dy, &dx});
+    check_same_shape(x, dx, op);
+    check_same_shape(y, dx, op);
+    check_same_shape(dy, dx, op);
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_backward(act, x, y, dy, dx); },
+        [&] { ops::activation_backward(Backend::Cuda, act, alpha, x, y, dy, dx); });
+  });
+}
+
+void define_batchnorm() {
+  ops::batchnorm_forward_train.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                                            double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
+                                            Tensor& running_mean, Tensor& running_var) {
+    const char* op = "batchnorm_forward_train";
+    require_cuda(op, {&x, &gamma, &beta, &y, &save_mean, &save_invstd, &running_mean, &running_var});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, y, op);
+    check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(x); },
+        [&] {
+          cudnn::batchnorm_forward_train(x, gamma, beta, eps, momentum, y, save_mean, save_invstd, running_mean,
+                                         running_var);
+        },
+        [&] {
+          ops::batchnorm_forward_train(Backend::Cuda, x, gamma, beta, eps, momentum, y, save_mean, save_invstd,
+                                       running_mean, running_var);
+        });
+  });
+  ops::batchnorm_forward_eval.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                           const Tensor& running_mean, const Tensor& running_var, double eps,
+                                           Tensor& y) {
+    const char* op = "batchnorm_forward_eval";
+    require_cuda(op, {&x, &gamma, &beta, &running_mean, &running_var, &y});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, y, op);
+    check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(x); },
+        [&] { cudnn::batchnorm_forward_eval(x, gamma, beta, running_mean, running_var, eps, y); },
+        [&] { ops::batchnorm_forward_eval(Backend::Cuda, x, gamma, beta, running_mean, running_var, eps, y); });
+  });
+  ops::batchnorm_backward.define(B, [](const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                                       const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                       Tensor& dgamma, Tensor& dbeta) {
+    const char* op = "batchnorm_backward";
+    require_cuda(op, {&x, &dy, &gamma, &save_mean, &save_invstd, &dx, &dgamma, &dbeta});
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    check_same_shape(x, dx, op);
+    check_same_shape(x, dy, op);
+    check_per_channel(op, l.c, {&save_mean, &save_invstd, &dgamma, &dbeta});
+    cudnn_or_custom(
+        op, [&] { return cudnn::describe(x); },
+        [&] { cudnn::batchnorm_backward(x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta); },
+        [&] { ops::batchnorm_backward(Backend::Cuda, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta); });
+  });
+}
+
+}  // namespace
+
+void register_cudnn_ops() {
+  auto ctx = std::make_shared<Context>();
+  ctx->settings = cudnn::backend_settings();
+  define_convolution(ctx);
+  define_pooling();
+  define_activations();
+  define_batchnorm();
+  // cuDNN has no kernels with these ops' semantics (the loss needs its own reduction and label
+  // smoothing, so softmax_xent stays with the fused custom kernel too).
+  define_custom(ops::add);
+  define_custom(ops::dropout_forward);
+  define_custom(ops::dropout_backward);
+  define_custom(ops::fill);
+  define_custom(ops::dense_forward);
+  define_custom(ops::dense_backward);
+  define_custom(ops::softmax_xent_forward);
+  define_custom(ops::softmax_xent_backward);
+  define_custom(ops::count_correct);
+  define_custom(ops::sgd_step);
+  define_custom(ops::adam_step);
+}
+
+}  // namespace quill
