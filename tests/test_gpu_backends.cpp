@@ -1,0 +1,714 @@
+// Every GPU backend against the CPU reference: the custom CUDA kernels (Backend::Cuda) and cuDNN in its default
+// settings (strict float32, deterministic algorithms; Backend::Cudnn). Each case runs the same random inputs
+// through the CPU and through each backend under test, and compares the outputs by ||gpu - cpu|| / ||cpu||
+// (1e-5 in float32, 1e-12 in float64). Every GPU output starts out filled with NaN, so an element an op forgets
+// to write fails the comparison. Reductions that must be deterministic (conv backward-weights, optimizers,
+// batch norm, the loss) are also run twice on the GPU and compared bit for bit. Ops cuDNN lacks (and LeakyRelu,
+// max pooling) run the custom CUDA kernels behind Backend::Cudnn and are checked the same way.
+//
+// Each case loops over the backends under test, re-seeding its generator for each so that every backend sees
+// the same inputs; failures name the backend (CAPTURE). Uses only the op registry, so it compiles in every
+// build. Without a CUDA device each case is skipped (QUILL_REQUIRE_CUDA=1 makes that a failure); in a build
+// without the cuDNN backend the cuDNN part is skipped and each case runs on Backend::Cuda only
+// (QUILL_REQUIRE_CUDNN=1 makes that a failure).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/backends.h"
+#include "runtime/ops.h"
+#include "runtime/rng.h"
+
+using namespace quill;
+
+namespace {
+
+// True when there is a usable CUDA device; otherwise the case is skipped. On a GPU machine, set
+// QUILL_REQUIRE_CUDA=1 so that a broken driver or a CPU-only build fails instead of passing as skipped.
+bool cuda_usable() {
+  init_backends();
+  if (device_available(DeviceType::Cuda)) return true;
+  if (std::getenv("QUILL_REQUIRE_CUDA") != nullptr)
+    FAIL_CHECK("QUILL_REQUIRE_CUDA is set but no CUDA device is usable: is this a CUDA build (QUILL_CUDA=ON), "
+               "and does nvidia-smi see a GPU with a driver for CUDA 13?");
+  MESSAGE("skipped: no CUDA device");
+  return false;
+}
+
+// The backends a case runs on: none without a CUDA device, else Backend::Cuda, plus Backend::Cudnn when the
+// build has it. Set QUILL_REQUIRE_CUDNN=1 so that a build without the cuDNN backend fails instead of skipping
+// its part.
+std::vector<Backend> gpu_backends() {
+  if (!cuda_usable()) return {};
+  std::vector<Backend> out{Backend::Cuda};
+  if (ops::conv2d_forward.has(Backend::Cudnn)) {
+    out.push_back(Backend::Cudnn);
+  } else {
+    if (std::getenv("QUILL_REQUIRE_CUDNN") != nullptr)
+      FAIL_CHECK("QUILL_REQUIRE_CUDNN is set but this build has no cuDNN backend (configure with -DQUILL_CUDNN=ON)");
+    MESSAGE("cudnn part skipped: this build has no cuDNN backend");
+  }
+  return out;
+}
+
+double tolerance(DType t) { return t == DType::F64 ? 1e-12 : 1e-5; }
+
+// ---- host tensors ----
+
+void store(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::F32: t.data<float>()[i] = float(v); return;
+    case DType::F64: t.data<double>()[i] = v; return;
+    case DType::I32: t.data<int32_t>()[i] = int32_t(v); return;
+  }
+}
+
+double load(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::F32: return t.data<float>()[i];
+    case DType::F64: return t.data<double>()[i];
+    case DType::I32: return t.data<int32_t>()[i];
+  }
+  return 0;
+}
+
+// Uniform in [-hi, -lo] U [lo, hi]: random and never zero (a zero input would hide a missing term).
+Tensor random_tensor(const Shape& shape, Rng& rng, DType dtype, double lo = 0.05, double hi = 1.0) {
+  Tensor t = Tensor::empty(shape, dtype);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double magnitude = rng.uniform(lo, hi);
+    store(t, i, rng.uniform() < 0.5 ? -magnitude : magnitude);
+  }
+  return t;
+}
+
+// Uniform in [lo, hi].
+Tensor positive_tensor(const Shape& shape, Rng& rng, DType dtype, double lo, double hi) {
+  Tensor t = Tensor::empty(shape, dtype);
+  for (int64_t i = 0; i < t.numel(); ++i) store(t, i, rng.uniform(lo, hi));
+  return t;
+}
+
+Tensor random_labels(int64_t n, int classes, Rng& rng) {
+  Tensor t = Tensor::empty(Shape{n}, DType::I32);
+  for (int64_t i = 0; i < n; ++i) store(t, i, rng.below(uint32_t(classes)));
+  return t;
+}
+
+// ---- device tensors ----
+
+Tensor gpu(const Tensor& t) { return t.to(Device::cuda()); }
+Tensor host(const Tensor& t) { return t.to(Device::cpu()); }
+
+// A GPU tensor filled with NaN (or a large negative value for int32): never a plausible output.
+Tensor poisoned(const Shape& shape, DType dtype) {
+  Tensor t = Tensor::empty(shape, dtype);
+  t.fill(dtype == DType::I32 ? -123456789.0 : std::numeric_limits<double>::quiet_NaN());
+  return gpu(t);
+}
+
+// ---- comparisons ----
+
+// ||got - want|| / ||want|| (||got - want|| if want is zero); infinite if got holds a NaN or inf.
+double relative_error(const Tensor& got_anywhere, const Tensor& want) {
+  const Tensor got = host(got_anywhere);
+  REQUIRE(got.shape() == want.shape());
+  REQUIRE(got.dtype() == want.dtype());
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double g = load(got, i), w = load(want, i);
+    if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
+    diff += (g - w) * (g - w);
+    norm += w * w;
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+void check_close(const Tensor& got, const Tensor& want, const std::string& what) {
+  const double err = relative_error(got, want);
+  std::ostringstream message;
+  message << what << ": relative error " << err;
+  CHECK_MESSAGE(err < tolerance(want.dtype()), message.str());
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  const Tensor ha = host(a), hb = host(b);
+  return ha.shape() == hb.shape() && ha.dtype() == hb.dtype() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
+}
+
+void check_identical(const Tensor& got, const Tensor& want, const std::string& what) {
+  CHECK_MESSAGE(bit_identical(got, want), what, ": not bit-identical");
+}
+
+const char* name_of(DType t) { return dtype_name(t); }
+
+// ---- geometries ----
+
+std::string describe(const ConvGeometry& g) {
+  std::ostringstream os;
+  os << "conv n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " " << g.r << "x" << g.s
+     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  return os.str();
+}
+
+std::string describe(const PoolGeometry& g) {
+  std::ostringstream os;
+  os << "pool n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " window " << g.kh << "x" << g.kw
+     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  return os.str();
+}
+
+// Batch 1, 3, 64; channels 1, 3, 17; kernel 1, 3, 5; stride 1, 2; padding 0, 1, 2; odd image sizes; filter
+// counts cycling through 4, 17 and 70 (70 spans two 64-row GEMM tiles). Plus MNIST-like layers (the
+// batch reduction of backward-weights then takes the split-K path) and asymmetric shapes.
+std::vector<ConvGeometry> conv_geometries() {
+  std::vector<ConvGeometry> out;
+  const int filters[] = {4, 17, 70};
+  int index = 0;
+  for (int n : {1, 3, 64})
+    for (int c : {1, 3, 17})
+      for (int kernel : {1, 3, 5})
+        for (int stride : {1, 2})
+          for (int pad : {0, 1, 2}) {
+            ConvGeometry g;
+            g.n = n;
+            g.c = c;
+            g.h = index % 2 ? 7 : 11;
+            g.w = index % 2 ? 13 : 9;
+            g.k = filters[index % 3];
+            g.r = g.s = kernel;
+            g.stride_h = g.stride_w = stride;
+            g.pad_h = g.pad_w = pad;
+            out.push_back(g);
+            ++index;
+          }
+  auto add = [&](int n, int c, int h, int w, int k, int r, int s, int sh, int sw, int ph, int pw) {
+    ConvGeometry g;
+    g.n = n, g.c = c, g.h = h, g.w = w, g.k = k, g.r = r, g.s = s;
+    g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
+    out.push_back(g);
+  };
+  add(64, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2);   // MNIST first layer
+  add(64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1);  // MNIST second layer
+  add(3, 5, 10, 15, 7, 3, 5, 1, 2, 2, 1);     // non-square filter, stride and padding
+  add(2, 70, 9, 7, 5, 3, 3, 2, 2, 1, 1);      // many input channels
+  add(5, 3, 1, 17, 6, 1, 3, 1, 1, 0, 1);      // a single row
+  return out;
+}
+
+// A few of the above for float64, where the comparison is tight.
+std::vector<ConvGeometry> conv_geometries_f64() {
+  std::vector<ConvGeometry> all = conv_geometries(), out;
+  for (size_t i = 0; i < all.size(); i += 17) out.push_back(all[i]);
+  out.push_back(all[all.size() - 3]);
+  return out;
+}
+
+std::vector<PoolGeometry> pool_geometries() {
+  std::vector<PoolGeometry> out;
+  int index = 0;
+  for (int n : {1, 3, 64})
+    for (int c : {1, 3, 17})
+      for (int window : {1, 2, 3, 5})
+        for (int stride : {1, 2, 3})
+          for (int pad : {0, 1, 2}) {
+            if (pad >= window) continue;  // every window must overlap the image
+            PoolGeometry g;
+            g.n = n;
+            g.c = c;
+            g.h = index % 2 ? 7 : 11;
+            g.w = index % 2 ? 13 : 9;
+            g.kh = g.kw = window;
+            g.stride_h = g.stride_w = stride;
+            g.pad_h = g.pad_w = pad;
+            out.push_back(g);
+            ++index;
+          }
+  PoolGeometry g;  // non-square window, stride and padding
+  g.n = 3, g.c = 2, g.h = 10, g.w = 15, g.kh = 3, g.kw = 2, g.stride_h = 2, g.stride_w = 1, g.pad_h = 1, g.pad_w = 0;
+  out.push_back(g);
+  return out;
+}
+
+// ---- per-op comparisons, for one geometry and dtype ----
+
+void compare_conv(Backend backend, const ConvGeometry& g, DType dt, Rng& rng) {
+  const std::string where = describe(g) + " " + name_of(dt);
+  const Shape x_shape{g.n, g.c, g.h, g.w}, w_shape{g.k, g.c, g.r, g.s}, y_shape{g.n, g.k, g.p(), g.q()};
+  const Tensor x = random_tensor(x_shape, rng, dt), w = random_tensor(w_shape, rng, dt);
+  const Tensor b = random_tensor(Shape{g.k}, rng, dt), dy = random_tensor(y_shape, rng, dt);
+  const Tensor xg = gpu(x), wg = gpu(w), bg = gpu(b), dyg = gpu(dy);
+
+  for (bool with_bias : {true, false}) {
+    Tensor y = Tensor::empty(y_shape, dt), yg = poisoned(y_shape, dt);
+    ops::conv2d_forward(Backend::Cpu, g, x, w, with_bias ? &b : nullptr, y);
+    ops::conv2d_forward(backend, g, xg, wg, with_bias ? &bg : nullptr, yg);
+    check_close(yg, y, "conv2d_forward " + where + (with_bias ? " with bias" : ""));
+  }
+
+  Tensor dx = Tensor::empty(x_shape, dt), dxg = poisoned(x_shape, dt);
+  ops::conv2d_backward_data(Backend::Cpu, g, dy, w, dx);
+  ops::conv2d_backward_data(backend, g, dyg, wg, dxg);
+  check_close(dxg, dx, "conv2d_backward_data " + where);
+
+  for (bool with_bias : {true, false}) {
+    Tensor dw = Tensor::empty(w_shape, dt), db = Tensor::empty(Shape{g.k}, dt);
+    Tensor dwg = poisoned(w_shape, dt), dbg = poisoned(Shape{g.k}, dt);
+    ops::conv2d_backward_weights(Backend::Cpu, g, x, dy, dw, with_bias ? &db : nullptr);
+    ops::conv2d_backward_weights(backend, g, xg, dyg, dwg, with_bias ? &dbg : nullptr);
+    check_close(dwg, dw, "conv2d_backward_weights dw " + where);
+    if (with_bias) check_close(dbg, db, "conv2d_backward_weights dbias " + where);
+  }
+}
+
+void compare_pool(Backend backend, const PoolGeometry& g, DType dt, Rng& rng) {
+  const std::string where = describe(g) + " " + name_of(dt);
+  const Shape x_shape{g.n, g.c, g.h, g.w}, y_shape{g.n, g.c, g.p(), g.q()};
+  const Tensor x = random_tensor(x_shape, rng, dt), dy = random_tensor(y_shape, rng, dt);
+  const Tensor xg = gpu(x), dyg = gpu(dy);
+
+  Tensor y = Tensor::empty(y_shape, dt), argmax = Tensor::empty(y_shape, DType::I32);
+  Tensor yg = poisoned(y_shape, dt), argmaxg = poisoned(y_shape, DType::I32);
+  ops::maxpool_forward(Backend::Cpu, g, x, y, argmax);
+  ops::maxpool_forward(backend, g, xg, yg, argmaxg);
+  check_close(yg, y, "maxpool_forward " + where);
+  check_identical(argmaxg, argmax, "maxpool_forward argmax " + where);
+
+  Tensor dx = Tensor::empty(x_shape, dt), dxg = poisoned(x_shape, dt);
+  ops::maxpool_backward(Backend::Cpu, g, dy, argmax, dx);
+  ops::maxpool_backward(backend, g, dyg, argmaxg, dxg);
+  check_close(dxg, dx, "maxpool_backward " + where);
+
+  Tensor ya = Tensor::empty(y_shape, dt), yag = poisoned(y_shape, dt);
+  ops::avgpool_forward(Backend::Cpu, g, x, ya);
+  ops::avgpool_forward(backend, g, xg, yag);
+  check_close(yag, ya, "avgpool_forward " + where);
+
+  Tensor dxa = Tensor::empty(x_shape, dt), dxag = poisoned(x_shape, dt);
+  ops::avgpool_backward(Backend::Cpu, g, dy, dxa);
+  ops::avgpool_backward(backend, g, dyg, dxag);
+  check_close(dxag, dxa, "avgpool_backward " + where);
+}
+
+// x is [n, ...] with `in` = numel / n features.
+void compare_dense(Backend backend, const Shape& x_shape, int out, DType dt, Rng& rng) {
+  const int n = int(x_shape[0]), in = int(x_shape.numel() / x_shape[0]);
+  std::ostringstream os;
+  os << "dense x " << x_shape.str() << " out=" << out << " " << name_of(dt);
+  const std::string where = os.str();
+  const Tensor x = random_tensor(x_shape, rng, dt), w = random_tensor(Shape{out, in}, rng, dt);
+  const Tensor b = random_tensor(Shape{out}, rng, dt), dy = random_tensor(Shape{n, out}, rng, dt);
+  const Tensor xg = gpu(x), wg = gpu(w), bg = gpu(b), dyg = gpu(dy);
+
+  for (bool with_bias : {true, false}) {
+    Tensor y = Tensor::empty(Shape{n, out}, dt), yg = poisoned(Shape{n, out}, dt);
+    ops::dense_forward(Backend::Cpu, x, w, with_bias ? &b : nullptr, y);
+    ops::dense_forward(backend, xg, wg, with_bias ? &bg : nullptr, yg);
+    check_close(yg, y, "dense_forward " + where + (with_bias ? " with bias" : ""));
+  }
+
+  for (bool with_dx : {true, false})
+    for (bool with_db : {true, false}) {
+      Tensor dx = Tensor::empty(x_shape, dt), dw = Tensor::empty(Shape{out, in}, dt);
+      Tensor db = Tensor::empty(Shape{out}, dt);
+      Tensor dxg = poisoned(x_shape, dt), dwg = poisoned(Shape{out, in}, dt), dbg = poisoned(Shape{out}, dt);
+      ops::dense_backward(Backend::Cpu, x, w, dy, with_dx ? &dx : nullptr, dw, with_db ? &db : nullptr);
+      ops::dense_backward(backend, xg, wg, dyg, with_dx ? &dxg : nullptr, dwg, with_db ? &dbg : nullptr);
+      if (with_dx) check_close(dxg, dx, "dense_backward dx " + where);
+      check_close(dwg, dw, "dense_backward dw " + where);
+      if (with_db) check_close(dbg, db, "dense_backward db " + where);
+    }
+}
+
+void compare_batchnorm(Backend backend, const Shape& x_shape, DType dt, Rng& rng) {
+  const std::string where = "batchnorm x " + x_shape.str() + " " + name_of(dt);
+  const int64_t c = x_shape[1];
+  const Shape cs{c};
+  const double eps = 1e-5, momentum = 0.1;
+  const Tensor x = random_tensor(x_shape, rng, dt), dy = random_tensor(x_shape, rng, dt);
+  const Tensor gamma = random_tensor(cs, rng, dt), beta = random_tensor(cs, rng, dt);
+  const Tensor mean0 = random_tensor(cs, rng, dt), var0 = positive_tensor(cs, rng, dt, 0.5, 1.5);
+  const Tensor xg = gpu(x), dyg = gpu(dy), gammag = gpu(gamma), betag = gpu(beta);
+
+  // Training forward: output, saved statistics and running statistics.
+  Tensor y = Tensor::empty(x_shape, dt), save_mean = Tensor::empty(cs, dt), save_invstd = Tensor::empty(cs, dt);
+  Tensor running_mean = mean0.clone(), running_var = var0.clone();
+  Tensor yg = poisoned(x_shape, dt), save_meang = poisoned(cs, dt), save_invstdg = poisoned(cs, dt);
+  Tensor running_meang = gpu(mean0), running_varg = gpu(var0);
+  ops::batchnorm_forward_train(Backend::Cpu, x, gamma, beta, eps, momentum, y, save_mean, save_invstd,
+                               running_mean, running_var);
+  ops::batchnorm_forward_train(backend, xg, gammag, betag, eps, momentum, yg, save_meang, save_invstdg,
+                               running_meang, running_varg);
+  check_close(yg, y, "batchnorm_forward_train y " + where);
+  check_close(save_meang, save_mean, "batchnorm_forward_train save_mean " + where);
+  check_close(save_invstdg, save_invstd, "batchnorm_forward_train save_invstd " + where);
+  check_close(running_meang, running_mean, "batchnorm_forward_train running_mean " + where);
+  check_close(running_varg, running_var, "batchnorm_forward_train running_var " + where);
+
+  Tensor ye = Tensor::empty(x_shape, dt), yeg = poisoned(x_shape, dt);
+  ops::batchnorm_forward_eval(Backend::Cpu, x, gamma, beta, mean0, var0, eps, ye);
+  ops::batchnorm_forward_eval(backend, xg, gammag, betag, gpu(mean0), gpu(var0), eps, yeg);
+  check_close(yeg, ye, "batchnorm_forward_eval " + where);
+
+  Tensor dx = Tensor::empty(x_shape, dt), dgamma = Tensor::empty(cs, dt), dbeta = Tensor::empty(cs, dt);
+  Tensor dxg = poisoned(x_shape, dt), dgammag = poisoned(cs, dt), dbetag = poisoned(cs, dt);
+  ops::batchnorm_backward(Backend::Cpu, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+  ops::batchnorm_backward(backend, xg, dyg, gammag, save_meang, save_invstdg, dxg, dgammag, dbetag);
+  check_close(dxg, dx, "batchnorm_backward dx " + where);
+  check_close(dgammag, dgamma, "batchnorm_backward dgamma " + where);
+  check_close(dbetag, dbeta, "batchnorm_backward dbeta " + where);
+}
+
+void compare_softmax_xent(Backend backend, int n, int classes, double smoothing, double logit_scale,
+                          double logit_shift, DType dt, Rng& rng) {
+  std::ostringstream os;
+  os << "softmax_xent n=" << n << " classes=" << classes << " smoothing=" << smoothing << " logits*" << logit_scale
+     << "+" << logit_shift << " " << name_of(dt);
+  const std::string where = os.str();
+  const Shape shape{n, classes};
+  Tensor logits = random_tensor(shape, rng, dt, 0.05, logit_scale);
+  for (int64_t i = 0; i < logits.numel(); ++i) store(logits, i, load(logits, i) + logit_shift);
+  const Tensor labels = random_labels(n, classes, rng);
+  const Tensor logitsg = gpu(logits), labelsg = gpu(labels);
+
+  Tensor probs = Tensor::empty(shape, dt), loss = Tensor::empty(Shape{1}, dt);
+  Tensor probsg = poisoned(shape, dt), lossg = poisoned(Shape{1}, dt);
+  ops::softmax_xent_forward(Backend::Cpu, logits, labels, smoothing, probs, loss);
+  ops::softmax_xent_forward(backend, logitsg, labelsg, smoothing, probsg, lossg);
+  check_close(probsg, probs, "softmax_xent_forward probs " + where);
+  check_close(lossg, loss, "softmax_xent_forward loss " + where);
+
+  Tensor dlogits = Tensor::empty(shape, dt), dlogitsg = poisoned(shape, dt);
+  ops::softmax_xent_backward(Backend::Cpu, probs, labels, smoothing, dlogits);
+  ops::softmax_xent_backward(backend, probsg, labelsg, smoothing, dlogitsg);
+  check_close(dlogitsg, dlogits, "softmax_xent_backward " + where);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+
+TEST_CASE("gpu backends: every op has an implementation in each gpu backend") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    for (const OpBase* op : all_ops()) CHECK_MESSAGE(op->has(backend), op->name());
+  }
+}
+
+// Device memory (copies, the caching allocator) is shared by both GPU backends and goes through no op, so this
+// case runs once, not once per backend.
+TEST_CASE("gpu backends: copies round-trip and memory is reused") {
+  if (!cuda_usable()) return;
+  Rng rng(1);
+  for (DType dt : {DType::F32, DType::F64}) {
+    for (int64_t n : {1, 7, 1000, 300001}) {
+      const Tensor a = random_tensor(Shape{n}, rng, dt);
+      const Tensor on_gpu = gpu(a);
+      CHECK(on_gpu.device() == Device::cuda());
+      const Tensor copy = on_gpu.clone();  // device to device
+      check_identical(copy, a, "round trip");
+      if (n > 2) check_identical(gpu(a).slice(1, 3), a.slice(1, 3), "slice of a device tensor");
+      CHECK(on_gpu.item(n - 1) == load(a, n - 1));
+    }
+  }
+  // Freed blocks are cached; releasing them must work.
+  for (int i = 0; i < 3; ++i) (void)Tensor::zeros(Shape{1 << 20}, DType::F32, Device::cuda());
+  allocator_for(DeviceType::Cuda).release_cached();
+  const Tensor z = Tensor::zeros(Shape{5}, DType::F32, Device::cuda());
+  CHECK(z.item(4) == 0.0);
+}
+
+TEST_CASE("gpu backends: tensors on the wrong device or of the wrong type are rejected") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Tensor a = Tensor::zeros(Shape{4}), b = Tensor::zeros(Shape{4}), y = Tensor::zeros(Shape{4});
+    CHECK_THROWS_AS(ops::add(backend, a, b, y), Error);
+    Tensor ag = gpu(a), bg = gpu(b), yg = gpu(y);
+    CHECK_THROWS_AS(ops::add(backend, ag, bg, y), Error);
+    Tensor yd = Tensor::zeros(Shape{4}, DType::F64, Device::cuda());
+    CHECK_THROWS_AS(ops::add(backend, ag, bg, yd), Error);
+    CHECK_NOTHROW(ops::add(backend, ag, bg, yg));
+  }
+}
+
+TEST_CASE("gpu backends: conv2d forward, backward-data and backward-weights match the cpu (float32)") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(2);
+    for (const ConvGeometry& g : conv_geometries()) compare_conv(backend, g, DType::F32, rng);
+  }
+}
+
+TEST_CASE("gpu backends: conv2d matches the cpu (float64)") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(3);
+    for (const ConvGeometry& g : conv_geometries_f64()) compare_conv(backend, g, DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: conv2d backward-weights is bit-identical run to run (deterministic mode)") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(4);
+    const std::vector<ConvGeometry> all = conv_geometries();
+    for (const ConvGeometry& g : {all[all.size() - 5], all[all.size() - 4], all[100]}) {
+      const Tensor x = gpu(random_tensor(Shape{g.n, g.c, g.h, g.w}, rng, DType::F32));
+      const Tensor dy = gpu(random_tensor(Shape{g.n, g.k, g.p(), g.q()}, rng, DType::F32));
+      Tensor dw1 = poisoned(Shape{g.k, g.c, g.r, g.s}, DType::F32), db1 = poisoned(Shape{g.k}, DType::F32);
+      Tensor dw2 = poisoned(Shape{g.k, g.c, g.r, g.s}, DType::F32), db2 = poisoned(Shape{g.k}, DType::F32);
+      ops::conv2d_backward_weights(backend, g, x, dy, dw1, &db1);
+      ops::conv2d_backward_weights(backend, g, x, dy, dw2, &db2);
+      check_identical(dw2, dw1, "dw of two runs, " + describe(g));
+      check_identical(db2, db1, "dbias of two runs, " + describe(g));
+    }
+  }
+}
+
+TEST_CASE("gpu backends: max and average pooling match the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(5);
+    for (const PoolGeometry& g : pool_geometries()) compare_pool(backend, g, DType::F32, rng);
+    const std::vector<PoolGeometry> all = pool_geometries();
+    for (size_t i = 0; i < all.size(); i += 23) compare_pool(backend, all[i], DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: activations match the cpu, forward and backward") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(6);
+    const struct {
+      Activation act;
+      const char* name;
+    } kinds[] = {{Activation::Relu, "relu"},
+                 {Activation::LeakyRelu, "leaky_relu"},
+                 {Activation::Tanh, "tanh"},
+                 {Activation::Sigmoid, "sigmoid"}};
+    for (DType dt : {DType::F32, DType::F64})
+      for (const auto& kind : kinds)
+        for (int64_t n : {1, 257, 100003}) {
+          const std::string where = std::string(kind.name) + " n=" + std::to_string(n) + " " + name_of(dt);
+          const double alpha = 0.1;
+          const Tensor x = random_tensor(Shape{n}, rng, dt, 0.05, 6.0), dy = random_tensor(Shape{n}, rng, dt);
+          Tensor y = Tensor::empty(Shape{n}, dt), yg = poisoned(Shape{n}, dt);
+          ops::activation_forward(Backend::Cpu, kind.act, alpha, x, y);
+          ops::activation_forward(backend, kind.act, alpha, gpu(x), yg);
+          check_close(yg, y, "activation_forward " + where);
+          Tensor dx = Tensor::empty(Shape{n}, dt), dxg = poisoned(Shape{n}, dt);
+          ops::activation_backward(Backend::Cpu, kind.act, alpha, x, y, dy, dx);
+          ops::activation_backward(backend, kind.act, alpha, gpu(x), yg, gpu(dy), dxg);
+          check_close(dxg, dx, "activation_backward " + where);
+        }
+  }
+}
+
+TEST_CASE("gpu backends: add and fill") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(7);
+    for (DType dt : {DType::F32, DType::F64})
+      for (int64_t n : {1, 1000, 100003}) {
+        const Tensor a = random_tensor(Shape{n}, rng, dt), b = random_tensor(Shape{n}, rng, dt);
+        Tensor y = Tensor::empty(Shape{n}, dt), yg = poisoned(Shape{n}, dt);
+        ops::add(Backend::Cpu, a, b, y);
+        ops::add(backend, gpu(a), gpu(b), yg);
+        check_identical(yg, y, "add");
+        Tensor in_place = gpu(a);  // y aliasing an input, as the graph's gradient accumulation does
+        ops::add(backend, in_place, gpu(b), in_place);
+        check_identical(in_place, y, "add in place");
+      }
+    for (DType dt : {DType::F32, DType::F64, DType::I32})
+      for (int64_t n : {1, 4099}) {
+        Tensor want = Tensor::empty(Shape{n}, dt);
+        want.fill(-3.0);
+        Tensor got = poisoned(Shape{n}, dt);
+        ops::fill(backend, got, -3.0);
+        check_identical(got, want, std::string("fill ") + name_of(dt));
+      }
+  }
+}
+
+TEST_CASE("gpu backends: dropout drops the same elements as the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(8);
+    const uint64_t seed = 0x5eed1234abcdULL, stream = 7;
+    for (DType dt : {DType::F32, DType::F64})
+      for (double p : {0.0, 0.3, 0.5, 0.9})
+        for (int64_t n : {1, 5, 4099, 100003}) {
+          std::ostringstream os;
+          os << "dropout p=" << p << " n=" << n << " " << name_of(dt);
+          const Tensor x = random_tensor(Shape{n}, rng, dt);
+          Tensor y = Tensor::empty(Shape{n}, dt), yg = poisoned(Shape{n}, dt);
+          ops::dropout_forward(Backend::Cpu, p, seed, stream, x, y);
+          ops::dropout_forward(backend, p, seed, stream, gpu(x), yg);
+          check_identical(yg, y, "forward " + os.str());
+          Tensor dx = Tensor::empty(Shape{n}, dt), dxg = poisoned(Shape{n}, dt);
+          ops::dropout_backward(Backend::Cpu, p, seed, stream, x, dx);
+          ops::dropout_backward(backend, p, seed, stream, gpu(x), dxg);
+          check_identical(dxg, dx, "backward " + os.str());
+        }
+  }
+}
+
+TEST_CASE("gpu backends: dense forward and backward match the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(9);
+    for (int n : {1, 3, 64})
+      for (int in : {1, 17, 300})
+        for (int out : {1, 10, 70}) compare_dense(backend, Shape{n, in}, out, DType::F32, rng);
+    compare_dense(backend, Shape{3, 2, 5, 7}, 13, DType::F32, rng);    // a feature map flattened by the layer
+    compare_dense(backend, Shape{256, 784}, 128, DType::F32, rng);     // an MNIST-sized hidden layer
+    compare_dense(backend, Shape{3, 17}, 70, DType::F64, rng);
+    compare_dense(backend, Shape{64, 300}, 10, DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: batch normalisation matches the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(10);
+    for (int n : {1, 3, 64})
+      for (int c : {1, 3, 17}) {
+        compare_batchnorm(backend, Shape{n, c, 5, 7}, DType::F32, rng);
+        if (n > 1) compare_batchnorm(backend, Shape{n, c}, DType::F32, rng);  // after a dense layer
+      }
+    compare_batchnorm(backend, Shape{64, 32, 14, 14}, DType::F32, rng);
+    compare_batchnorm(backend, Shape{3, 17, 5, 7}, DType::F64, rng);
+    compare_batchnorm(backend, Shape{64, 17}, DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: softmax cross-entropy matches the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(11);
+    for (int n : {1, 3, 64, 1000})
+      for (int classes : {1, 2, 10, 47, 62, 100})
+        for (double smoothing : {0.0, 0.1})
+          compare_softmax_xent(backend, n, classes, smoothing, 4.0, 0.0, DType::F32, rng);
+    compare_softmax_xent(backend, 64, 62, 0.1, 30.0, 1000.0, DType::F32, rng);  // large logits: needs the max shift
+    compare_softmax_xent(backend, 64, 47, 0.1, 4.0, 0.0, DType::F64, rng);
+    compare_softmax_xent(backend, 3, 100, 0.0, 4.0, 0.0, DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: count_correct matches the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(12);
+    for (DType dt : {DType::F32, DType::F64})
+      for (int n : {1, 3, 64, 5000})
+        for (int classes : {1, 10, 62}) {
+          const Tensor scores = random_tensor(Shape{n, classes}, rng, dt);
+          Tensor labels = random_labels(n, classes, rng);
+          for (int i = 0; i < n; i += 2) {  // make about half the rows right
+            int best = 0;
+            for (int j = 1; j < classes; ++j)
+              if (load(scores, int64_t(i) * classes + j) > load(scores, int64_t(i) * classes + best)) best = j;
+            store(labels, i, best);
+          }
+          Tensor correct = Tensor::empty(Shape{1}, DType::I32), correctg = poisoned(Shape{1}, DType::I32);
+          ops::count_correct(Backend::Cpu, scores, labels, correct);
+          ops::count_correct(backend, gpu(scores), gpu(labels), correctg);
+          CHECK_MESSAGE(correctg.item() == correct.item(), "n=", n, " classes=", classes, " ", name_of(dt));
+        }
+  }
+}
+
+TEST_CASE("gpu backends: SGD and Adam steps match the cpu and are deterministic") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(13);
+    constexpr int kSteps = 3;
+    for (DType dt : {DType::F32, DType::F64})
+      for (int64_t n : {1, 1000, 100003}) {
+        const Shape shape{n};
+        const Tensor param0 = random_tensor(shape, rng, dt), grad = random_tensor(shape, rng, dt);
+        const Tensor gradg = gpu(grad);
+
+        SgdConfig sgd_configs[4];
+        sgd_configs[0].lr = 0.1;
+        sgd_configs[1].lr = 0.05, sgd_configs[1].momentum = 0.9;
+        sgd_configs[2].lr = 0.05, sgd_configs[2].momentum = 0.9, sgd_configs[2].nesterov = true;
+        sgd_configs[3].lr = 0.05, sgd_configs[3].momentum = 0.8, sgd_configs[3].weight_decay = 1e-2;
+        for (const SgdConfig& cfg : sgd_configs) {
+          std::ostringstream os;
+          os << "sgd momentum=" << cfg.momentum << " nesterov=" << cfg.nesterov << " wd=" << cfg.weight_decay
+             << " n=" << n << " " << name_of(dt);
+          Tensor param = param0.clone(), velocity = Tensor::zeros(shape, dt);
+          Tensor param1 = gpu(param0), velocity1 = Tensor::zeros(shape, dt, Device::cuda());
+          Tensor param2 = gpu(param0), velocity2 = Tensor::zeros(shape, dt, Device::cuda());
+          for (int step = 0; step < kSteps; ++step) {
+            ops::sgd_step(Backend::Cpu, cfg, param, grad, velocity);
+            ops::sgd_step(backend, cfg, param1, gradg, velocity1);
+            ops::sgd_step(backend, cfg, param2, gradg, velocity2);
+          }
+          check_close(param1, param, "param " + os.str());
+          check_close(velocity1, velocity, "velocity " + os.str());
+          check_identical(param2, param1, "param of two runs, " + os.str());
+        }
+
+        AdamConfig adam_configs[3];
+        adam_configs[1].weight_decay = 1e-2;
+        adam_configs[2].weight_decay = 1e-2, adam_configs[2].decoupled_weight_decay = true;
+        for (const AdamConfig& cfg : adam_configs) {
+          std::ostringstream os;
+          os << (cfg.decoupled_weight_decay ? "adamw" : "adam") << " wd=" << cfg.weight_decay << " n=" << n << " "
+             << name_of(dt);
+          Tensor param = param0.clone(), m = Tensor::zeros(shape, dt), v = Tensor::zeros(shape, dt);
+          Tensor param1 = gpu(param0), m1 = Tensor::zeros(shape, dt, Device::cuda());
+          Tensor v1 = Tensor::zeros(shape, dt, Device::cuda());
+          Tensor param2 = gpu(param0), m2 = Tensor::zeros(shape, dt, Device::cuda());
+          Tensor v2 = Tensor::zeros(shape, dt, Device::cuda());
+          for (int step = 1; step <= kSteps; ++step) {
+            ops::adam_step(Backend::Cpu, cfg, step, param, grad, m, v);
+            ops::adam_step(backend, cfg, step, param1, gradg, m1, v1);
+            ops::adam_step(backend, cfg, step, param2, gradg, m2, v2);
+          }
+          check_close(param1, param, "param " + os.str());
+          check_close(m1, m, "m " + os.str());
+          check_close(v1, v, "v " + os.str());
+          check_identical(param2, param1, "param of two runs, " + os.str());
+          check_identical(v2, v1, "v of two runs, " + os.str());
+        }
+      }
+  }
+}
+
+TEST_CASE("gpu backends: batch-norm statistics and the loss are deterministic") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(14);
+    const Shape shape{64, 17, 13, 13}, cs{17};
+    const Tensor x = gpu(random_tensor(shape, rng, DType::F32)), dy = gpu(random_tensor(shape, rng, DType::F32));
+    const Tensor gamma = gpu(random_tensor(cs, rng, DType::F32)), beta = gpu(random_tensor(cs, rng, DType::F32));
+    Tensor results[2][4];  // per run: y, save_invstd, dx, dgamma
+    for (auto& r : results) {
+      Tensor y = poisoned(shape, DType::F32), mean = poisoned(cs, DType::F32), invstd = poisoned(cs, DType::F32);
+      Tensor rm = Tensor::zeros(cs, DType::F32, Device::cuda()), rv = Tensor::zeros(cs, DType::F32, Device::cuda());
+      ops::batchnorm_forward_train(backend, x, gamma, beta, 1e-5, 0.1, y, mean, invstd, rm, rv);
+      Tensor dx = poisoned(shape, DType::F32), dgamma = poisoned(cs, DType::F32), dbeta = poisoned(cs, DType::F32);
+      ops::batchnorm_backward(backend, x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
+      r[0] = y, r[1] = invstd, r[2] = dx, r[3] = dgamma;
+    }
+    for (int i = 0; i < 4; ++i) check_identical(results[1][i], results[0][i], "batchnorm output " + std::to_string(i));
+
+    const Tensor logits = gpu(random_tensor(Shape{1000, 62}, rng, DType::F32, 0.05, 4.0));
+    const Tensor labels = gpu(random_labels(1000, 62, rng));
+    Tensor probs = poisoned(Shape{1000, 62}, DType::F32), loss1 = poisoned(Shape{1}, DType::F32);
+    Tensor loss2 = poisoned(Shape{1}, DType::F32);
+    ops::softmax_xent_forward(backend, logits, labels, 0.1, probs, loss1);
+    ops::softmax_xent_forward(backend, logits, labels, 0.1, probs, loss2);
+    check_identical(loss2, loss1, "loss of two runs");
+  }
+}
