@@ -1,0 +1,392 @@
+#include "apps/serve_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/classifier.h"
+#include "data/png_io.h"
+#include "data/preprocess.h"
+#include "data/segment.h"
+#include "runtime/error.h"
+
+#ifdef QUILL_HAVE_HTTPLIB
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include "serve_page.h"  // generated from apps/web/index.html (apps/CMakeLists.txt)
+#endif
+
+namespace quill {
+
+std::string base64_encode(const std::string& in) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
+    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += alphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += "==";
+  } else if (i + 2 == in.size()) {
+    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8;
+    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += '=';
+  }
+  return out;
+}
+
+std::string base64_decode(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  bool padding = false;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else if (c == '=') { padding = true; continue; }
+    else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    else fail("invalid base64: unexpected character '", std::string(1, c), "'");
+    QUILL_CHECK(!padding, "invalid base64: data after '=' padding");
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += char((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+#ifndef QUILL_HAVE_HTTPLIB
+
+bool serve_available() { return false; }
+struct Server::Impl {};
+Server::Server(const ServeOptions&) {
+  fail("this build has no HTTP server (install libcpp-httplib-dev and rebuild)");
+}
+Server::~Server() = default;
+int Server::bind() { return 0; }
+void Server::listen() {}
+void Server::start() {}
+void Server::stop() {}
+int Server::port() const { return 0; }
+std::string Server::device() const { return ""; }
+BatcherStats Server::stats() const { return {}; }
+
+#else
+
+bool serve_available() { return true; }
+
+namespace {
+
+using nlohmann::json;
+
+// An error answered to the client: HTTP status and message.
+struct HttpError {
+  int status;
+  std::string message;
+};
+
+[[noreturn]] void reject(int status, const std::string& message) { throw HttpError{status, message}; }
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+std::string data_url(const std::vector<uint8_t>& png) {
+  return "data:image/png;base64," + base64_encode(std::string(png.begin(), png.end()));
+}
+
+uint32_t big_endian32(const std::string& s, size_t at) {
+  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
+         uint8_t(s[at + 3]);
+}
+
+struct Drawing {
+  Image image;
+  int top_k = 5;
+};
+
+// The PNG of a request: raw bytes (image/png) or JSON {"image": data URL or base64, "top_k": n}.
+Drawing read_drawing(const httplib::Request& req, int max_side) {
+  const std::string type = req.get_header_value("Content-Type");
+  auto starts = [&](const char* prefix) { return type.rfind(prefix, 0) == 0; };
+  Drawing d;
+  std::string png;
+  if (req.body.empty()) reject(400, "empty request body: send a PNG drawing");
+  if (starts("image/png") || starts("application/octet-stream")) {
+    png = req.body;
+  } else if (starts("application/json") || (type.empty() && req.body[0] == '{')) {
+    json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) reject(400, "request body is not valid JSON");
+    if (!j.is_object()) reject(400, "expected a JSON object {\"image\": \"data:image/png;base64,...\"}");
+    if (!j.contains("image") || !j["image"].is_string())
+      reject(400, "missing \"image\": expected {\"image\": \"data:image/png;base64,...\"}");
+    if (j.contains("top_k")) {
+      if (!j["top_k"].is_number_integer() || j["top_k"].get<int64_t>() < 1 || j["top_k"].get<int64_t>() > 1000)
+        reject(400, "\"top_k\" must be a positive integer");
+      d.top_k = j["top_k"].get<int>();
+    }
+    std::string text = j["image"].get<std::string>();
+    if (text.rfind("data:", 0) == 0) {
+      const size_t comma = text.find(',');
+      if (comma == std::string::npos) reject(400, "malformed data URL in \"image\"");
+      const std::string header = text.substr(5, comma - 5);
+      if (header.find(";base64") == std::string::npos) reject(400, "the data URL in \"image\" must be base64");
+      if (header.rfind("image/png", 0) != 0) reject(415, "only PNG images are accepted, got '" + header + "'");
+      text.erase(0, comma + 1);
+    }
+    try {
+      png = base64_decode(text);
+    } catch (const Error& e) {
+      reject(400, std::string("\"image\": ") + e.what());
+    }
+  } else {
+    reject(415, "unsupported Content-Type '" + type +
+                    "': send image/png bytes or application/json {\"image\": \"data:image/png;base64,...\"}");
+  }
+  if (req.has_param("top_k")) {
+    try {
+      d.top_k = std::stoi(req.get_param_value("top_k"));
+    } catch (const std::exception&) {
+      d.top_k = 0;
+    }
+    if (d.top_k < 1 || d.top_k > 1000) reject(400, "top_k must be a positive integer");
+  }
+  static const std::string signature("\x89PNG\r\n\x1a\n", 8);
+  if (png.size() < 24 || png.compare(0, 8, signature) != 0) reject(400, "not a PNG image");
+  // Bound the decoded size before decoding: width and height are in the IHDR chunk.
+  const uint32_t w = big_endian32(png, 16), h = big_endian32(png, 20);
+  if (w > uint32_t(max_side) || h > uint32_t(max_side))
+    reject(413, "image too large: " + std::to_string(w) + "x" + std::to_string(h) + " (at most " +
+                    std::to_string(max_side) + " pixels a side)");
+  try {
+    d.image = decode_png(reinterpret_cast<const uint8_t*>(png.data()), png.size(), "drawing");
+  } catch (const Error& e) {
+    reject(400, std::string("not a valid PNG image: ") + e.what());
+  }
+  if (d.image.empty()) reject(422, "empty drawing: the image has no pixels");
+  const auto [lo, hi] = std::minmax_element(d.image.pixels.begin(), d.image.pixels.end());
+  if (*hi - *lo < 0.05f) reject(422, "empty drawing: no ink found");
+  return d;
+}
+
+json scores_json(const std::vector<ClassScore>& scores) {
+  json out = json::array();
+  for (const ClassScore& s : scores) out.push_back({{"label", s.name}, {"index", s.label}, {"probability", s.probability}});
+  return out;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServeOptions options;
+  Classifier classifier;
+  std::string device;
+  Batcher batcher;
+  httplib::Server http;
+  int port = -1;
+  std::thread thread;
+  std::atomic<bool> listening{false};
+
+  explicit Impl(const ServeOptions& o, const Placement& placement)
+      : options(o),
+        classifier(o.model, placement),
+        device(placement.str()),
+        batcher([this](const Batcher::Samples& s) { return classifier.probabilities(s); }, o.batch_wait_ms,
+                o.max_batch) {
+    // Warm-up: the first forward pass pays for allocations (and CUDA initialisation on a GPU).
+    batcher.classify({std::vector<uint8_t>(size_t(classifier.record().input_shape.numel()), 0)});
+    routes();
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res,
+              const std::function<void(const httplib::Request&, httplib::Response&)>& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      f(req, res);
+    } catch (const HttpError& e) {
+      send_json(res, {{"error", e.message}}, e.status);
+    } catch (const Error& e) {
+      send_json(res, {{"error", e.what()}}, 500);
+    }
+    if (options.log_requests)
+      std::fprintf(stderr, "%s %s -> %d (%.1f ms)\n", req.method.c_str(), req.path.c_str(), res.status,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  void predict(const httplib::Request& req, httplib::Response& res) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Drawing d = read_drawing(req, options.max_image_side);
+    std::vector<uint8_t> sample;
+    try {
+      sample = preprocess_character(d.image, classifier.preprocess_options());
+    } catch (const Error& e) {
+      reject(422, std::string("empty drawing: ") + e.what());
+    }
+    const std::vector<double> p = batcher.classify({sample})[0];
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    send_json(res, {{"top", scores_json(classifier.top(p, d.top_k))},
+                    {"input", data_url(encode_png(sample_to_image(sample.data())))},
+                    {"ms", ms}});
+  }
+
+  void read(const httplib::Request& req, httplib::Response& res) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Drawing d = read_drawing(req, options.max_image_side);
+    SegmentOptions segment;
+    segment.ink = classifier.preprocess_options();
+    LineSegmentation line;
+    std::vector<std::vector<uint8_t>> samples;
+    try {
+      line = segment_line(d.image, segment);
+      PreprocessOptions character = classifier.preprocess_options();
+      character.polarity = line.polarity;
+      for (const CharacterSegment& c : line.characters) samples.push_back(preprocess_character(c.crop, character));
+    } catch (const Error& e) {
+      reject(422, std::string("empty drawing: ") + e.what());
+    }
+    if (samples.empty()) reject(422, "empty drawing: no characters found");
+    const std::vector<std::vector<double>> probs = batcher.classify(samples);
+    std::string text;
+    json chars = json::array();
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const CharacterSegment& c = line.characters[i];
+      const std::vector<ClassScore> top = classifier.top(probs[i], std::min(d.top_k, 3));
+      text += (c.space_before ? " " : "") + top[0].name;
+      chars.push_back({{"x", c.box.x},
+                       {"y", c.box.y},
+                       {"width", c.box.width},
+                       {"height", c.box.height},
+                       {"space_before", c.space_before},
+                       {"top", scores_json(top)},
+                       {"input", data_url(encode_png(sample_to_image(samples[i].data())))}});
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    send_json(res, {{"text", text}, {"characters", chars}, {"ms", ms}});
+  }
+
+  void routes() {
+    http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(size_t(std::max(1, n))); };
+    http.set_payload_max_length(options.max_body_bytes);
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second server
+    // silently share a port that is in use instead of failing.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+    });
+    http.Get("/", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, [](const httplib::Request&, httplib::Response& r) {
+        r.set_content(kServePage, "text/html; charset=utf-8");
+      });
+    });
+    http.Get("/api/info", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, [this](const httplib::Request&, httplib::Response& r) {
+        const ModelRecord& m = classifier.record();
+        send_json(r, {{"model", options.model},
+                      {"classes", m.classes},
+                      {"framing", framing_name(m.framing)},
+                      {"device", device},
+                      {"max_body_bytes", options.max_body_bytes},
+                      {"batch_wait_ms", options.batch_wait_ms},
+                      {"max_batch", options.max_batch}});
+      });
+    });
+    http.Get("/api/stats", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, [this](const httplib::Request&, httplib::Response& r) {
+        const BatcherStats s = batcher.stats();
+        send_json(r, {{"requests", s.requests},
+                      {"batches", s.batches},
+                      {"samples", s.samples},
+                      {"largest_batch", s.largest_batch}});
+      });
+    });
+    http.Post("/api/predict", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, [this](const httplib::Request& q, httplib::Response& r) { predict(q, r); });
+    });
+    http.Post("/api/read", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, [this](const httplib::Request& q, httplib::Response& r) { read(q, r); });
+    });
+    // Statuses set by httplib itself (404, 405, 413 for an oversized body, ...) also get a JSON message.
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      std::string message;
+      if (res.status == 404) message = "not found: " + req.method + " " + req.path;
+      else if (res.status == 413)
+        message = "request body too large (at most " + std::to_string(options.max_body_bytes) + " bytes)";
+      else message = "HTTP error " + std::to_string(res.status);
+      send_json(res, {{"error", message}}, res.status);
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string message = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        message += std::string(": ") + e.what();
+      } catch (...) {
+      }
+      send_json(res, {{"error", message}}, 500);
+    });
+  }
+};
+
+Server::Server(const ServeOptions& options) {
+  impl_ = std::make_unique<Impl>(options, choose_placement(options.device, options.backend));
+}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  if (impl_->port >= 0) return impl_->port;
+  const ServeOptions& o = impl_->options;
+  if (o.port == 0) {
+    impl_->port = impl_->http.bind_to_any_port(o.host);
+  } else {
+    QUILL_CHECK(impl_->http.bind_to_port(o.host, o.port), "cannot listen on ", o.host, ":", o.port,
+                " (in use, or not an address of this machine)");
+    impl_->port = o.port;
+  }
+  QUILL_CHECK(impl_->port > 0, "cannot listen on ", o.host, " (not an address of this machine?)");
+  return impl_->port;
+}
+
+void Server::listen() {
+  bind();
+  impl_->listening = true;
+  impl_->http.listen_after_bind();
+  impl_->listening = false;
+}
+
+void Server::start() {
+  bind();
+  impl_->thread = std::thread([this] { listen(); });
+  for (int i = 0; i < 2000 && !impl_->http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void Server::stop() {
+  if (!impl_) return;
+  if (impl_->http.is_running() || impl_->listening) impl_->http.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Server::port() const { return impl_->port; }
+std::string Server::device() const { return impl_->device; }
+BatcherStats Server::stats() const { return impl_->batcher.stats(); }
+
+#endif
+
+}  // namespace quill
