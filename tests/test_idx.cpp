@@ -13,6 +13,7 @@
 #include "data/idx.h"
 #include "data/mnist_json.h"
 #include "runtime/error.h"
+#include "tests/error_checks.h"
 #include "tests/temp_files.h"
 
 namespace {
@@ -60,20 +61,6 @@ quill::Dataset make_dataset(int n, int rows, int cols) {
   }
   for (int c = 0; c < 10; ++c) d.classes.push_back(std::to_string(c));
   return d;
-}
-
-// The call throws a quill::Error with `needle` in a one-line message that names `path`.
-template <class F>
-void check_error(F&& f, const std::string& path, const std::string& needle) {
-  CHECK_THROWS_WITH_AS(f(), doctest::Contains(needle.c_str()), quill::Error);
-  try {
-    f();
-  } catch (const quill::Error& e) {
-    const std::string msg = e.what();
-    INFO("message: ", msg);
-    CHECK(msg.find(path) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
 }
 
 const char* data_root() { return std::getenv("QUILL_DATA"); }

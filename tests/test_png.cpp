@@ -14,6 +14,7 @@
 #include "data/image_folder.h"
 #include "data/png_io.h"
 #include "runtime/error.h"
+#include "tests/error_checks.h"
 #include "tests/temp_files.h"
 
 namespace {
@@ -144,20 +145,6 @@ void check_decodes(const TestPng& t) {
   for (int y = 0; y < t.height; ++y)
     for (int x = 0; x < t.width; ++x) worst = std::max(worst, std::fabs(img.at(x, y) - t.expected(x, y)));
   CHECK(worst < 1e-5);
-}
-
-// The call throws a quill::Error with `needle` in a one-line message that names `path`.
-template <class F>
-void check_error(F&& f, const std::string& path, const std::string& needle) {
-  CHECK_THROWS_WITH_AS(f(), doctest::Contains(needle.c_str()), quill::Error);
-  try {
-    f();
-  } catch (const quill::Error& e) {
-    const std::string msg = e.what();
-    INFO("message: ", msg);
-    CHECK(msg.find(path) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
 }
 
 void append_chunk(std::vector<uint8_t>& out, const char* type, const std::vector<uint8_t>& data) {
