@@ -26,6 +26,11 @@ class OpBase {
 // Every op, in declaration order: for listings ("which ops does cudnn provide?").
 const std::vector<const OpBase*>& all_ops();
 
+// Checks one argument of an op call before it reaches a backend. Arguments other than tensors pass;
+// runtime/ops.h overloads it for tensors, found by argument-dependent lookup where ops are called.
+template <class T>
+void check_op_argument(const char* /*op*/, Backend /*backend*/, const T& /*argument*/) {}
+
 template <class Signature>
 class Op;
 
@@ -41,6 +46,7 @@ class Op<R(Args...)> final : public OpBase {
   R operator()(Backend b, Args... args) const {
     const Impl& impl = impls_[static_cast<int>(b)];
     QUILL_CHECK(impl, "op '", name(), "' has no ", backend_name(b), " implementation");
+    (check_op_argument(name(), b, args), ...);
     return impl(std::forward<Args>(args)...);
   }
 

@@ -8,6 +8,24 @@
 #include "runtime/op.h"
 #include "runtime/tensor.h"
 
+namespace quill {
+
+// Every tensor given to an op lives on its backend's device: a CUDA tensor reaching the CPU kernels (or
+// the reverse) is an error here, before any kernel dereferences a pointer of the wrong memory.
+inline void check_op_argument(const char* op, Backend backend, const Tensor& t) {
+  if (!t.defined()) return;  // kernels check what they require
+  QUILL_CHECK(t.device().type == backend_device(backend), op, ": the ", backend_name(backend),
+              " backend got a tensor on ", t.device().str());
+}
+inline void check_op_argument(const char* op, Backend backend, const Tensor* t) {
+  if (t != nullptr) check_op_argument(op, backend, *t);
+}
+inline void check_op_argument(const char* op, Backend backend, Tensor* t) {
+  if (t != nullptr) check_op_argument(op, backend, *t);
+}
+
+}  // namespace quill
+
 namespace quill::ops {
 
 // ---- convolution: x [n,c,h,w], w [k,c,r,s], bias [k] (nullable), y [n,k,p,q] ----

@@ -435,6 +435,18 @@ TEST_CASE("gpu backends: tensors on the wrong device or of the wrong type are re
     CHECK_THROWS_AS(ops::add(backend, ag, bg, yd), Error);
     CHECK_NOTHROW(ops::add(backend, ag, bg, yg));
   }
+  // The CPU backend, given a GPU tensor as a later argument (a pointer it must not dereference), refuses
+  // it before any kernel runs; so does a GPU backend given a CPU tensor through an optional pointer.
+  if (!gpu_backends().empty()) {
+    const ConvGeometry g{1, 1, 5, 5, 1, 3, 3, 1, 1, 1, 1};
+    Tensor x = Tensor::zeros(Shape{1, 1, 5, 5}), w = Tensor::zeros(Shape{1, 1, 3, 3}), b = Tensor::zeros(Shape{1});
+    Tensor y = Tensor::zeros(Shape{1, 1, 5, 5});
+    Tensor wg = gpu(w), bg = gpu(b);
+    CHECK_THROWS_AS(ops::conv2d_forward(Backend::Cpu, g, x, wg, nullptr, y), Error);
+    CHECK_THROWS_AS(ops::conv2d_forward(Backend::Cpu, g, x, w, &bg, y), Error);
+    Tensor xg = gpu(x), yg = gpu(y);
+    CHECK_THROWS_AS(ops::conv2d_forward(gpu_backends().front(), g, xg, wg, &b, yg), Error);
+  }
 }
 
 TEST_CASE("gpu backends: conv2d forward, backward-data and backward-weights match the cpu (float32)") {
