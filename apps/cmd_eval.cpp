@@ -43,11 +43,26 @@ int run_eval(EvalOptions& o) {
   std::unique_ptr<Graph> graph = build_model(record, placement.device, o.model);
   const DataSplit split = load_data(o.data, /*need_train=*/false);
   std::cerr << "dataset: " << split.description << "\n";
-  QUILL_CHECK(split.test.classes == record.classes, "the model's ", record.classes.size(),
-              " classes differ from the dataset's ", split.test.num_classes(), " (", split.name, ")");
   QUILL_CHECK(split.test.size() > 0, "the test set is empty");
+  // A model with finer classes than the dataset (EMNIST ByClass on merged labels) is scored by folding.
+  ClassFold fold;
+  if (split.test.classes != record.classes) {
+    try {
+      fold = fold_classes(record.classes, split.test.classes);
+    } catch (const Error& e) {
+      fail("the model's ", record.classes.size(), " classes don't match the dataset's ", split.test.num_classes(),
+           " (", split.name, "): ", e.what());
+    }
+    std::string folded;
+    for (size_t k = 0; k < fold.size(); ++k)
+      if (record.classes[k] != split.test.classes[size_t(fold[k])])
+        folded += " " + record.classes[k] + "->" + split.test.classes[size_t(fold[k])];
+    std::cerr << "scoring the model's " << record.classes.size() << " classes as the dataset's "
+              << split.test.num_classes() << ":" << folded << "\n";
+  }
+  const std::vector<std::string>& names = split.test.classes;
 
-  const Evaluation ev = evaluate(*graph, placement.backend, split.test, o.batch);
+  const Evaluation ev = evaluate(*graph, placement.backend, split.test, o.batch, fold.empty() ? nullptr : &fold);
   const ConfusionMatrix matrix = confusion_matrix(split.test, ev.predictions);
   std::printf("model: %s on %s\n", o.model.c_str(), placement.str().c_str());
   std::printf("test set: %s, %s images\n", split.name.c_str(), format_count(double(ev.count)).c_str());
@@ -60,18 +75,18 @@ int run_eval(EvalOptions& o) {
     int64_t total = 0;
     for (int64_t n : matrix[c]) total += n;
     if (std::isfinite(per_class[c]))
-      std::printf("  %-6s %6.2f%%  (%lld images)\n", record.classes[c].c_str(), 100 * per_class[c], (long long)total);
+      std::printf("  %-6s %6.2f%%  (%lld images)\n", names[c].c_str(), 100 * per_class[c], (long long)total);
     else
-      std::printf("  %-6s      -   (no images)\n", record.classes[c].c_str());
+      std::printf("  %-6s      -   (no images)\n", names[c].c_str());
   }
   std::printf("\nmost confused (true -> predicted):\n");
   const std::vector<ConfusedPair> pairs = most_confused(matrix, size_t(o.top_pairs));
   for (const ConfusedPair& p : pairs)
-    std::printf("  %-6s -> %-6s %lld\n", record.classes[size_t(p.true_class)].c_str(),
-                record.classes[size_t(p.predicted_class)].c_str(), (long long)p.count);
+    std::printf("  %-6s -> %-6s %lld\n", names[size_t(p.true_class)].c_str(),
+                names[size_t(p.predicted_class)].c_str(), (long long)p.count);
   if (pairs.empty()) std::printf("  none\n");
   if (!o.confusion.empty()) {
-    write_confusion_matrix(o.confusion, matrix, record.classes);
+    write_confusion_matrix(o.confusion, matrix, names);
     std::printf("\nconfusion matrix: %s\n", o.confusion.c_str());
   }
   if (!o.errors.empty()) {

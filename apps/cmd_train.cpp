@@ -16,6 +16,7 @@
 #include "apps/model_lookup.h"
 #include "apps/placement.h"
 #include "apps/progress.h"
+#include "apps/recipe.h"
 #include "apps/report.h"
 #include "apps/trainer.h"
 
@@ -40,6 +41,8 @@ struct TrainCommandOptions {
   std::string resume;
   int64_t stop_after = 0;
   bool no_report = false;
+  std::string recipe;  // "": the dataset's built-in recipe, if any; "none": no recipe
+  CLI::App* command = nullptr;
   // Options that define a run and so cannot change when resuming it.
   std::vector<CLI::Option*> run_defining;
   CLI::Option* out_option = nullptr;
@@ -164,6 +167,27 @@ void finish_run(const TrainCommandOptions& o, Trainer& trainer, const DataSplit&
             << ", trained in " << format_duration(seconds) << "\n";
 }
 
+// Applies the recipe as defaults: each of its options that the command line did not give is set as if
+// it had been given, through the option itself, so the same checks apply.
+Recipe apply_recipe(TrainCommandOptions& o, const std::string& dataset_name) {
+  if (o.recipe == "none") return {};
+  const std::string path = o.recipe.empty() ? builtin_recipe_for(dataset_name) : find_recipe(o.recipe);
+  if (path.empty()) return {};
+  Recipe recipe = read_recipe(path);
+  for (const RecipeSetting& s : recipe.settings) {
+    CLI::Option* option = o.command->get_option("--" + s.option);
+    if (option->count() > 0) continue;  // the command line wins
+    try {
+      option->clear();
+      option->add_result(s.value);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      fail(path, ":", s.line, ": ", s.option, " ", s.value, ": ", e.what());
+    }
+  }
+  return recipe;
+}
+
 int run_train(TrainCommandOptions& o, const std::string& command_line) {
   ProgressPrinter printer;
   const Placement placement = choose_placement(o.device, o.backend);
@@ -188,6 +212,17 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
 
   DataSplit split = load_data(o.data);
   printer.note("dataset: " + split.description);
+  // A command line overriding a recipe option marks it given (count() > 0) before the recipe applies.
+  std::vector<std::string> overridden;
+  if (!resuming)
+    for (const std::string& name : recipe_options())
+      if (o.command->get_option("--" + name)->count() > 0) overridden.push_back("--" + name);
+  const Recipe recipe = resuming ? Recipe{} : apply_recipe(o, split.name);
+  if (!recipe.path.empty()) {
+    std::string line = "recipe: " + recipe.path + " (" + describe(recipe) + ")";
+    for (const std::string& given : overridden) line += (given == overridden.front() ? "; from the command line: " : ", ") + given;
+    printer.note(line);
+  }
   Dataset validation = split_validation(split.train, o.val_split);
   if (validation.size() > 0)
     printer.note("validation: 1 in " + std::to_string(o.val_split) + " training images held out (" +
@@ -233,6 +268,7 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
                              {"command_line", command_line},
                              {"started", now_iso8601()},
                              {"device", placement.str()}};
+  if (!recipe.path.empty()) metadata["recipe"] = recipe.path;
   if (resuming) {  // the run's origin stays; how it was continued is added
     for (const char* key : {"started", "command_line"})
       if (checkpoint.metadata.contains(key)) metadata[key] = checkpoint.metadata[key];
@@ -266,6 +302,7 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
 Command add_train_command(CLI::App& quill) {
   auto o = std::make_shared<TrainCommandOptions>();
   CLI::App* cmd = quill.add_subcommand("train", "Train a model on a dataset and save it with a report");
+  o->command = cmd;
   add_data_options(cmd, o->data);
   o->data_dir_option = cmd->get_option("--data-dir");
   auto& rd = o->run_defining;
@@ -302,6 +339,9 @@ Command add_train_command(CLI::App& quill) {
                    ->capture_default_str());
   rd.push_back(cmd->add_option("--seed", o->seed, "Seed of every random choice (initialisation, order, augmentation, dropout)")
                    ->capture_default_str());
+  rd.push_back(cmd->add_option("--recipe", o->recipe,
+                               "Training recipe whose settings are the defaults: a file, a built-in name (models/recipes/), "
+                               "or none (default: the dataset's built-in recipe, where there is one)"));
   add_device_options(cmd, o->device, o->backend);
   o->out_option = cmd->add_option("--out", o->out, "Model file to write; the checkpoint is <out>.ckpt, report images beside it")
                       ->capture_default_str();

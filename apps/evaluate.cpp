@@ -1,6 +1,8 @@
 #include "apps/evaluate.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <limits>
 
 #include "apps/batch_tensors.h"
@@ -9,7 +11,35 @@
 
 namespace quill {
 
-Evaluation evaluate(Graph& graph, Backend backend, const Dataset& data, int batch_size) {
+namespace {
+std::string lowercase(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
+ClassFold fold_classes(const std::vector<std::string>& model_classes, const std::vector<std::string>& data_classes) {
+  ClassFold fold(model_classes.size(), -1);
+  std::vector<bool> reached(data_classes.size(), false);
+  for (size_t k = 0; k < model_classes.size(); ++k) {
+    const auto exact = std::find(data_classes.begin(), data_classes.end(), model_classes[k]);
+    if (exact != data_classes.end()) {
+      fold[k] = int32_t(exact - data_classes.begin());
+    } else {
+      for (size_t d = 0; d < data_classes.size(); ++d)
+        if (lowercase(data_classes[d]) == lowercase(model_classes[k])) fold[k] = int32_t(d);
+    }
+    QUILL_CHECK(fold[k] >= 0, "the model's class '", model_classes[k],
+                "' has no counterpart among the dataset's classes, so it can't be scored on this dataset");
+    reached[size_t(fold[k])] = true;
+  }
+  for (size_t d = 0; d < data_classes.size(); ++d)
+    QUILL_CHECK(reached[d], "the model has no class for the dataset's class '", data_classes[d],
+                "', so it can't be scored on this dataset");
+  return fold;
+}
+
+Evaluation evaluate(Graph& graph, Backend backend, const Dataset& data, int batch_size, const ClassFold* fold) {
   Evaluation ev;
   if (data.size() == 0) return ev;
   LoaderOptions lo;
@@ -30,6 +60,27 @@ Evaluation evaluate(Graph& graph, Backend backend, const Dataset& data, int batc
   while (loader.next(batch)) {
     tensors.upload(batch, graph.dtype(), graph.device());
     const Tensor& logits = graph.forward(ctx, tensors.images());
+    if (fold) {
+      // The dataset's labels are not model classes, so the loss op can't take them: score on the host.
+      const Tensor host = logits.view(Shape{batch.n, classes}).to(Device::cpu()).cast(DType::F64);
+      for (int i = 0; i < batch.n; ++i) {
+        const double* row = host.data<double>() + size_t(i) * classes;
+        const int best = int(std::max_element(row, row + classes) - row);
+        double sum = 0, true_sum = 0;
+        for (int k = 0; k < classes; ++k) {
+          const double e = std::exp(row[k] - row[best]);
+          sum += e;
+          if ((*fold)[size_t(k)] == batch.labels[size_t(i)]) true_sum += e;
+        }
+        loss_sum += -std::log(true_sum / sum);
+        const int32_t predicted = (*fold)[size_t(best)];
+        ev.predictions.push_back(predicted);
+        ev.confidences.push_back(float(1.0 / sum));
+        ev.correct += predicted == batch.labels[size_t(i)];
+      }
+      ev.count += batch.n;
+      continue;
+    }
     loss.forward(backend, logits.view(Shape{batch.n, classes}), tensors.labels());
     loss_sum += loss.value() * batch.n;
     const Tensor probs = loss.probs().to(Device::cpu()).cast(DType::F64);
