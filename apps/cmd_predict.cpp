@@ -1,4 +1,9 @@
 // quill predict: classifies photos or scans of single handwritten characters with a saved model.
+// --json FILE also writes the results for programs:
+//   {"model": PATH, "images": [{"path": PATH, "top": [{"label": "7", "index": 7, "probability": 0.98}, ...]},
+//                              {"path": PATH, "error": MESSAGE}, ...]}
+// one entry per image in the order given, top-k most probable first; an image that could not be read or
+// preprocessed has "error" instead of "top".
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -6,6 +11,7 @@
 
 #include "apps/classifier.h"
 #include "apps/commands.h"
+#include "apps/json_output.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
 
@@ -18,6 +24,7 @@ struct PredictOptions {
   int top_k = 3;
   std::string save_input;
   bool raw = false;
+  std::string json;
   std::string device = "auto", backend = "custom";
 };
 
@@ -26,6 +33,7 @@ std::string saved_input_path(const std::string& dir, const std::string& image) {
 }
 
 int run_predict(const PredictOptions& o) {
+  if (!o.json.empty()) check_output_file(o.json, "--json");
   Classifier classifier(o.model, choose_placement(o.device, o.backend));
   if (!o.save_input.empty()) {
     std::error_code ec;
@@ -33,6 +41,7 @@ int run_predict(const PredictOptions& o) {
     QUILL_CHECK(!ec, "cannot create folder '", o.save_input, "': ", ec.message());
   }
   int failures = 0;
+  nlohmann::json results = nlohmann::json::array();
   for (const std::string& path : o.images) {
     // One unreadable image does not stop the others; the exit status reports it.
     try {
@@ -41,17 +50,21 @@ int run_predict(const PredictOptions& o) {
           o.raw ? raw_sample(image, path) : preprocess_character(image, classifier.preprocess_options());
       if (!o.save_input.empty()) write_png(saved_input_path(o.save_input, path), sample_to_image(sample.data()));
       const std::vector<double> p = classifier.probabilities({sample})[0];
+      const std::vector<ClassScore> top = classifier.top(p, o.top_k);
       std::printf("%s:", path.c_str());
-      for (const ClassScore& s : classifier.top(p, o.top_k)) std::printf("  %s %.1f%%", s.name.c_str(), 100 * s.probability);
+      for (const ClassScore& s : top) std::printf("  %s %.1f%%", s.name.c_str(), 100 * s.probability);
       std::printf("\n");
       std::fflush(stdout);
+      results.push_back({{"path", path}, {"top", scores_to_json(top)}});
     } catch (const Error& e) {
       const std::string message = e.what();
       const bool names_file = message.find(path) != std::string::npos;
       std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
       ++failures;
+      results.push_back({{"path", path}, {"error", message}});
     }
   }
+  if (!o.json.empty()) write_json_file(o.json, {{"model", o.model}, {"images", results}});
   return failures ? 1 : 0;
 }
 
@@ -67,6 +80,7 @@ Command add_predict_command(CLI::App& quill) {
       ->capture_default_str();
   cmd->add_option("--save-input", o->save_input, "Also write the 28x28 image the network saw into folder DIR");
   cmd->add_flag("--raw", o->raw, "Skip preprocessing: the images are 28x28 dataset-style samples");
+  cmd->add_option("--json", o->json, "Also write the results as JSON to FILE (path and top-k classes per image)");
   add_device_options(cmd, o->device, o->backend);
   return {cmd, [o](const std::string&) { return run_predict(*o); }};
 }

@@ -1,12 +1,24 @@
 // quill read: reads a line of handwritten characters. The line is segmented (data/segment.h), each
 // character preprocessed like the model's training set and classified; prints the string and each
-// character's confidence.
+// character's confidence. Given several images, prints one line per image ("PATH: TEXT"); one image that
+// cannot be read does not stop the others, the exit status reports it.
+// --json FILE also writes the results for programs:
+//   {"model": PATH, "images": [{"path": PATH, "text": "42 a",
+//                               "characters": [{"x": 10, "y": 4, "width": 30, "height": 52,
+//                                               "space_before": false,
+//                                               "top": [{"label": "4", "index": 4, "probability": 0.97}, ...]},
+//                                              ...]},
+//                              {"path": PATH, "error": MESSAGE}, ...]}
+// characters left to right with their ink's box in photo pixels and up to 3 most probable classes (the
+// first is the one in "text"); an image that could not be read has "error" instead.
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include "apps/classifier.h"
 #include "apps/commands.h"
+#include "apps/json_output.h"
 #include "data/png_io.h"
 #include "data/segment.h"
 
@@ -14,48 +26,102 @@ namespace quill {
 namespace {
 
 struct ReadOptions {
-  std::string model, image;
+  std::string model;
+  std::vector<std::string> images;
   std::string save_input;
+  std::string json;
   std::string device = "auto", backend = "custom";
 };
 
-int run_read(const ReadOptions& o) {
-  Classifier classifier(o.model, choose_placement(o.device, o.backend));
-  const Image photo = read_png(o.image);
+struct LineResult {
+  std::string text;
+  std::vector<CharacterSegment> chars;
+  std::vector<std::vector<ClassScore>> top;  // per character, most probable first
+};
+
+// Reads one image; throws quill::Error on failure.
+LineResult read_line(Classifier& classifier, const std::string& path, const std::string& save_input,
+                     const std::string& save_prefix) {
+  const Image photo = read_png(path);
   SegmentOptions segment;
   segment.ink = classifier.preprocess_options();
   LineSegmentation line;
   try {
     line = segment_line(photo, segment);
   } catch (const Error& e) {
-    fail(o.image, ": ", e.what());
+    fail(path, ": ", e.what());
   }
-  const std::vector<CharacterSegment>& chars = line.characters;
-  QUILL_CHECK(!chars.empty(), o.image, ": no characters found");
+  LineResult r;
+  r.chars = std::move(line.characters);
+  QUILL_CHECK(!r.chars.empty(), path, ": no characters found");
   PreprocessOptions character = classifier.preprocess_options();
   character.polarity = line.polarity;  // as found on the whole line: a lone crop may be ambiguous
   std::vector<std::vector<uint8_t>> samples;
-  for (const CharacterSegment& c : chars) samples.push_back(preprocess_character(c.crop, character));
+  for (const CharacterSegment& c : r.chars) samples.push_back(preprocess_character(c.crop, character));
+  if (!save_input.empty()) {
+    for (size_t i = 0; i < samples.size(); ++i)
+      write_png((std::filesystem::path(save_input) / (save_prefix + "char" + std::to_string(i + 1) + ".png")).string(),
+                sample_to_image(samples[i].data()));
+  }
+  const std::vector<std::vector<double>> probs = classifier.probabilities(samples);
+  for (size_t i = 0; i < r.chars.size(); ++i) {
+    r.top.push_back(classifier.top(probs[i], 3));
+    r.text += (r.chars[i].space_before ? " " : "") + r.top.back()[0].name;
+  }
+  return r;
+}
+
+nlohmann::json line_json(const std::string& path, const LineResult& r) {
+  nlohmann::json chars = nlohmann::json::array();
+  for (size_t i = 0; i < r.chars.size(); ++i) {
+    const Box& b = r.chars[i].box;
+    chars.push_back({{"x", b.x},
+                     {"y", b.y},
+                     {"width", b.width},
+                     {"height", b.height},
+                     {"space_before", r.chars[i].space_before},
+                     {"top", scores_to_json(r.top[i])}});
+  }
+  return {{"path", path}, {"text", r.text}, {"characters", chars}};
+}
+
+int run_read(const ReadOptions& o) {
+  if (!o.json.empty()) check_output_file(o.json, "--json");
+  Classifier classifier(o.model, choose_placement(o.device, o.backend));
   if (!o.save_input.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.save_input, ec);
     QUILL_CHECK(!ec, "cannot create folder '", o.save_input, "': ", ec.message());
-    for (size_t i = 0; i < samples.size(); ++i)
-      write_png((std::filesystem::path(o.save_input) / ("char" + std::to_string(i + 1) + ".png")).string(),
-                sample_to_image(samples[i].data()));
   }
-  const std::vector<std::vector<double>> probs = classifier.probabilities(samples);
-  std::string text;
-  std::vector<ClassScore> best;
-  for (size_t i = 0; i < chars.size(); ++i) {
-    best.push_back(classifier.top(probs[i], 1)[0]);
-    text += (chars[i].space_before ? " " : "") + best.back().name;
+  const bool single = o.images.size() == 1;
+  nlohmann::json results = nlohmann::json::array();
+  int failures = 0;
+  for (const std::string& path : o.images) {
+    // Several images: each one's characters are saved as STEM-charN.png, so they don't overwrite each other.
+    const std::string prefix = single ? "" : std::filesystem::path(path).stem().string() + "-";
+    try {
+      const LineResult r = read_line(classifier, path, o.save_input, prefix);
+      if (single) {
+        std::printf("%s\n", r.text.c_str());
+        for (size_t i = 0; i < r.chars.size(); ++i)
+          std::printf("  %2zu  %-4s %5.1f%%   (x %d..%d)\n", i + 1, r.top[i][0].name.c_str(),
+                      100 * r.top[i][0].probability, r.chars[i].box.x, r.chars[i].box.x_end() - 1);
+      } else {
+        std::printf("%s: %s\n", path.c_str(), r.text.c_str());
+      }
+      std::fflush(stdout);
+      results.push_back(line_json(path, r));
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      if (single && o.json.empty()) throw;  // as before: main prints it
+      const bool names_file = message.find(path) != std::string::npos;
+      std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
+      ++failures;
+      results.push_back({{"path", path}, {"error", message}});
+    }
   }
-  std::printf("%s\n", text.c_str());
-  for (size_t i = 0; i < chars.size(); ++i)
-    std::printf("  %2zu  %-4s %5.1f%%   (x %d..%d)\n", i + 1, best[i].name.c_str(), 100 * best[i].probability,
-                chars[i].box.x, chars[i].box.x_end() - 1);
-  return 0;
+  if (!o.json.empty()) write_json_file(o.json, {{"model", o.model}, {"images", results}});
+  return failures ? 1 : 0;
 }
 
 }  // namespace
@@ -64,8 +130,13 @@ Command add_read_command(CLI::App& quill) {
   auto o = std::make_shared<ReadOptions>();
   CLI::App* cmd = quill.add_subcommand("read", "Read a line of handwritten characters from an image");
   cmd->add_option("--model", o->model, "Model file (.quill)")->required();
-  cmd->add_option("image", o->image, "PNG image of one line of characters")->required();
-  cmd->add_option("--save-input", o->save_input, "Also write each 28x28 character the network saw into folder DIR");
+  cmd->add_option("images", o->images,
+                  "PNG images, each one line of characters (several: one line of output per image)")
+      ->required();
+  cmd->add_option("--save-input", o->save_input,
+                  "Also write each 28x28 character the network saw into folder DIR (several images: STEM-charN.png)");
+  cmd->add_option("--json", o->json,
+                  "Also write the results as JSON to FILE (text, characters with boxes and classes, per image)");
   add_device_options(cmd, o->device, o->backend);
   return {cmd, [o](const std::string&) { return run_read(*o); }};
 }

@@ -1,138 +1,550 @@
 #!/usr/bin/env python3
-"""Makes photo-like PNGs from real test characters, to try `quill predict` and `quill read` on.
+"""Makes photo-like PNGs from real test characters, to measure `quill predict` and `quill read` on.
 
-Each character of an IDX test set is drawn dark on light paper at a larger size, off-centre, with blur,
-noise, uneven lighting and a thicker or thinner stroke; a line image puts several of them side by side
-with varied gaps. Only the standard library is used.
+Every image is made from characters of the TEST part of a data set, never from training images:
+  MNIST   (--data DIR with t10k-images-idx3-ubyte.gz): the official 10,000-image t10k test set.
+  EMNIST  (--data DIR with emnist-byclass-test-images-idx3-ubyte.gz, --set byclass|merged|letters|digits):
+          images 93,000..116,322 of that file, the test part of the reference protocol Quill trains with
+          (0..92,999 are its training part). EMNIST images are stored transposed and are transposed back
+          to upright. Labels go through emnist-byclass-mapping.txt and then to the class names Quill uses
+          for the set (data/emnist.cpp): merged turns the lowercase c i j k l m o p s u v w x y z into
+          their uppercase class, letters turns every letter into its uppercase class and drops digits,
+          digits keeps only 0-9.
+The chosen characters are spread over the whole test part: the single-character photos take every k-th
+test image (k = pool size // --count, starting at --start), so classes and writers are mixed; the lines
+take every k'-th of the images left over, so no character is both a photo and part of a line.
 
-  scripts/make-photos.py --data $QUILL_DATA/mnist --out photos --count 8 --line 6
-Writes photos/char-<i>-<label>.png, photos/line-<labels>.png and photos/labels.txt.
+How a character is drawn (all random choices come from --seed and the image's number only, so an image
+is the same whatever --count or --lines is given):
+  stroke    the 28x28 glyph (ink 0..1) gets a gentle, loop-preserving stroke-width change before it is
+            enlarged: a partial grey-level dilation (thicker) or erosion (thinner) over the 4-neighbours,
+            f' = (1-a) f + a max4(f) or (1-a) f + a min4(f), with a drawn from [-0.5, 0.8] (negative:
+            thinner). That moves the 50% contour by about a of a source pixel, i.e. up to +0.8 / -0.5
+            source pixels per side. The change is checked on a 4x enlargement: the number of holes
+            (the loop of a 6, 8, 9, 0, a, e, B ...) must stay the same with at least 60% of their area,
+            and the stroke may not break into more pieces; otherwise a is halved (up to 4 times, then 0).
+            labels.tsv records a and the resulting ink area ratio (on MNIST: x0.6..x0.8 at a < -0.4,
+            x1.3..x1.9 at a > 0.6; about one glyph in eight is backed off).
+  size      enlarged by bilinear interpolation and a soft threshold at the 50% contour (an anti-aliased
+            edge of about 1.5 pixels): photos are 120..240 pixels per side with the glyph's 28-pixel box
+            at 45..80% of the shorter side; in lines the box is 80..150 pixels high (+-8% per character).
+            Area-averaged back to 28x28, a drawing differs from its source by 0.008 (MNIST) / 0.02
+            (EMNIST, blurrier) per pixel on average; a faint stroke under half strength that no strong
+            stroke borders is not drawn (about 1 in 700 ink pixels of EMNIST, fewer of MNIST).
+  rotation  -8..+8 degrees per photo; in lines a line slope of -3..+3 degrees plus -4..+4 per character.
+  place     photos: the ink anywhere on the paper at least 6 pixels (plus blur) from the edges, so
+            usually off-centre; lines: ink boxes side by side with gaps of 0.15..0.45 of the glyph box
+            height plus twice the blur room, a vertical jitter of +-5% of it (characters never touch
+            unless --touching, which draws gaps of -0.10..+0.15 so neighbours may touch or overlap),
+            margins of 10..40 pixels.
+  blur      two passes of a box blur of radius 0..max(1, 0.35 * scale) pixels (a defocused camera).
+  paper     brightness 0.62..0.95 (1 = white), ink 0.03..0.35 with a contrast of at least 0.35.
+  lighting  light = 1 + gx (x/W - 1/2) + gy (y/H - 1/2) - 2 v d^2 multiplies paper and ink: gradients
+            gx, gy in -0.35..0.35, a vignette v in 0..0.2 with d the distance from a random centre (in
+            units of the photo's width and height).
+  texture   low-frequency paper texture (a coarse random grid, bilinear, amplitude 0..0.04) and
+            per-pixel Gaussian noise of sigma 0.005..0.04; then rounded to 8-bit grey.
+
+Writes into --out:
+  char-NNNN-<label>.png   single characters (label: the character, filenames are unique by NNNN)
+  line-NNN.png            lines of --min-len..--max-len characters
+  labels.tsv              filename, label (character or line text), source index (in the IDX file;
+                          comma-separated for lines), then the drawing parameters
+  lines.txt               filename<TAB>text for the lines
+  clean/char-NNNN-<label>.png  with --write-clean: the original 28x28 test image of each photo, bright
+                          ink on black, pixel values unchanged, for `quill predict --raw` (the same
+                          samples as the photos, undegraded)
+
+  scripts/make-photos.py --data $QUILL_DATA/mnist --out /tmp/photos --count 500 --lines 100 --write-clean
+  scripts/make-photos.py --data $QUILL_DATA/emnist --set byclass --out /tmp/photos-bc --count 500 --lines 100
+
+Only the standard library is used (any python3; about 2 minutes of CPU time for 500 photos and 100 lines).
 """
 import argparse
 import gzip
+import math
 import os
 import random
 import struct
+import sys
 import zlib
+from itertools import accumulate
 
+EMNIST_TEST_FIRST = 93000  # reference protocol: images 0..92,999 train, the rest test
+DIGITS = "0123456789"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+MERGED_LOWER = "cijklmopsuvwxyz"  # lowercase letters that share their uppercase shape (data/emnist.cpp)
+
+
+# ---------------------------------------------------------------------------------------------- data
 
 def read_idx(path):
-    with (gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open)(path, "rb") as f:
+    """(list of images as bytes, rows, cols) for an image file; (list of labels, 0, 0) for a label file."""
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gz else open)(path, "rb") as f:
         data = f.read()
     magic, count = struct.unpack(">II", data[:8])
     if magic == 0x803:
         rows, cols = struct.unpack(">II", data[8:16])
-        return [data[16 + i * rows * cols:16 + (i + 1) * rows * cols] for i in range(count)], rows, cols
+        n = rows * cols
+        if len(data) < 16 + count * n:
+            raise SystemExit(f"{path}: truncated IDX image file")
+        return [data[16 + i * n:16 + (i + 1) * n] for i in range(count)], rows, cols
     if magic == 0x801:
+        if len(data) < 8 + count:
+            raise SystemExit(f"{path}: truncated IDX label file")
         return list(data[8:8 + count]), 0, 0
     raise SystemExit(f"{path}: not an IDX file")
 
 
-def write_png(path, pixels, width, height):
-    raw = b"".join(b"\x00" + bytes(pixels[y * width:(y + 1) * width]) for y in range(height))
+def find_file(folder, name):
+    for candidate in (name + ".gz", name):
+        path = os.path.join(folder, candidate)
+        if os.path.exists(path):
+            return path
+    raise SystemExit(f"{folder}: no {name}[.gz]")
+
+
+def emnist_class(char, label_set):
+    """The Quill class name of ByClass character `char` in `label_set`, or None where the set drops it."""
+    if label_set == "byclass":
+        return char
+    if label_set == "digits":
+        return char if char in DIGITS else None
+    if label_set == "letters":
+        return None if char in DIGITS else char.upper()
+    if label_set == "merged":
+        return char.upper() if char in MERGED_LOWER else char
+    raise SystemExit(f"unknown --set '{label_set}' (expected byclass, merged, letters or digits)")
+
+
+def load_test_pool(data, label_set):
+    """[(source index, class name, 28*28 upright ink bytes)], the test part only, and a description."""
+    if os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte.gz")) or \
+            os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte")):
+        if label_set not in (None, "digits"):
+            raise SystemExit("--set is for EMNIST; MNIST is digits only")
+        images, rows, cols = read_idx(find_file(data, "t10k-images-idx3-ubyte"))
+        labels, _, _ = read_idx(find_file(data, "t10k-labels-idx1-ubyte"))
+        if (rows, cols) != (28, 28) or len(images) != len(labels):
+            raise SystemExit(f"{data}: unexpected MNIST test files")
+        return [(i, str(labels[i]), images[i]) for i in range(len(images))], "MNIST t10k"
+    if not os.path.exists(os.path.join(data, "emnist-byclass-mapping.txt")):
+        raise SystemExit(f"{data}: neither MNIST (t10k-images-idx3-ubyte.gz) nor EMNIST "
+                         "(emnist-byclass-test-images-idx3-ubyte.gz, emnist-byclass-mapping.txt)")
+    label_set = label_set or "byclass"
+    mapping = {}
+    with open(os.path.join(data, "emnist-byclass-mapping.txt")) as f:
+        for line in f:
+            if line.strip():
+                label, code = line.split()
+                mapping[int(label)] = chr(int(code))
+    images, rows, cols = read_idx(find_file(data, "emnist-byclass-test-images-idx3-ubyte"))
+    labels, _, _ = read_idx(find_file(data, "emnist-byclass-test-labels-idx1-ubyte"))
+    if (rows, cols) != (28, 28) or len(images) != len(labels) or len(images) <= EMNIST_TEST_FIRST:
+        raise SystemExit(f"{data}: unexpected EMNIST ByClass files")
+    pool = []
+    for i in range(EMNIST_TEST_FIRST, len(images)):
+        name = emnist_class(mapping[labels[i]], label_set)
+        if name is not None:
+            img = images[i]
+            upright = bytes(img[c * 28 + r] for r in range(28) for c in range(28))  # stored transposed
+            pool.append((i, name, upright))
+    return pool, f"EMNIST {label_set} (ByClass test file images {EMNIST_TEST_FIRST}..{len(images) - 1})"
+
+
+def spread(count, size, start):
+    """`count` positions out of range(size): every k-th from `start`, k = size // count."""
+    if count <= 0:
+        return []
+    if count > size:
+        raise SystemExit(f"asked for {count} images, the test part has {size}")
+    step = size // count
+    return [(start + k * step) % size for k in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------- PNG
+
+def write_png(path, rows):
+    """8-bit grey PNG from rows of floats 0..1 (or of ints 0..255 when already bytes-like)."""
+    height, width = len(rows), len(rows[0])
+    raw = bytearray()
+    for row in rows:
+        raw.append(0)
+        raw.extend(row if isinstance(row, (bytes, bytearray)) else
+                   bytes(0 if v <= 0 else 255 if v >= 1 else int(v * 255 + 0.5) for v in row))
+
     def chunk(tag, body):
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    png += chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + chunk(b"IEND", b"")
     with open(path, "wb") as f:
         f.write(png)
 
 
-def sample(img, rows, cols, x, y):
-    """Bilinear sample of an ink image (0..1) at real coordinates; 0 outside."""
-    x0, y0 = int(x // 1), int(y // 1)
-    fx, fy = x - x0, y - y0
-    def at(i, j):
-        return img[j * cols + i] / 255.0 if 0 <= i < cols and 0 <= j < rows else 0.0
-    return ((1 - fx) * (1 - fy) * at(x0, y0) + fx * (1 - fy) * at(x0 + 1, y0)
-            + (1 - fx) * fy * at(x0, y0 + 1) + fx * fy * at(x0 + 1, y0 + 1))
+# ---------------------------------------------------------------------------------------------- stroke
 
-
-def stroke(img, rows, cols, grow):
-    """Thicker (grow > 0: a 3x3 max filter) or thinner (grow < 0: faded anti-aliased edges) strokes."""
-    if grow == 0:
-        return img
-    if grow < 0:
-        return bytes(int(255 * (v / 255) ** 2.5) for v in img)
-    pick = max
-    out = bytearray(len(img))
-    for y in range(rows):
-        for x in range(cols):
-            out[y * cols + x] = pick(img[j * cols + i] if 0 <= i < cols and 0 <= j < rows else 0
-                                     for j in (y - 1, y, y + 1) for i in (x - 1, x, x + 1))
-    return bytes(out)
-
-
-def draw(canvas, width, height, img, rows, cols, left, top, scale):
-    for y in range(int(rows * scale)):
-        for x in range(int(cols * scale)):
-            ink = sample(img, rows, cols, x / scale - 0.5, y / scale - 0.5)
-            cx, cy = left + x, top + y
-            if 0 <= cx < width and 0 <= cy < height:
-                canvas[cy * width + cx] = max(canvas[cy * width + cx], ink)
-
-
-def photograph(ink, width, height, rng):
-    """Paper with a lighting gradient, dark ink, blur and noise -> 8-bit gray."""
-    blurred = ink[:]
-    for y in range(1, height - 1):
-        for x in range(1, width - 1):
-            i = y * width + x
-            blurred[i] = (4 * ink[i] + ink[i - 1] + ink[i + 1] + ink[i - width] + ink[i + width]) / 8
-    paper, dark = rng.uniform(0.8, 0.95), rng.uniform(0.05, 0.25)
-    gx, gy = rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25)
-    out = bytearray(width * height)
-    for y in range(height):
-        for x in range(width):
-            light = 1 + gx * (x / width - 0.5) + gy * (y / height - 0.5)
-            v = (paper + (dark - paper) * blurred[y * width + x]) * light + rng.gauss(0, 0.03)
-            out[y * width + x] = max(0, min(255, int(round(v * 255))))
+def neighbour_extreme(f, pick):
+    """max or min of each pixel and its 4 neighbours (outside: 0), 28x28 flat."""
+    out = [0.0] * 784
+    for y in range(28):
+        for x in range(28):
+            i = y * 28 + x
+            vals = [f[i]]
+            vals.append(f[i - 1] if x > 0 else 0.0)
+            vals.append(f[i + 1] if x < 27 else 0.0)
+            vals.append(f[i - 28] if y > 0 else 0.0)
+            vals.append(f[i + 28] if y < 27 else 0.0)
+            out[i] = pick(vals)
     return out
 
 
+def change_stroke(f, a, nmax, nmin):
+    if a >= 0:
+        return [(1 - a) * v + a * m for v, m in zip(f, nmax)]
+    return [(1 + a) * v - a * m for v, m in zip(f, nmin)]
+
+
+def check_mask(f, k=4):
+    """The glyph enlarged k times (bilinear, pixel centres), thresholded at 0.5: (mask, side)."""
+    side = 28 * k
+    # separable bilinear: rows first, then columns
+    pos = []
+    for o in range(side):
+        u = (o + 0.5) / k - 0.5
+        x0 = math.floor(u)
+        pos.append((x0, u - x0))
+
+    def interp(line, x0, t):
+        a = line[x0] if 0 <= x0 < 28 else 0.0
+        b = line[x0 + 1] if 0 <= x0 + 1 < 28 else 0.0
+        return a + (b - a) * t
+    wide = [[interp(f[r * 28:(r + 1) * 28], x0, t) for x0, t in pos] for r in range(28)]
+    cols = list(zip(*wide))
+    tall = [[interp(col, y0, t) for y0, t in pos] for col in cols]  # tall[x][y]
+    mask = bytearray(side * side)
+    for x in range(side):
+        col = tall[x]
+        for y in range(side):
+            if col[y] >= 0.5:
+                mask[y * side + x] = 1
+    return mask, side
+
+
+def components(mask, side, value, eight):
+    """Areas of the connected components of pixels equal to `value`; for background (value 0) also
+    whether each touches the border. Returns [(area, touches_border)]."""
+    seen = bytearray(side * side)
+    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+    if eight:
+        steps += [(-1, -1), (1, -1), (-1, 1), (1, 1)]
+    out = []
+    for start in range(side * side):
+        if seen[start] or mask[start] != value:
+            continue
+        seen[start] = 1
+        stack, area, border = [start], 0, False
+        while stack:
+            i = stack.pop()
+            area += 1
+            y, x = divmod(i, side)
+            if x == 0 or y == 0 or x == side - 1 or y == side - 1:
+                border = True
+            for dx, dy in steps:
+                nx, ny = x + dx, y + dy
+                if 0 <= nx < side and 0 <= ny < side:
+                    j = ny * side + nx
+                    if not seen[j] and mask[j] == value:
+                        seen[j] = 1
+                        stack.append(j)
+        out.append((area, border))
+    return out
+
+
+def topology(f):
+    """(hole areas, number of ink pieces, ink area) of the glyph at 4x, ignoring specks."""
+    mask, side = check_mask(f)
+    min_area = 16  # one source pixel at 4x
+    holes = sorted(a for a, border in components(mask, side, 0, False) if not border and a >= min_area)
+    pieces = sum(1 for a, _ in components(mask, side, 1, True) if a >= min_area)
+    return holes, pieces, sum(mask)
+
+
+def gentle_stroke(f, a):
+    """The glyph with its stroke changed by `a` (see the docstring), backed off until it keeps the
+    glyph's topology. Returns (glyph, a used, ink area ratio)."""
+    holes0, pieces0, area0 = topology(f)
+    if a == 0:
+        return f, 0.0, 1.0
+    nmax, nmin = neighbour_extreme(f, max), neighbour_extreme(f, min)
+    for _ in range(5):
+        g = change_stroke(f, a, nmax, nmin)
+        holes, pieces, area = topology(g)
+        keeps_holes = len(holes) == len(holes0) and all(h >= 0.6 * h0 for h, h0 in zip(holes, holes0))
+        if keeps_holes and pieces <= pieces0 and area > 0:
+            return g, a, area / max(area0, 1)
+        a /= 2
+    return f, 0.0, 1.0
+
+
+# ---------------------------------------------------------------------------------------------- drawing
+
+def render(f, scale, angle):
+    """The glyph enlarged `scale` times and rotated by `angle` (radians) with a soft 50% threshold:
+    (rows of ink 0..1, side, ink box (x0, y0, x1, y1) inclusive, or None)."""
+    c, s = math.cos(angle), math.sin(angle)
+    side = int(math.ceil(28 * scale * (abs(c) + abs(s)))) + 4
+    half = side / 2.0
+    padded = [0.0] * (30 * 30)  # one pixel of paper around the glyph: no edge cases in the lookup
+    for y in range(28):
+        padded[(y + 1) * 30 + 1:(y + 1) * 30 + 29] = f[y * 28:(y + 1) * 28]
+    soft = 0.75 / scale  # field units over which ink goes 0 -> 1: about 1.5 output pixels
+    inv = 1.0 / (2 * soft)
+    du, dv = c / scale, -s / scale  # source step per output pixel along x
+    rows = []
+    x0 = y0 = side
+    x1 = y1 = -1
+    for y in range(side):
+        dy = (y + 0.5 - half) / scale
+        dx = (0.5 - half) / scale
+        # output -> source (inverse rotation), in padded pixel-centre coordinates
+        u = 14 + dx * c + dy * s + 0.5
+        v = 14 - dx * s + dy * c + 0.5
+        row = [0.0] * side
+        for x in range(side):
+            if 0.0 <= u < 29.0 and 0.0 <= v < 29.0:
+                iu, iv = int(u), int(v)
+                fu, fv = u - iu, v - iv
+                i = iv * 30 + iu
+                a = padded[i]
+                b = padded[i + 1]
+                top = a + (b - a) * fu
+                a = padded[i + 30]
+                b = padded[i + 31]
+                val = top + (a + (b - a) * fu - top) * fv
+                ink = (val - 0.5) * inv + 0.5
+                if ink > 0.0:
+                    row[x] = ink if ink < 1.0 else 1.0
+                    if x < x0: x0 = x
+                    if x > x1: x1 = x
+                    if y < y0: y0 = y
+                    if y > y1: y1 = y
+            u += du
+            v += dv
+        rows.append(row)
+    return rows, side, ((x0, y0, x1, y1) if x1 >= 0 else None)
+
+
+def paste(canvas, patch, left, top):
+    """canvas = max(canvas, patch) with the patch's (0, 0) at (left, top); clipped."""
+    H, W = len(canvas), len(canvas[0])
+    for j, prow in enumerate(patch):
+        y = top + j
+        if not 0 <= y < H:
+            continue
+        crow = canvas[y]
+        for i, v in enumerate(prow):
+            if v > 0.0:
+                x = left + i
+                if 0 <= x < W and v > crow[x]:
+                    crow[x] = v
+
+
+def box_blur_rows(rows, r):
+    n = 2 * r + 1
+    out = []
+    for row in rows:
+        padded = [row[0]] * r + row + [row[-1]] * r
+        acc = list(accumulate(padded, initial=0.0))
+        out.append([(b - a) / n for a, b in zip(acc, acc[n:])])
+    return out
+
+
+def blur(rows, r, passes=2):
+    if r <= 0:
+        return rows
+    for _ in range(passes):
+        rows = box_blur_rows(rows, r)
+        rows = [list(c) for c in zip(*box_blur_rows([list(c) for c in zip(*rows)], r))]
+    return rows
+
+
+def smooth_field(rng, W, H, cell, amplitude):
+    """Low-frequency texture: a random grid of `cell`-pixel cells, bilinearly interpolated."""
+    gw, gh = W // cell + 2, H // cell + 2
+    grid = [[rng.uniform(-amplitude, amplitude) for _ in range(gw)] for _ in range(gh)]
+
+    def weights(n):
+        out = []
+        for o in range(n):
+            u = o / cell
+            i = int(u)
+            out.append((i, u - i))
+        return out
+    wx, wy = weights(W), weights(H)
+    wide = [[g[i] + (g[i + 1] - g[i]) * t for i, t in wx] for g in grid]
+    return [[a + (b - a) * t for a, b in zip(wide[j], wide[j + 1])] for j, t in wy]
+
+
+def photograph(ink, rng, scale):
+    """Paper, lighting, dark ink, blur, texture and noise over an ink map (rows of 0..1):
+    (rows of grey 0..1, description)."""
+    H, W = len(ink), len(ink[0])
+    r = rng.randint(0, max(1, int(0.35 * scale)))
+    ink = blur(ink, r)
+    while True:
+        paper, dark = rng.uniform(0.62, 0.95), rng.uniform(0.03, 0.35)
+        if paper - dark >= 0.35:
+            break
+    gx, gy = rng.uniform(-0.35, 0.35), rng.uniform(-0.35, 0.35)
+    vig, cx, cy = rng.uniform(0, 0.2), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)
+    tex = smooth_field(rng, W, H, rng.randint(12, 40), rng.uniform(0, 0.04))
+    sigma = rng.uniform(0.005, 0.04)
+    gauss = rng.gauss
+    out = []
+    for y in range(H):
+        fy = y / H - 0.5
+        ry2 = (y / H - cy) ** 2
+        row = []
+        for x, a, t in zip(range(W), ink[y], tex[y]):
+            light = 1 + gx * (x / W - 0.5) + gy * fy - vig * 2 * ((x / W - cx) ** 2 + ry2)
+            p = paper * light + t
+            row.append(p + (dark * light - p) * a + gauss(0, sigma))
+        out.append(row)
+    desc = (f"blur={r} paper={paper:.2f} ink={dark:.2f} gradient={gx:+.2f},{gy:+.2f} vignette={vig:.2f} "
+            f"noise={sigma:.3f}")
+    return out, desc
+
+
+def glyph_field(raw):
+    return [v / 255.0 for v in raw]
+
+
+def char_photo(raw, rng):
+    f = glyph_field(raw)
+    f, a, area = gentle_stroke(f, rng.uniform(-0.5, 0.8))
+    W, H = rng.randint(120, 240), rng.randint(120, 240)
+    scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
+    angle = math.radians(rng.uniform(-8, 8))
+    patch, side, box = render(f, scale, angle)
+    canvas = [[0.0] * W for _ in range(H)]
+    if box:
+        x0, y0, x1, y1 = box
+        margin = 6 + int(0.7 * scale)
+        left = rng.randint(margin, max(margin, W - margin - (x1 - x0 + 1)))
+        top = rng.randint(margin, max(margin, H - margin - (y1 - y0 + 1)))
+        paste(canvas, patch, left - x0, top - y0)
+    photo, desc = photograph(canvas, rng, scale)
+    return photo, (f"size={W}x{H} scale={scale:.2f} angle={math.degrees(angle):+.1f} stroke={a:+.2f} "
+                   f"area={area:.2f} {desc}")
+
+
+def line_photo(raws, rng, touching):
+    height = rng.uniform(80, 150)  # the glyph's 28-pixel box
+    slope = math.radians(rng.uniform(-3, 3))
+    glyphs, strokes = [], []
+    for raw in raws:
+        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(-0.5, 0.8))
+        scale = height / 28 * rng.uniform(0.92, 1.08)
+        angle = slope + math.radians(rng.uniform(-4, 4))
+        patch, side, box = render(f, scale, angle)
+        glyphs.append((patch, side, box, scale))
+        strokes.append(f"{a:+.2f}")
+    # Place ink boxes left to right; the baseline follows the slope.
+    margin_x, margin_y = rng.randint(10, 40), rng.randint(10, 40)
+    blur_room = int(0.7 * height / 28) + 2
+    placed, x = [], margin_x + blur_room
+    for patch, side, box, scale in glyphs:
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        centre_y = (x - margin_x) * math.tan(slope) + rng.uniform(-0.05, 0.05) * height
+        placed.append((patch, x - x0, centre_y - side / 2.0))
+        gap = rng.uniform(-0.10, 0.15) if touching else rng.uniform(0.15, 0.45)
+        x += (x1 - x0 + 1) + int(gap * height) + (0 if touching else 2 * blur_room)
+    tops = [t for _, _, t in placed]
+    bottoms = [t + len(p) for p, _, t in placed]
+    shift = margin_y - min(tops)
+    H = int(max(bottoms) - min(tops)) + 2 * margin_y
+    W = x + margin_x
+    canvas = [[0.0] * W for _ in range(H)]
+    for patch, left, top in placed:
+        paste(canvas, patch, left, int(round(top + shift)))
+    photo, desc = photograph(canvas, rng, height / 28)
+    return photo, (f"size={W}x{H} box={height:.0f} slope={math.degrees(slope):+.1f} strokes={','.join(strokes)} "
+                   f"{desc}")
+
+
+# ---------------------------------------------------------------------------------------------- main
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="folder with t10k-images-idx3-ubyte.gz and labels (MNIST)")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.splitlines()[1:]))
+    p.add_argument("--data", required=True, help="MNIST folder (t10k-*) or EMNIST folder (emnist-byclass-test-*)")
+    p.add_argument("--set", choices=["byclass", "merged", "letters", "digits"],
+                   help="EMNIST label set, as `quill train --emnist-set` (default byclass)")
     p.add_argument("--out", default="photos")
-    p.add_argument("--count", type=int, default=8, help="single-character photos")
-    p.add_argument("--line", type=int, default=6, help="characters in the line image (0: none)")
-    p.add_argument("--first", type=int, default=0, help="index of the first test image used")
+    p.add_argument("--count", type=int, default=8, help="single-character photos (default 8)")
+    p.add_argument("--start", type=int, default=0, help="position in the test part of the first one (default 0)")
+    p.add_argument("--lines", type=int, default=1, help="line images (default 1)")
+    p.add_argument("--min-len", type=int, default=4, help="fewest characters in a line (default 4)")
+    p.add_argument("--max-len", type=int, default=8, help="most characters in a line (default 8)")
+    p.add_argument("--touching", action="store_true", help="let neighbours in a line touch or overlap")
+    p.add_argument("--write-clean", action="store_true",
+                   help="also write each photo's original 28x28 test image into OUT/clean/ (for predict --raw)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
-    rng = random.Random(a.seed)
-    images, rows, cols = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz"))
-    labels, _, _ = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz"))
+    if not 1 <= a.min_len <= a.max_len:
+        raise SystemExit("need 1 <= --min-len <= --max-len")
+
+    pool, source = load_test_pool(a.data, a.set)
+    chars = spread(a.count, len(pool), a.start)
+    used = set(chars)
+    rest = [i for i in range(len(pool)) if i not in used]
+    lengths = [random.Random(f"{a.seed}-length-{n}").randint(a.min_len, a.max_len) for n in range(a.lines)]
+    line_pos = spread(sum(lengths), len(rest), a.start)
     os.makedirs(a.out, exist_ok=True)
-    listing = []
-    for k in range(a.count):
-        i = a.first + k
-        img = stroke(images[i], rows, cols, rng.choice([-1, 0, 0, 1]))
-        w, h = rng.randint(160, 220), rng.randint(160, 220)
-        scale = rng.uniform(4.0, 6.0)
-        canvas = [0.0] * (w * h)
-        draw(canvas, w, h, img, rows, cols, rng.randint(0, max(0, w - int(cols * scale))),
-             rng.randint(0, max(0, h - int(rows * scale))), scale)
-        name = f"char-{k}-{labels[i]}.png"
-        write_png(os.path.join(a.out, name), photograph(canvas, w, h, rng), w, h)
-        listing.append(f"{name} {labels[i]}")
-    if a.line:
-        scale, gap = 3.0, 0
-        idx = [a.first + a.count + k for k in range(a.line)]
-        w, h = int(a.line * cols * scale * 0.9) + 40, int(rows * scale) + 30
-        canvas = [0.0] * (w * h)
-        x = 20
-        for i in idx:
-            draw(canvas, w, h, stroke(images[i], rows, cols, rng.choice([0, 1])), rows, cols, x,
-                 15 + rng.randint(-4, 4), scale)
-            gap = rng.randint(-12, 6)  # characters' boxes overlap a little, as handwriting does
-            x += int(cols * scale) + gap - 14
-        text = "".join(str(labels[i]) for i in idx)
-        name = f"line-{text}.png"
-        write_png(os.path.join(a.out, name), photograph(canvas, w, h, rng), w, h)
-        listing.append(f"{name} {text}")
-    with open(os.path.join(a.out, "labels.txt"), "w") as f:
-        f.write("\n".join(listing) + "\n")
-    print("\n".join(listing))
+    if a.write_clean:
+        os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
+
+    manifest = ["filename\tlabel\tsource_index\tparameters"]
+    for n, pos in enumerate(chars):
+        index, label, raw = pool[pos]
+        rng = random.Random(f"{a.seed}-char-{n}")
+        photo, desc = char_photo(raw, rng)
+        name = f"char-{n:04d}-{label}.png"
+        write_png(os.path.join(a.out, name), photo)
+        if a.write_clean:
+            write_png(os.path.join(a.out, "clean", name), [raw[r * 28:(r + 1) * 28] for r in range(28)])
+        manifest.append(f"{name}\t{label}\t{index}\t{desc}")
+        if not a.quiet and (n + 1) % 100 == 0:
+            print(f"{n + 1}/{len(chars)} characters", file=sys.stderr)
+
+    lines_txt = []
+    k = 0
+    for n, length in enumerate(lengths):
+        members = [pool[rest[pos]] for pos in line_pos[k:k + length]]
+        k += length
+        rng = random.Random(f"{a.seed}-line-{n}")
+        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching)
+        text = "".join(label for _, label, _ in members)
+        name = f"line-{n:03d}.png"
+        write_png(os.path.join(a.out, name), photo)
+        manifest.append(f"{name}\t{text}\t{','.join(str(i) for i, _, _ in members)}\t{desc}")
+        lines_txt.append(f"{name}\t{text}")
+        if not a.quiet and (n + 1) % 20 == 0:
+            print(f"{n + 1}/{len(lengths)} lines", file=sys.stderr)
+
+    with open(os.path.join(a.out, "labels.tsv"), "w") as f:
+        f.write("\n".join(manifest) + "\n")
+    with open(os.path.join(a.out, "lines.txt"), "w") as f:
+        f.write("\n".join(lines_txt) + ("\n" if lines_txt else ""))
+    if not a.quiet:
+        print(f"{a.out}: {len(chars)} character photos, {len(lengths)} lines from {source}, seed {a.seed}")
 
 
 if __name__ == "__main__":

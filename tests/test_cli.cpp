@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/model_file.h"
 #include "data/idx.h"
 #include "data/png_io.h"
@@ -74,6 +76,24 @@ std::string write_tiny_model(const Sandbox& box) {
   const std::string path = box.file("tiny.quill");
   save_model_file(path, r);
   return path;
+}
+
+// Dark rings (a 0 or an o) on light paper: one per entry of `lefts`, each 24 pixels wide.
+std::string write_rings(const Sandbox& box, const std::string& name, const std::vector<int>& lefts, int width) {
+  Image photo(width, 60, 0.9f);
+  for (int left : lefts)
+    for (int y = 0; y < 60; ++y)
+      for (int x = 0; x < 24; ++x) {
+        const float dx = (x - 11.5f) / 12, dy = (y - 29.5f) / 20, r = dx * dx + dy * dy;
+        if (r < 1.0f && r > 0.45f) photo.at(left + x, y) = 0.1f;
+      }
+  const std::string path = box.file(name);
+  write_png(path, photo);
+  return path;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(slurp(path));  // throws (failing the test) when it does not parse
 }
 
 }  // namespace
@@ -222,4 +242,106 @@ TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
   CHECK(r.status == 0);
   CHECK(r.out.find(box.file("digit.png") + ":") == 0);
   CHECK(fs::exists(box.file("seen/digit.input.png")));
+}
+
+TEST_CASE("cli: predict --json writes each image's top classes, and its error for a bad image") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::string ring = write_rings(box, "ring.png", {30}, 90);
+  std::ofstream(box.file("notes.png")) << "this is text, not an image\n";
+  const std::string json = box.file("p.json");
+  Result r =
+      box.quill("predict --model " + model + " --top-k 2 --json " + json + " " + ring + " " + box.file("notes.png"));
+  CHECK(r.status == 1);  // one image failed
+  CHECK(one_line(r.err));
+  CHECK(r.out.find(ring + ":") == 0);  // the terminal output is unchanged
+  REQUIRE(fs::exists(json));
+  const nlohmann::json j = read_json(json);
+  CHECK(j.at("model") == model);
+  REQUIRE(j.at("images").size() == 2);
+  const nlohmann::json& first = j["images"][0];
+  CHECK(first.at("path") == ring);
+  REQUIRE(first.at("top").size() == 2);
+  double previous = 1.0;
+  for (const nlohmann::json& s : first["top"]) {
+    CHECK(s.at("label").get<std::string>().size() == 1);
+    CHECK(s.at("index").get<int>() == std::stoi(s["label"].get<std::string>()));  // MNIST classes are "0".."9"
+    const double p = s.at("probability").get<double>();
+    CHECK(p >= 0.0);
+    CHECK(p <= previous);
+    previous = p;
+  }
+  CHECK(j["images"][1].at("path") == box.file("notes.png"));
+  CHECK(j["images"][1].at("error").get<std::string>().find("notes.png") != std::string::npos);
+  CHECK(!j["images"][1].contains("top"));
+}
+
+TEST_CASE("cli: read --json writes the text, characters, boxes and classes; several images, one line each") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::string line = write_rings(box, "line.png", {20, 70, 120}, 170);
+  const std::string two = write_rings(box, "two.png", {20, 70}, 120);
+  const std::string json = box.file("r.json");
+  Result r = box.quill("read --model " + model + " --json " + json + " " + line);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.empty());
+  // One image: the text, then a line per character, as without --json.
+  std::istringstream lines(r.out);
+  std::string text, row;
+  std::getline(lines, text);
+  CHECK(text.size() == 3);
+  int rows = 0;
+  while (std::getline(lines, row)) ++rows;
+  CHECK(rows == 3);
+  const nlohmann::json j = read_json(json);
+  CHECK(j.at("model") == model);
+  REQUIRE(j.at("images").size() == 1);
+  const nlohmann::json& image = j["images"][0];
+  CHECK(image.at("path") == line);
+  CHECK(image.at("text") == text);
+  REQUIRE(image.at("characters").size() == 3);
+  int previous_x = -1;
+  for (size_t i = 0; i < 3; ++i) {
+    const nlohmann::json& c = image["characters"][i];
+    CHECK(c.at("x").get<int>() > previous_x);  // left to right
+    previous_x = c["x"].get<int>();
+    CHECK(c.at("width").get<int>() > 10);
+    CHECK(c.at("height").get<int>() > 30);
+    CHECK(c.at("y").get<int>() >= 0);
+    CHECK(c.at("space_before") == false);
+    REQUIRE(c.at("top").size() >= 1);
+    CHECK(c["top"][0].at("label") == std::string(1, text[i]));
+    CHECK(c["top"][0].at("probability").get<double>() > 0.0);
+  }
+
+  // Several images: "PATH: TEXT" per image; a bad one is reported and the others still read.
+  std::ofstream(box.file("notes.png")) << "this is text, not an image\n";
+  r = box.quill("read --model " + model + " --json " + json + " " + line + " " + box.file("notes.png") + " " + two);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("notes.png") != std::string::npos);
+  CHECK(r.out.rfind(line + ": " + text + "\n" + two + ": ", 0) == 0);
+  CHECK(r.out.size() == line.size() + text.size() + two.size() + 2 * 3 + 2);  // ... and two characters
+  const nlohmann::json k = read_json(json);
+  REQUIRE(k.at("images").size() == 3);
+  CHECK(k["images"][0].at("text") == text);
+  CHECK(k["images"][1].contains("error"));
+  CHECK(k["images"][2].at("characters").size() == 2);
+}
+
+TEST_CASE("cli: an unwritable --json path is a one-line error before any work") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::string ring = write_rings(box, "ring.png", {30}, 90);
+  for (const std::string& cmd : {std::string("predict"), std::string("read")}) {
+    for (const std::string& path : {box.file("no-such-folder/out.json"), box.dir.string()}) {
+      CAPTURE(cmd);
+      CAPTURE(path);
+      const Result r = box.quill(cmd + " --model " + model + " --json " + path + " " + ring);
+      CHECK(r.status == 1);
+      CHECK(one_line(r.err));
+      CHECK(r.err.find("--json") != std::string::npos);
+      CHECK(r.out.empty());
+    }
+  }
 }
