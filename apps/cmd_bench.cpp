@@ -1,4 +1,5 @@
-// quill bench: training-step throughput of a model description on synthetic MNIST-like batches.
+// quill bench: training-step throughput of a model description on synthetic MNIST-like batches, or with
+// --ops the per-op comparison of backends (apps/op_bench.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,8 @@
 #include "apps/atomic_file.h"
 #include "apps/commands.h"
 #include "apps/model_lookup.h"
+#include "apps/op_bench.h"
+#include "apps/op_bench_report.h"
 #include "apps/placement.h"
 #include "layers/loss.h"
 #include "layers/model_description.h"
@@ -33,6 +36,14 @@ struct BenchOptions {
   std::string device = "auto", backend = "custom";
   std::string json;
   uint64_t seed = 1;
+  // --ops: the per-op comparison instead of whole steps.
+  bool ops = false;
+  std::vector<int> batches;
+  std::vector<std::string> backends;
+  std::string math = "auto";
+  int runs = 20;
+  std::string markdown, chart;
+  bool no_cpu_check = false;
 };
 
 // Images with MNIST's statistics where it matters for speed: 28x28, about a fifth of the pixels ink of
@@ -84,7 +95,7 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
                source.c_str(), (long long)graph.num_params(), o.batch, placement.str().c_str(), threads(), o.warmup,
                o.repeats, o.steps);
   for (int i = 0; i < o.warmup; ++i) train_step();
-  (void)loss.value();  // waits for the device to finish the warm-up
+  if (o.warmup > 0) (void)loss.value();  // waits for the device to finish the warm-up (no loss before a step)
   std::vector<double> rates;
   for (int r = 0; r < o.repeats; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -124,23 +135,89 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
   return 0;
 }
 
+void write_text_file(const std::string& path, const std::string& text) {
+  write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+int run_op_bench_command(const BenchOptions& o, int warmup, const std::string& command_line) {
+  OpBenchOptions op;
+  op.model = o.model;
+  op.batches = o.batches.empty() ? std::vector<int>{o.batch} : o.batches;
+  op.backends = o.backends;
+  op.device = o.device;
+  op.math = o.math;
+  op.runs = o.runs;
+  op.warmup = warmup;
+  op.classes = o.classes;
+  op.seed = o.seed;
+  op.cpu_check = !o.no_cpu_check;
+  const OpBenchReport report = run_op_bench(op, command_line);
+  const std::string markdown = op_bench_markdown(report);
+  std::fputs(markdown.c_str(), stdout);
+  std::fflush(stdout);
+  if (!o.markdown.empty()) write_text_file(o.markdown, markdown);
+  if (!o.json.empty()) write_text_file(o.json, op_bench_json(report).dump(2) + "\n");
+  if (!o.chart.empty()) write_op_bench_chart(o.chart, report);
+  return 0;
+}
+
 }  // namespace
 
 Command add_bench_command(CLI::App& quill) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = quill.add_subcommand("bench", "Measure training throughput (images/s) of a model description");
+  CLI::App* cmd = quill.add_subcommand(
+      "bench", "Measure training throughput (images/s) of a model description, or with --ops each op's time per backend");
   cmd->add_option("--model", o->model, "Model description file, or a built-in name (cnn, small)")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Batch size")->check(positive_number())->capture_default_str();
-  cmd->add_option("--steps", o->steps, "Timed training steps per repeat")->check(positive_number())->capture_default_str();
-  cmd->add_option("--repeats", o->repeats, "Timed repeats (median and spread are reported)")
-      ->check(positive_number())
-      ->capture_default_str();
-  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(non_negative_number())->capture_default_str();
+  CLI::Option* steps = cmd->add_option("--steps", o->steps, "Timed training steps per repeat")
+                            ->check(positive_number())
+                            ->capture_default_str();
+  CLI::Option* repeats = cmd->add_option("--repeats", o->repeats, "Timed repeats (median and spread are reported)")
+                              ->check(positive_number())
+                              ->capture_default_str();
+  CLI::Option* warmup = cmd->add_option("--warmup", o->warmup, "Untimed steps first (with --ops: untimed calls per op, default 5)")
+                             ->check(non_negative_number())
+                             ->capture_default_str();
   cmd->add_option("--classes", o->classes, "Classes of the synthetic data")->check(CLI::Range(2, 1000))->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the synthetic data and weights")->capture_default_str();
   add_device_options(cmd, o->device, o->backend);
   cmd->add_option("--json", o->json, "Also write the results as JSON to FILE");
-  return {cmd, [o](const std::string& command_line) { return run_bench(*o, command_line); }};
+
+  CLI::Option* ops = cmd->add_flag("--ops", o->ops,
+                                   "Per-op comparison: time every op call of one training step on each backend side "
+                                   "by side (median of --runs), against the device's measured peaks, and compare "
+                                   "the backends' outputs; prints a Markdown table");
+  cmd->add_option("--batches", o->batches, "With --ops: batch sizes to sweep, e.g. 64,256,1024 (instead of --batch)")
+      ->delimiter(',')
+      ->check(positive_number())
+      ->needs(ops);
+  cmd->add_option("--backends", o->backends,
+                  "With --ops: backends side by side, from cpu, custom, cudnn (default: custom,cudnn on a GPU, "
+                  "else cpu)")
+      ->delimiter(',')
+      ->needs(ops);
+  cmd->add_option("--math", o->math,
+                  "With --ops: fp32 (strict float32), tf32 (cuDNN convolutions on TF32 tensor cores) or both "
+                  "(auto: both when cudnn is benchmarked, else fp32)")
+      ->check(CLI::IsMember({"auto", "fp32", "tf32", "both"}))
+      ->capture_default_str()
+      ->needs(ops);
+  cmd->add_option("--runs", o->runs, "With --ops: timed calls per op and backend")
+      ->check(positive_number())
+      ->capture_default_str()
+      ->needs(ops);
+  cmd->add_option("--markdown", o->markdown, "With --ops: also write the Markdown table to FILE")->needs(ops);
+  cmd->add_option("--chart", o->chart, "With --ops: write a bar chart (PNG) of the op times to FILE")->needs(ops);
+  cmd->add_flag("--no-cpu-check", o->no_cpu_check,
+                "With --ops on a GPU: skip comparing each GPU backend's outputs with the CPU reference")
+      ->needs(ops);
+  steps->excludes(ops);
+  repeats->excludes(ops);
+  cmd->get_option("--backend")->excludes(ops);
+  return {cmd, [o, warmup](const std::string& command_line) {
+            if (o->ops) return run_op_bench_command(*o, warmup->count() ? o->warmup : 5, command_line);
+            return run_bench(*o, command_line);
+          }};
 }
 
 }  // namespace quill
