@@ -204,11 +204,13 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
     data_options_from_checkpoint(checkpoint, o, o.resume);
   }
 
-  // Fail now rather than at the first checkpoint, an epoch later.
+  // The output folder is made now, so a path that can't be written fails at once rather than at the
+  // first checkpoint, an epoch later.
   const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
-  std::error_code ec;
-  QUILL_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir, ec), "--out '", o.out, "': folder '",
-              out_dir.string(), "' does not exist");
+  std::error_code made, ec;
+  if (!out_dir.empty()) std::filesystem::create_directories(out_dir, made);
+  QUILL_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir, ec), "--out '", o.out,
+              "': cannot create folder '", out_dir.string(), "'", made ? " (" + made.message() + ")" : std::string());
 
   DataSplit split = load_data(o.data);
   printer.note("dataset: " + split.description);

@@ -94,7 +94,7 @@ Run quill_train(const std::string& args, const fs::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wins, bad values fail") {
+TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wins, bad values fail; --out folders are made") {
   const char* root = std::getenv("QUILL_DATA");
   if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
     MESSAGE("skipped: QUILL_DATA with mnist/ not set");
@@ -136,4 +136,14 @@ TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wi
   r = quill_train(common + " --recipe " + (dir.path() / "missing.txt").string(), dir.path());
   CHECK(r.status != 0);
   CHECK(r.err.find("recipe '") != std::string::npos);
+
+  // --out in folders that don't exist yet: they are made. Under a file: a one-line error, at once.
+  const std::string data = std::string("--dataset mnist --data-dir ") + root +
+                           " --train-limit 240 --test-limit 60 --device cpu --no-report --model small --epochs 1";
+  r = quill_train(data + " --out " + (dir.path() / "new" / "deeper" / "m.quill").string(), dir.path());
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(fs::exists(dir.path() / "new" / "deeper" / "m.quill"));
+  r = quill_train(data + " --out " + (mine / "m.quill").string(), dir.path());
+  CHECK(r.status != 0);
+  CHECK(r.err.find("cannot create folder") != std::string::npos);
 }
