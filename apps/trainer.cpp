@@ -176,6 +176,7 @@ bool Trainer::run(const TrainObserver& observer) {
           r.batch = batch_;
           r.batches = batches;
           r.loss = epoch_loss_sum_ / double(epoch_seen_);
+          r.step_loss = last_step_loss_;
           r.accuracy = double(epoch_correct_) / double(epoch_seen_);
           r.learning_rate = last_lr_;
           r.images_per_second = epoch_seconds_ > 0 ? epoch_seen_ / epoch_seconds_ : 0;
@@ -211,7 +212,8 @@ void Trainer::train_one_step(const Batch& batch, const LrSchedule& schedule) {
   graph_->backward(ctx, loss_.backward(backend, tensors_.labels()));
   last_lr_ = schedule.at(step_);
   optimizer_->step(backend, last_lr_);
-  epoch_loss_sum_ += loss_.value() * batch.n;
+  last_step_loss_ = loss_.value();
+  epoch_loss_sum_ += last_step_loss_ * batch.n;
   epoch_correct_ += loss_.correct(backend, tensors_.labels());
   epoch_seen_ += batch.n;
   ++step_;

@@ -53,6 +53,7 @@ struct StepReport {
   int64_t epoch = 0, epochs = 0;    // 1-based epoch
   int64_t batch = 0, batches = 0;   // batches done in this epoch, of
   double loss = 0, accuracy = 0;    // running means over the epoch so far
+  double step_loss = 0;             // this step's batch alone
   double learning_rate = 0;
   double images_per_second = 0;
   double eta_seconds = 0;           // to the end of training, validation excluded
@@ -116,7 +117,7 @@ class Trainer {
   // Sums over the current epoch so far (kept in checkpoints so a resumed epoch reports the same figures).
   double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
   int64_t epoch_correct_ = 0, epoch_seen_ = 0;
-  double last_lr_ = 0;
+  double last_lr_ = 0, last_step_loss_ = 0;
   std::vector<EpochRecord> history_;
 };
 

@@ -22,40 +22,15 @@
 #include <vector>
 
 #include "kernels/backends.h"
+#include "tests/gpu_backends.h"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
 
 using namespace quill;
+using test_gpu::cuda_usable;
+using test_gpu::gpu_backends;
 
 namespace {
-
-// True when there is a usable CUDA device; otherwise the case is skipped. On a GPU machine, set
-// QUILL_REQUIRE_CUDA=1 so that a broken driver or a CPU-only build fails instead of passing as skipped.
-bool cuda_usable() {
-  init_backends();
-  if (device_available(DeviceType::Cuda)) return true;
-  if (std::getenv("QUILL_REQUIRE_CUDA") != nullptr)
-    FAIL_CHECK("QUILL_REQUIRE_CUDA is set but no CUDA device is usable: is this a CUDA build (QUILL_CUDA=ON), "
-               "and does nvidia-smi see a GPU with a driver for CUDA 13?");
-  MESSAGE("skipped: no CUDA device");
-  return false;
-}
-
-// The backends a case runs on: none without a CUDA device, else Backend::Cuda, plus Backend::Cudnn when the
-// build has it. Set QUILL_REQUIRE_CUDNN=1 so that a build without the cuDNN backend fails instead of skipping
-// its part.
-std::vector<Backend> gpu_backends() {
-  if (!cuda_usable()) return {};
-  std::vector<Backend> out{Backend::Cuda};
-  if (ops::conv2d_forward.has(Backend::Cudnn)) {
-    out.push_back(Backend::Cudnn);
-  } else {
-    if (std::getenv("QUILL_REQUIRE_CUDNN") != nullptr)
-      FAIL_CHECK("QUILL_REQUIRE_CUDNN is set but this build has no cuDNN backend (configure with -DQUILL_CUDNN=ON)");
-    MESSAGE("cudnn part skipped: this build has no cuDNN backend");
-  }
-  return out;
-}
 
 double tolerance(DType t) { return t == DType::F64 ? 1e-12 : 1e-5; }
 

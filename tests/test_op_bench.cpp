@@ -20,6 +20,7 @@
 #include "kernels/backends.h"
 #include "layers/model_description.h"
 #include "runtime/storage.h"
+#include "tests/gpu_backends.h"
 #include "tests/temp_files.h"
 
 using namespace quill;
@@ -195,12 +196,7 @@ TEST_CASE("op bench: a CPU run, the cpu backend against itself, in both math mod
 // On a GPU: the custom kernels and cuDNN side by side, each checked against the CPU reference, in both math
 // modes. Skipped without a GPU (QUILL_REQUIRE_CUDA=1 makes that a failure).
 TEST_CASE("op bench: custom and cudnn against the CPU on a GPU") {
-  init_backends();
-  if (!device_available(DeviceType::Cuda)) {
-    if (std::getenv("QUILL_REQUIRE_CUDA") != nullptr) FAIL_CHECK("QUILL_REQUIRE_CUDA is set but no CUDA device is usable");
-    MESSAGE("skipped: no CUDA device");
-    return;
-  }
+  if (!test_gpu::cuda_usable()) return;
   OpBenchOptions o;
   o.model = "small";
   o.batches = {3};
