@@ -6,7 +6,6 @@
 // preprocessed has "error" instead of "top".
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <memory>
 
 #include "apps/classifier.h"
@@ -57,11 +56,8 @@ int run_predict(const PredictOptions& o) {
       std::fflush(stdout);
       results.push_back({{"path", path}, {"top", scores_to_json(top)}});
     } catch (const Error& e) {
-      const std::string message = e.what();
-      const bool names_file = message.find(path) != std::string::npos;
-      std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
       ++failures;
-      results.push_back({{"path", path}, {"error", message}});
+      results.push_back(report_image_error(path, e.what()));
     }
   }
   if (!o.json.empty()) write_json_file(o.json, {{"model", o.model}, {"images", results}});

@@ -13,7 +13,6 @@
 // first is the one in "text"); an image that could not be read has "error" instead.
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <memory>
 
 #include "apps/classifier.h"
@@ -112,12 +111,9 @@ int run_read(const ReadOptions& o) {
       std::fflush(stdout);
       results.push_back(line_json(path, r));
     } catch (const Error& e) {
-      const std::string message = e.what();
       if (single && o.json.empty()) throw;  // as before: main prints it
-      const bool names_file = message.find(path) != std::string::npos;
-      std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
       ++failures;
-      results.push_back({{"path", path}, {"error", message}});
+      results.push_back(report_image_error(path, e.what()));
     }
   }
   if (!o.json.empty()) write_json_file(o.json, {{"model", o.model}, {"images", results}});

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 
 #include "apps/atomic_file.h"
 #include "runtime/error.h"
@@ -37,6 +38,12 @@ nlohmann::json scores_to_json(const std::vector<ClassScore>& scores) {
   for (const ClassScore& s : scores)
     out.push_back({{"label", s.name}, {"index", s.label}, {"probability", s.probability}});
   return out;
+}
+
+nlohmann::json report_image_error(const std::string& path, const std::string& message) {
+  const bool names_file = message.find(path) != std::string::npos;
+  std::cerr << "quill: error: " << (names_file ? "" : path + ": ") << message << "\n";
+  return {{"path", path}, {"error", message}};
 }
 
 }  // namespace quill

@@ -20,4 +20,8 @@ void write_json_file(const std::string& path, const nlohmann::json& j);
 // `quill serve` answers with too.
 nlohmann::json scores_to_json(const std::vector<ClassScore>& scores);
 
+// One image of several could not be used: prints its one-line error on stderr (naming the file unless the
+// message already does, as file errors do) and returns the {"path", "error"} entry that records it.
+nlohmann::json report_image_error(const std::string& path, const std::string& message);
+
 }  // namespace quill
