@@ -1,13 +1,13 @@
 // quill gradcheck: analytic gradients against central finite differences in float64 (layers/gradcheck.h),
 // for one layer, a whole model, or (by default) a suite covering every layer kind and the loss.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "apps/commands.h"
 #include "apps/model_lookup.h"
 #include "layers/gradcheck.h"
+#include "runtime/text_file.h"
 
 namespace quill {
 namespace {
@@ -75,11 +75,9 @@ int run_gradcheck(const GradcheckCommandOptions& o) {
   std::vector<Row> rows;
   if (!o.model.empty()) {
     const std::string path = find_model_description(o.model);
-    std::ifstream f(path);
-    std::stringstream text;
-    text << f.rdbuf();
+    const std::string text = read_text_file(path, "model description");
     const Shape shape = parse_shape(o.shape.empty() ? "1,12,12" : o.shape);
-    add_rows(rows, path + " " + shape.str(), gradcheck_model(text.str(), shape, o.batch, o.classes, g));
+    add_rows(rows, path + " " + shape.str(), gradcheck_model(text, shape, o.batch, o.classes, g));
   } else if (!o.layer.empty()) {
     add_rows(rows, o.layer, gradcheck_layer(o.layer, parse_shape(o.shape.empty() ? "5,7,9" : o.shape), o.batch, g,
                                             o.classes));

@@ -4,10 +4,8 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "apps/commands.h"
 #include "apps/data_sources.h"
@@ -19,6 +17,7 @@
 #include "apps/recipe.h"
 #include "apps/report.h"
 #include "apps/trainer.h"
+#include "runtime/text_file.h"
 
 namespace quill {
 namespace {
@@ -62,14 +61,6 @@ std::string now_iso8601() {
   return buf;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  QUILL_CHECK(f, "cannot open model description '", path, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string percent(double fraction) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
@@ -88,7 +79,7 @@ TrainOptions options_from_command_line(const TrainCommandOptions& o, int64_t bat
                                        std::string& model_source) {
   TrainOptions t;
   model_source = find_model_description(o.model);
-  t.model_description = read_text(model_source);
+  t.model_description = read_text_file(model_source, "model description");
   t.epochs = o.epochs;
   t.batch_size = o.batch;
   t.optimizer.kind = o.optimizer;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "apps/model_lookup.h"
 #include "runtime/error.h"
+#include "runtime/text_file.h"
 
 namespace quill {
 namespace fs = std::filesystem;
@@ -45,11 +45,7 @@ Recipe parse_recipe(const std::string& text, const std::string& path) {
 }
 
 Recipe read_recipe(const std::string& path) {
-  std::ifstream f(path);
-  QUILL_CHECK(f, "cannot open recipe '", path, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_recipe(ss.str(), path);
+  return parse_recipe(read_text_file(path, "recipe"), path);
 }
 
 namespace {

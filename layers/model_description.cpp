@@ -1,7 +1,7 @@
 #include "layers/model_description.h"
+#include "runtime/text_file.h"
 
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -65,12 +65,9 @@ ModelDescription parse_model_description(const std::string& text) {
 }
 
 ModelDescription read_model_description(const std::string& path) {
-  std::ifstream f(path);
-  QUILL_CHECK(f, "cannot open model description '", path, "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
+  const std::string text = read_text_file(path, "model description");
   try {
-    return parse_model_description(ss.str());
+    return parse_model_description(text);
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
