@@ -1,22 +1,13 @@
 #pragma once
 // Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch and the
-// argument checks every backend makes before trusting shapes and devices.
+// shape checks every backend makes. Devices are checked once for all backends by the op registry
+// (check_op_argument in runtime/ops.h).
 #include <algorithm>
 #include <initializer_list>
 
 #include "runtime/tensor.h"
 
 namespace quill::binding {
-
-// Every tensor given (nulls skipped) is defined and on a device of this type.
-inline void require_device(const char* op, DeviceType type, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors) {
-    if (t == nullptr) continue;
-    QUILL_CHECK(t->defined(), op, ": undefined tensor");
-    QUILL_CHECK(t->device().type == type, op, ": the ", type == DeviceType::Cpu ? "cpu" : "cuda",
-                " backend got a tensor on ", t->device().str());
-  }
-}
 
 // Calls fn with a float or double value whose type matches the tensor's dtype.
 template <class Fn>

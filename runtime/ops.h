@@ -10,10 +10,11 @@
 
 namespace quill {
 
-// Every tensor given to an op lives on its backend's device: a CUDA tensor reaching the CPU kernels (or
-// the reverse) is an error here, before any kernel dereferences a pointer of the wrong memory.
+// Every tensor given to an op is defined and lives on its backend's device: a CUDA tensor reaching the CPU
+// kernels (or the reverse) is an error here, before any kernel dereferences a pointer of the wrong memory.
+// This is the one device check of every backend; optional tensors are pointers, and null passes.
 inline void check_op_argument(const char* op, Backend backend, const Tensor& t) {
-  if (!t.defined()) return;  // kernels check what they require
+  QUILL_CHECK(t.defined(), op, ": undefined tensor");
   QUILL_CHECK(t.device().type == backend_device(backend), op, ": the ", backend_name(backend),
               " backend got a tensor on ", t.device().str());
 }

@@ -5,20 +5,7 @@
 #include "runtime/ops.h"
 
 namespace quill {
-namespace {
-
 using namespace binding;
-
-void require_cpu(const Tensor& t, const char* op) { require_device(op, DeviceType::Cpu, {&t}); }
-
-// The dtype dispatch of binding.h, for CPU tensors.
-template <class Fn>
-void by_cpu_float_type(const Tensor& t, const char* op, Fn&& fn) {
-  require_cpu(t, op);
-  by_float_type(t, op, std::forward<Fn>(fn));
-}
-
-}  // namespace
 
 void register_cpu_ops() {
   constexpr Backend B = Backend::Cpu;
@@ -29,7 +16,7 @@ void register_cpu_ops() {
     check_numel(x, g.x_size(), op, "x");
     check_numel(w, g.w_size(), op, "w");
     check_numel(y, g.y_size(), op, "y");
-    by_cpu_float_type(x, op, [&](auto tag) {
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
     });
@@ -39,7 +26,7 @@ void register_cpu_ops() {
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(w, g.w_size(), op, "w");
     check_numel(dy, g.y_size(), op, "dy");
-    by_cpu_float_type(dy, op, [&](auto tag) {
+    by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>());
     });
@@ -50,7 +37,7 @@ void register_cpu_ops() {
     check_numel(x, g.x_size(), op, "x");
     check_numel(dw, g.w_size(), op, "dw");
     check_numel(dy, g.y_size(), op, "dy");
-    by_cpu_float_type(x, op, [&](auto tag) {
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db));
     });
@@ -61,7 +48,7 @@ void register_cpu_ops() {
     check_numel(x, g.x_size(), op, "x");
     check_numel(y, g.y_size(), op, "y");
     check_numel(argmax, g.y_size(), op, "argmax");
-    by_cpu_float_type(x, op, [&](auto tag) {
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::maxpool_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
     });
@@ -70,7 +57,7 @@ void register_cpu_ops() {
     const char* op = "maxpool_backward";
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(dy, g.y_size(), op, "dy");
-    by_cpu_float_type(dy, op, [&](auto tag) {
+    by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::maxpool_backward<T>(g, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
     });
@@ -79,7 +66,7 @@ void register_cpu_ops() {
     const char* op = "avgpool_forward";
     check_numel(x, g.x_size(), op, "x");
     check_numel(y, g.y_size(), op, "y");
-    by_cpu_float_type(x, op, [&](auto tag) {
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::avgpool_forward<T>(g, x.data<T>(), y.data<T>());
     });
@@ -88,7 +75,7 @@ void register_cpu_ops() {
     const char* op = "avgpool_backward";
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(dy, g.y_size(), op, "dy");
-    by_cpu_float_type(dy, op, [&](auto tag) {
+    by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::avgpool_backward<T>(g, dy.data<T>(), dx.data<T>());
     });
@@ -96,7 +83,7 @@ void register_cpu_ops() {
 
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     check_same_shape(x, y, "activation_forward");
-    by_cpu_float_type(x, "activation_forward", [&](auto tag) {
+    by_float_type(x, "activation_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::activation_forward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>());
     });
@@ -105,7 +92,7 @@ void register_cpu_ops() {
                                         const Tensor& dy, Tensor& dx) {
     check_same_shape(x, dx, "activation_backward");
     check_same_shape(dy, dx, "activation_backward");
-    by_cpu_float_type(x, "activation_backward", [&](auto tag) {
+    by_float_type(x, "activation_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::activation_backward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>(), dy.data<T>(), dx.data<T>());
     });
@@ -113,27 +100,26 @@ void register_cpu_ops() {
   ops::add.define(B, [](const Tensor& a, const Tensor& b, Tensor& y) {
     check_same_shape(a, b, "add");
     check_same_shape(a, y, "add");
-    by_cpu_float_type(a, "add", [&](auto tag) {
+    by_float_type(a, "add", [&](auto tag) {
       using T = decltype(tag);
       cpu::add<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
     });
   });
   ops::dropout_forward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y) {
     check_same_shape(x, y, "dropout_forward");
-    by_cpu_float_type(x, "dropout_forward", [&](auto tag) {
+    by_float_type(x, "dropout_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dropout_forward<T>(x.numel(), p, seed, stream, x.data<T>(), y.data<T>());
     });
   });
   ops::dropout_backward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx) {
     check_same_shape(dy, dx, "dropout_backward");
-    by_cpu_float_type(dy, "dropout_backward", [&](auto tag) {
+    by_float_type(dy, "dropout_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dropout_backward<T>(dy.numel(), p, seed, stream, dy.data<T>(), dx.data<T>());
     });
   });
   ops::fill.define(B, [](Tensor& t, double value) {
-    require_cpu(t, "fill");
     t.fill(value);
   });
 
@@ -141,7 +127,7 @@ void register_cpu_ops() {
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(w, int64_t(out) * in, "dense_forward", "w");
     check_numel(y, int64_t(n) * out, "dense_forward", "y");
-    by_cpu_float_type(x, "dense_forward", [&](auto tag) {
+    by_float_type(x, "dense_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
     });
@@ -151,7 +137,7 @@ void register_cpu_ops() {
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(dy, int64_t(n) * out, "dense_backward", "dy");
     check_numel(dw, int64_t(out) * in, "dense_backward", "dw");
-    by_cpu_float_type(x, "dense_backward", [&](auto tag) {
+    by_float_type(x, "dense_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx),
                              dw.data<T>(), mut_ptr_or_null<T>(db));
@@ -164,7 +150,7 @@ void register_cpu_ops() {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_train");
     check_per_channel("batchnorm_forward_train", c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
     check_same_shape(x, y, "batchnorm_forward_train");
-    by_cpu_float_type(x, "batchnorm_forward_train", [&](auto tag) {
+    by_float_type(x, "batchnorm_forward_train", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_forward_train<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps, momentum,
                                       y.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
@@ -177,7 +163,7 @@ void register_cpu_ops() {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_eval");
     check_per_channel("batchnorm_forward_eval", c, {&beta, &running_mean, &running_var});
     check_same_shape(x, y, "batchnorm_forward_eval");
-    by_cpu_float_type(x, "batchnorm_forward_eval", [&](auto tag) {
+    by_float_type(x, "batchnorm_forward_eval", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_forward_eval<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
                                      running_mean.data<T>(), running_var.data<T>(), eps, y.data<T>());
@@ -189,7 +175,7 @@ void register_cpu_ops() {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_backward");
     check_per_channel("batchnorm_backward", c, {&save_mean, &save_invstd, &dgamma, &dbeta});
     check_same_shape(x, dx, "batchnorm_backward");
-    by_cpu_float_type(x, "batchnorm_backward", [&](auto tag) {
+    by_float_type(x, "batchnorm_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_backward<T>(n, c, hw, x.data<T>(), dy.data<T>(), gamma.data<T>(), save_mean.data<T>(),
                                  save_invstd.data<T>(), dx.data<T>(), dgamma.data<T>(), dbeta.data<T>());
@@ -201,7 +187,7 @@ void register_cpu_ops() {
     const int n = rows_of(logits), c = row_size(logits);
     check_numel(labels, n, "softmax_xent_forward", "labels");
     check_same_shape(logits, probs, "softmax_xent_forward");
-    by_cpu_float_type(logits, "softmax_xent_forward", [&](auto tag) {
+    by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
       using T = decltype(tag);
       loss.data<T>()[0] = static_cast<T>(cpu::softmax_xent_forward<T>(n, c, logits.data<T>(),
                                                                         labels.data<int32_t>(), smoothing,
@@ -213,7 +199,7 @@ void register_cpu_ops() {
     const int n = rows_of(probs), c = row_size(probs);
     check_numel(labels, n, "softmax_xent_backward", "labels");
     check_same_shape(probs, dlogits, "softmax_xent_backward");
-    by_cpu_float_type(probs, "softmax_xent_backward", [&](auto tag) {
+    by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
     });
@@ -221,7 +207,7 @@ void register_cpu_ops() {
   ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
     const int n = rows_of(scores), c = row_size(scores);
     check_numel(labels, n, "count_correct", "labels");
-    by_cpu_float_type(scores, "count_correct", [&](auto tag) {
+    by_float_type(scores, "count_correct", [&](auto tag) {
       using T = decltype(tag);
       const T* s = scores.data<T>();
       const int32_t* y = labels.data<int32_t>();
@@ -238,7 +224,7 @@ void register_cpu_ops() {
 
   ops::sgd_step.define(B, [](const SgdConfig& cfg, Tensor& param, const Tensor& grad, Tensor& velocity) {
     check_same_shape(param, grad, "sgd_step");
-    by_cpu_float_type(param, "sgd_step", [&](auto tag) {
+    by_float_type(param, "sgd_step", [&](auto tag) {
       using T = decltype(tag);
       cpu::sgd_step<T>(param.numel(), cfg, param.data<T>(), grad.data<T>(),
                        cfg.momentum != 0 ? velocity.data<T>() : nullptr);
@@ -247,7 +233,7 @@ void register_cpu_ops() {
   ops::adam_step.define(B, [](const AdamConfig& cfg, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
                               Tensor& v) {
     check_same_shape(param, grad, "adam_step");
-    by_cpu_float_type(param, "adam_step", [&](auto tag) {
+    by_float_type(param, "adam_step", [&](auto tag) {
       using T = decltype(tag);
       cpu::adam_step<T>(param.numel(), cfg, step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
     });

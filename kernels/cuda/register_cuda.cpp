@@ -1,8 +1,8 @@
 // Binds the CUDA kernels (raw device pointers, cuda_kernels.h) to the tensor-level ops of runtime/ops.h,
-// with the CPU binding's shape checks plus checks that every tensor lives on the GPU (a host pointer
-// handed to a kernel would fault asynchronously, far from the cause). Also installs the device runtime.
+// with the CPU binding's shape checks. The op registry has already checked that every tensor lives on the
+// GPU (a host pointer handed to a kernel would fault asynchronously, far from the cause). Also installs
+// the device runtime.
 #include <algorithm>
-#include <initializer_list>
 
 #include "kernels/backends.h"
 #include "kernels/binding.h"
@@ -11,15 +11,7 @@
 #include "runtime/ops.h"
 
 namespace quill {
-namespace {
-
 using namespace binding;
-
-void require_cuda(const char* op, std::initializer_list<const Tensor*> tensors) {
-  require_device(op, DeviceType::Cuda, tensors);
-}
-
-}  // namespace
 
 void register_cuda_ops() {
   cuda::install_device_runtime();  // ops are defined either way; without a device no tensor can reach them
@@ -28,7 +20,6 @@ void register_cuda_ops() {
   ops::conv2d_forward.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                    Tensor& y) {
     const char* op = "conv2d_forward";
-    require_cuda(op, {&x, &w, b, &y});
     check_numel(x, g.x_size(), op, "x");
     check_numel(w, g.w_size(), op, "w");
     check_numel(b, g.k, op, "bias");
@@ -40,7 +31,6 @@ void register_cuda_ops() {
   });
   ops::conv2d_backward_data.define(B, [](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
-    require_cuda(op, {&dy, &w, &dx});
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(w, g.w_size(), op, "w");
     check_numel(dy, g.y_size(), op, "dy");
@@ -52,7 +42,6 @@ void register_cuda_ops() {
   ops::conv2d_backward_weights.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
                                             Tensor* db) {
     const char* op = "conv2d_backward_weights";
-    require_cuda(op, {&x, &dy, &dw, db});
     check_numel(x, g.x_size(), op, "x");
     check_numel(dw, g.w_size(), op, "dw");
     check_numel(dy, g.y_size(), op, "dy");
@@ -65,7 +54,6 @@ void register_cuda_ops() {
 
   ops::maxpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
     const char* op = "maxpool_forward";
-    require_cuda(op, {&x, &y, &argmax});
     check_numel(x, g.x_size(), op, "x");
     check_numel(y, g.y_size(), op, "y");
     check_numel(argmax, g.y_size(), op, "argmax");
@@ -76,7 +64,6 @@ void register_cuda_ops() {
   });
   ops::maxpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
     const char* op = "maxpool_backward";
-    require_cuda(op, {&dy, &argmax, &dx});
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(dy, g.y_size(), op, "dy");
     check_numel(argmax, g.y_size(), op, "argmax");
@@ -87,7 +74,6 @@ void register_cuda_ops() {
   });
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
     const char* op = "avgpool_forward";
-    require_cuda(op, {&x, &y});
     check_numel(x, g.x_size(), op, "x");
     check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
@@ -97,7 +83,6 @@ void register_cuda_ops() {
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
     const char* op = "avgpool_backward";
-    require_cuda(op, {&dy, &dx});
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
@@ -108,7 +93,6 @@ void register_cuda_ops() {
 
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     const char* op = "activation_forward";
-    require_cuda(op, {&x, &y});
     check_same_shape(x, y, op);
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
@@ -118,7 +102,6 @@ void register_cuda_ops() {
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
     const char* op = "activation_backward";
-    require_cuda(op, {&x, &y, &dy, &dx});
     check_same_shape(x, dx, op);
     check_same_shape(y, dx, op);
     check_same_shape(dy, dx, op);
@@ -128,7 +111,6 @@ void register_cuda_ops() {
     });
   });
   ops::add.define(B, [](const Tensor& a, const Tensor& b, Tensor& y) {
-    require_cuda("add", {&a, &b, &y});
     check_same_shape(a, b, "add");
     check_same_shape(a, y, "add");
     by_float_type(a, "add", [&](auto tag) {
@@ -137,7 +119,6 @@ void register_cuda_ops() {
     });
   });
   ops::dropout_forward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y) {
-    require_cuda("dropout_forward", {&x, &y});
     check_same_shape(x, y, "dropout_forward");
     by_float_type(x, "dropout_forward", [&](auto tag) {
       using T = decltype(tag);
@@ -145,7 +126,6 @@ void register_cuda_ops() {
     });
   });
   ops::dropout_backward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx) {
-    require_cuda("dropout_backward", {&dy, &dx});
     check_same_shape(dy, dx, "dropout_backward");
     by_float_type(dy, "dropout_backward", [&](auto tag) {
       using T = decltype(tag);
@@ -153,7 +133,6 @@ void register_cuda_ops() {
     });
   });
   ops::fill.define(B, [](Tensor& t, double value) {
-    require_cuda("fill", {&t});
     switch (t.dtype()) {
       case DType::F32: cuda::fill<float>(t.numel(), float(value), t.data<float>()); return;
       case DType::F64: cuda::fill<double>(t.numel(), value, t.data<double>()); return;
@@ -163,7 +142,6 @@ void register_cuda_ops() {
 
   ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
     const char* op = "dense_forward";
-    require_cuda(op, {&x, &w, b, &y});
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(w, int64_t(out) * in, op, "w");
     check_numel(b, out, op, "b");
@@ -176,7 +154,6 @@ void register_cuda_ops() {
   ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                                    Tensor* db) {
     const char* op = "dense_backward";
-    require_cuda(op, {&x, &w, &dy, dx, &dw, db});
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(w, int64_t(out) * in, op, "w");
     check_numel(dy, int64_t(n) * out, op, "dy");
@@ -194,7 +171,6 @@ void register_cuda_ops() {
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
     const char* op = "batchnorm_forward_train";
-    require_cuda(op, {&x, &gamma, &beta, &y, &save_mean, &save_invstd, &running_mean, &running_var});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, y, op);
     check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
@@ -209,7 +185,6 @@ void register_cuda_ops() {
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
     const char* op = "batchnorm_forward_eval";
-    require_cuda(op, {&x, &gamma, &beta, &running_mean, &running_var, &y});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, y, op);
     check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
@@ -223,7 +198,6 @@ void register_cuda_ops() {
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
     const char* op = "batchnorm_backward";
-    require_cuda(op, {&x, &dy, &gamma, &save_mean, &save_invstd, &dx, &dgamma, &dbeta});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, dx, op);
     check_same_shape(x, dy, op);
@@ -239,7 +213,6 @@ void register_cuda_ops() {
   ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
                                          Tensor& probs, Tensor& loss) {
     const char* op = "softmax_xent_forward";
-    require_cuda(op, {&logits, &labels, &probs, &loss});
     const int n = rows_of(logits), c = row_size(logits);
     check_numel(labels, n, op, "labels");
     check_same_shape(logits, probs, op);
@@ -253,7 +226,6 @@ void register_cuda_ops() {
   ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
                                           Tensor& dlogits) {
     const char* op = "softmax_xent_backward";
-    require_cuda(op, {&probs, &labels, &dlogits});
     const int n = rows_of(probs), c = row_size(probs);
     check_numel(labels, n, op, "labels");
     check_same_shape(probs, dlogits, op);
@@ -264,7 +236,6 @@ void register_cuda_ops() {
   });
   ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
     const char* op = "count_correct";
-    require_cuda(op, {&scores, &labels, &correct});
     const int n = rows_of(scores), c = row_size(scores);
     check_numel(labels, n, op, "labels");
     check_numel(correct, 1, op, "correct");
@@ -277,7 +248,6 @@ void register_cuda_ops() {
   ops::sgd_step.define(B, [](const SgdConfig& cfg, Tensor& param, const Tensor& grad, Tensor& velocity) {
     const char* op = "sgd_step";
     const bool momentum = cfg.momentum != 0;
-    require_cuda(op, {&param, &grad, momentum ? &velocity : nullptr});
     check_same_shape(param, grad, op);
     if (momentum) check_same_shape(param, velocity, op);
     by_float_type(param, op, [&](auto tag) {
@@ -288,7 +258,6 @@ void register_cuda_ops() {
   ops::adam_step.define(B, [](const AdamConfig& cfg, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
                               Tensor& v) {
     const char* op = "adam_step";
-    require_cuda(op, {&param, &grad, &m, &v});
     check_same_shape(param, grad, op);
     check_same_shape(param, m, op);
     check_same_shape(param, v, op);

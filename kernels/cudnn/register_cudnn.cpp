@@ -29,10 +29,6 @@ struct Context {
   cudnn::ConvAlgoCache conv_algos;
 };
 
-void require_cuda(const char* op, std::initializer_list<const Tensor*> tensors) {
-  require_device(op, DeviceType::Cuda, tensors);
-}
-
 // Runs the cuDNN path; where cuDNN has no kernel for the configuration, notes it and runs the custom one.
 template <class Describe, class CudnnPath, class CustomPath>
 void cudnn_or_custom(const char* op, Describe&& describe, CudnnPath&& cudnn_path, CustomPath&& custom_path) {
@@ -70,7 +66,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   ops::conv2d_forward.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                       Tensor& y) {
     const char* op = "conv2d_forward";
-    require_cuda(op, {&x, &w, b, &y});
     check_numel(x, g.x_size(), op, "x");
     check_numel(w, g.w_size(), op, "w");
     check_numel(b, g.k, op, "bias");
@@ -82,7 +77,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   });
   ops::conv2d_backward_data.define(B, [ctx](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
-    require_cuda(op, {&dy, &w, &dx});
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(w, g.w_size(), op, "w");
     check_numel(dy, g.y_size(), op, "dy");
@@ -94,7 +88,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   ops::conv2d_backward_weights.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
                                                Tensor* db) {
     const char* op = "conv2d_backward_weights";
-    require_cuda(op, {&x, &dy, &dw, db});
     check_numel(x, g.x_size(), op, "x");
     check_numel(dw, g.w_size(), op, "dw");
     check_numel(dy, g.y_size(), op, "dy");
@@ -112,7 +105,6 @@ void define_pooling() {
   define_custom(ops::maxpool_backward);
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
     const char* op = "avgpool_forward";
-    require_cuda(op, {&x, &y});
     check_numel(x, g.x_size(), op, "x");
     check_numel(y, g.y_size(), op, "y");
     cudnn_or_custom(
@@ -121,7 +113,6 @@ void define_pooling() {
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
     const char* op = "avgpool_backward";
-    require_cuda(op, {&dy, &dx});
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(dy, g.y_size(), op, "dy");
     cudnn_or_custom(
@@ -133,7 +124,6 @@ void define_pooling() {
 void define_activations() {
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     const char* op = "activation_forward";
-    require_cuda(op, {&x, &y});
     check_same_shape(x, y, op);
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_forward(act, x, y); },
@@ -142,7 +132,6 @@ void define_activations() {
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
     const char* op = "activation_backward";
-    require_cuda(op, {&x, &y, &dy, &dx});
     check_same_shape(x, dx, op);
     check_same_shape(y, dx, op);
     check_same_shape(dy, dx, op);
@@ -157,7 +146,6 @@ void define_batchnorm() {
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
     const char* op = "batchnorm_forward_train";
-    require_cuda(op, {&x, &gamma, &beta, &y, &save_mean, &save_invstd, &running_mean, &running_var});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, y, op);
     check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
@@ -176,7 +164,6 @@ void define_batchnorm() {
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
     const char* op = "batchnorm_forward_eval";
-    require_cuda(op, {&x, &gamma, &beta, &running_mean, &running_var, &y});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, y, op);
     check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
@@ -189,7 +176,6 @@ void define_batchnorm() {
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
     const char* op = "batchnorm_backward";
-    require_cuda(op, {&x, &dy, &gamma, &save_mean, &save_invstd, &dx, &dgamma, &dbeta});
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, dx, op);
     check_same_shape(x, dy, op);
