@@ -27,6 +27,9 @@ class BenchDevice {
   // Calls `call` `warmup` times untimed, then `runs` times timed; the milliseconds of each timed call
   // (on a GPU: until the work the call queued has finished).
   virtual std::vector<double> time_calls(const std::function<void()>& call, int warmup, int runs) = 0;
+  // Like time_calls, but caches are left as the calls leave them: for whole training steps, timed in
+  // blocks (on a GPU, CUDA events around all the work a call queued).
+  virtual std::vector<double> time_blocks(const std::function<void()>& call, int warmup, int runs) = 0;
   virtual DevicePeaks measure_peaks() = 0;
 };
 

@@ -33,6 +33,16 @@ void add_device_options(CLI::App* cmd, std::string& device, std::string& backend
       ->capture_default_str();
 }
 
+void add_cuda_graph_option(CLI::App* cmd, std::string& value) {
+  // Default off until the graph path has been verified on a GPU (tests/test_cuda_graph.cpp).
+  cmd->add_option("--cuda-graph", value,
+                  "on: record the training step once as a CUDA graph (train: once per epoch) and replay it, cutting the "
+                  "launch overhead of ~100 kernels per step (same results as off). Needs the GPU. Off by default: not "
+                  "yet verified on a GPU")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+}
+
 void add_data_options(CLI::App* cmd, DataOptions& data) {
   cmd->add_option("--dataset", data.dataset,
                   "mnist, emnist, mnist-offline or folder:PATH (default: mnist when found in the data folder, "

@@ -15,11 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/atomic_file.h"
+#include "apps/bench_device.h"
 #include "apps/commands.h"
+#include "apps/gpu_math.h"
 #include "apps/model_lookup.h"
 #include "apps/op_bench.h"
+#include "apps/op_cases.h"
 #include "apps/op_bench_report.h"
 #include "apps/placement.h"
+#include "apps/train_step.h"
 #include "layers/loss.h"
 #include "layers/model_description.h"
 #include "layers/optimizer.h"
@@ -34,6 +38,7 @@ struct BenchOptions {
   int steps = 20, repeats = 5, warmup = 3;
   int classes = 10;
   std::string device = "auto", backend = "custom";
+  std::string cuda_graph = "off";
   std::string json;
   uint64_t seed = 1;
   // --ops: the per-op comparison instead of whole steps.
@@ -71,47 +76,74 @@ int threads() {
 #endif
 }
 
+// FLOPs of one training step: the multiply-adds of every convolution pass and dense layer (2 FLOPs each),
+// as `quill bench --ops` counts them; the element-wise ops are memory traffic and not counted.
+double training_step_flops(Graph& graph, const ModelDescription& desc, int batch) {
+  double flops = 0;
+  for (const OpCase& c : training_step_cases(graph, desc, batch, OptimizerConfig{}))
+    if (c.kind == WorkKind::Flops) flops += c.work;
+  return flops;
+}
+
+// The whole-step math mode: fp32, or tf32 on a GPU (--math auto means fp32 here; both is for --ops).
+bool whole_step_tf32(const std::string& math, const Placement& placement) {
+  QUILL_CHECK(math != "both", "--math both compares modes op by op and needs --ops; give fp32 or tf32");
+  const bool tf32 = math == "tf32";
+  QUILL_CHECK(!tf32 || !placement.device.is_cpu(),
+              "--math tf32 needs a CUDA device; this run is on the CPU, which computes in float32 only");
+  return tf32;
+}
+
 int run_bench(const BenchOptions& o, const std::string& command_line) {
   const Placement placement = choose_placement(o.device, o.backend);
+  const bool cuda_graph = use_cuda_graph(o.cuda_graph, placement);
+  const bool tf32 = whole_step_tf32(o.math, placement);
+  const GpuMathScope math_scope(tf32);
   const std::string source = find_model_description(o.model);
+  const ModelDescription desc = read_model_description(source);
   Graph graph;
-  add_to_graph(read_model_description(source), o.classes, graph);
+  add_to_graph(desc, o.classes, graph);
   graph.build(Shape{1, 28, 28}, DType::F32, placement.device, o.seed);
   Optimizer optimizer(OptimizerConfig{}, graph);
   SoftmaxCrossEntropy loss;
   const Tensor images = synthetic_images(o.batch, o.seed).to(placement.device);
   const Tensor labels = synthetic_labels(o.batch, o.classes, o.seed).to(placement.device);
-  Context ctx;
-  ctx.backend = placement.backend;
-  ctx.training = true;
-  ctx.seed = o.seed;
-  auto train_step = [&] {
-    loss.forward(ctx.backend, graph.forward(ctx, images), labels);
-    graph.backward(ctx, loss.backward(ctx.backend, labels));
-    optimizer.step(ctx.backend, 1e-4);
-    ++ctx.step;
-  };
-  std::fprintf(stderr, "bench: %s (%lld parameters), batch %d on %s, %d threads: %d warm-up steps, %d x %d steps\n",
-               source.c_str(), (long long)graph.num_params(), o.batch, placement.str().c_str(), threads(), o.warmup,
-               o.repeats, o.steps);
+  // With --cuda-graph on the first step runs eagerly, the second is recorded, and every step replays it.
+  TrainStep step(graph, optimizer, loss, placement.backend, o.seed, cuda_graph);
+  uint64_t step_number = 0;
+  auto train_step = [&] { step.run(images, labels, step_number++, 1e-4); };
+  std::unique_ptr<BenchDevice> device = make_bench_device(placement.device);
+  std::fprintf(stderr, "bench: %s (%lld parameters), batch %d on %s%s%s, %d threads: %d warm-up steps, %d x %d steps\n",
+               source.c_str(), (long long)graph.num_params(), o.batch, placement.str().c_str(),
+               cuda_graph ? ", CUDA graph" : "", tf32 ? ", TF32" : "", threads(), o.warmup, o.repeats, o.steps);
   for (int i = 0; i < o.warmup; ++i) train_step();
-  if (o.warmup > 0) (void)loss.value();  // waits for the device to finish the warm-up (no loss before a step)
+  // Each repeat is one timed block of o.steps steps: CUDA events around all the work they queue on a GPU,
+  // the steady clock on the CPU.
+  const std::vector<double> block_ms = device->time_blocks(
+      [&] {
+        for (int i = 0; i < o.steps; ++i) train_step();
+      },
+      0, o.repeats);
   std::vector<double> rates;
-  for (int r = 0; r < o.repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < o.steps; ++i) train_step();
-    (void)loss.value();  // reading the loss synchronises with a GPU, so the time covers all queued work
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rates.push_back(double(o.batch) * o.steps / s);
-    std::fprintf(stderr, "  repeat %d: %.1f images/s (%.2f ms/step)\n", r + 1, rates.back(), 1e3 * s / o.steps);
+  for (size_t r = 0; r < block_ms.size(); ++r) {
+    rates.push_back(double(o.batch) * o.steps / (block_ms[r] * 1e-3));
+    std::fprintf(stderr, "  repeat %zu: %.1f images/s (%.3f ms/step)\n", r + 1, rates.back(), block_ms[r] / o.steps);
   }
+  (void)loss.value();  // surfaces an error a GPU step may have left before the figures are trusted
   std::vector<double> sorted = rates;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  std::printf("%s batch %d on %s: median %.1f images/s (min %.1f, max %.1f) over %d repeats of %d steps, %.2f ms/step\n",
-              source.c_str(), o.batch, placement.str().c_str(), median, sorted.front(), sorted.back(), o.repeats,
-              o.steps, 1e3 * o.batch / median);
+  const double step_flops = training_step_flops(graph, desc, o.batch);
+  const double gflops = step_flops * median / o.batch / 1e9;
+  const DevicePeaks peaks = device->measure_peaks();
+  std::printf("%s batch %d on %s%s: median %.1f images/s (min %.1f, max %.1f) over %d repeats of %d steps, %.3f ms/step\n",
+              source.c_str(), o.batch, placement.str().c_str(), tf32 ? " (TF32)" : "", median, sorted.front(),
+              sorted.back(), o.repeats, o.steps, 1e3 * o.batch / median);
+  std::printf("  %.2f GFLOP per step (convolutions and dense layers): %.0f GFLOP/s, %.1f%% of the measured float32 "
+              "peak (%.0f GFLOP/s, %s); 60,000 images (an MNIST epoch) in %.3f s\n",
+              step_flops / 1e9, gflops, 100 * gflops / peaks.fp32_gflops, peaks.fp32_gflops,
+              peaks.fp32_method.c_str(), 60000.0 / median);
   if (!o.json.empty()) {
     char date[32];
     const std::time_t t = std::time(nullptr);
@@ -120,12 +152,24 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
                               {"parameters", graph.num_params()},
                               {"batch", o.batch},
                               {"device", placement.str()},
+                              {"device_name", device->name()},
+                              {"backend", placement.device.is_cpu() ? "cpu" : o.backend},
+                              {"math", tf32 ? "tf32" : "fp32"},
+                              {"cuda_graph", cuda_graph},
                               {"threads", threads()},
+                              {"timing", placement.device.is_cpu() ? "steady_clock around each repeat"
+                                                                   : "CUDA events around each repeat's steps"},
                               {"warmup_steps", o.warmup},
                               {"steps", o.steps},
                               {"repeats", o.repeats},
                               {"images_per_second", {{"median", median}, {"min", sorted.front()}, {"max", sorted.back()}}},
                               {"ms_per_step_median", 1e3 * o.batch / median},
+                              {"mnist_epoch_seconds", 60000.0 / median},
+                              {"flops_per_step", step_flops},
+                              {"step_gflops_per_second", gflops},
+                              {"fp32_peak_gflops", peaks.fp32_gflops},
+                              {"fp32_peak_method", peaks.fp32_method},
+                              {"fraction_of_fp32_peak", gflops / peaks.fp32_gflops},
                               {"runs", rates},
                               {"date", date},
                               {"command_line", command_line}};
@@ -181,6 +225,7 @@ Command add_bench_command(CLI::App& quill) {
   cmd->add_option("--classes", o->classes, "Classes of the synthetic data")->check(CLI::Range(2, 1000))->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the synthetic data and weights")->capture_default_str();
   add_device_options(cmd, o->device, o->backend);
+  add_cuda_graph_option(cmd, o->cuda_graph);
   cmd->add_option("--json", o->json, "Also write the results as JSON to FILE");
 
   CLI::Option* ops = cmd->add_flag("--ops", o->ops,
@@ -197,11 +242,11 @@ Command add_bench_command(CLI::App& quill) {
       ->delimiter(',')
       ->needs(ops);
   cmd->add_option("--math", o->math,
-                  "With --ops: fp32 (strict float32), tf32 (cuDNN convolutions on TF32 tensor cores) or both "
-                  "(auto: both when cudnn is benchmarked, else fp32)")
+                  "GPU math: fp32 (strict float32) or tf32 (both GPU backends: cuDNN convolutions, and the custom "
+                  "kernels' convolutions and dense layers, on TF32 tensor cores); with --ops also both (auto: "
+                  "both when cudnn is benchmarked, else fp32)")
       ->check(CLI::IsMember({"auto", "fp32", "tf32", "both"}))
-      ->capture_default_str()
-      ->needs(ops);
+      ->capture_default_str();
   cmd->add_option("--runs", o->runs, "With --ops: timed calls per op and backend")
       ->check(positive_number())
       ->capture_default_str()
@@ -214,6 +259,7 @@ Command add_bench_command(CLI::App& quill) {
   steps->excludes(ops);
   repeats->excludes(ops);
   cmd->get_option("--backend")->excludes(ops);
+  cmd->get_option("--cuda-graph")->excludes(ops);
   return {cmd, [o, warmup](const std::string& command_line) {
             if (o->ops) return run_op_bench_command(*o, warmup->count() ? o->warmup : 5, command_line);
             return run_bench(*o, command_line);

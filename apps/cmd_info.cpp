@@ -55,6 +55,7 @@ int run_info(const std::string& path) {
     std::printf("  %-20s %.2f%%\n", "validation accuracy", 100 * m["validation_accuracy"].get<double>());
   print_if(m, "seed", "seed");
   print_if(m, "device", "device");
+  print_if(m, "math", "math");
   print_if(m, "started", "started");
   print_if(m, "finished", "finished");
   print_if(m, "command_line", "command line");

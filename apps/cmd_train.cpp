@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/data_sources.h"
 #include "apps/evaluate.h"
+#include "apps/gpu_math.h"
 #include "apps/model_file.h"
 #include "apps/model_lookup.h"
 #include "apps/placement.h"
@@ -36,6 +37,8 @@ struct TrainCommandOptions {
   std::string augment = "none";
   uint64_t seed = 1;
   std::string device = "auto", backend = "custom";
+  std::string cuda_graph = "off";  // --cuda-graph (apps/train_step.h); not part of the run: allowed on resume
+  std::string math = "fp32";  // the GPU backends' math mode (apps/gpu_math.h)
   std::string out = "model.quill";
   std::string resume;
   int64_t stop_after = 0;
@@ -179,16 +182,30 @@ Recipe apply_recipe(TrainCommandOptions& o, const std::string& dataset_name) {
   return recipe;
 }
 
+// Sets both GPU backends' math mode from --math, and says how the run computes. TF32 asked of a run on the
+// CPU is an error rather than a silent float32 run.
+std::string apply_math_mode(const TrainCommandOptions& o, const Placement& placement) {
+  const bool tf32 = o.math == "tf32";
+  QUILL_CHECK(!tf32 || !placement.device.is_cpu(),
+              "--math tf32 needs a CUDA device; this run is on the CPU, which computes in float32 only");
+  set_gpu_tf32(tf32);
+  if (!tf32) return placement.device.is_cpu() ? "float32" : "strict float32";
+  if (placement.backend == Backend::Cuda && !custom_tf32_available())
+    return "tf32 asked, but the custom kernels were compiled for a GPU before sm_80: strict float32";
+  return "TF32 tensor cores in convolutions and dense layers (float32 accumulation)";
+}
+
 int run_train(TrainCommandOptions& o, const std::string& command_line) {
   ProgressPrinter printer;
   const Placement placement = choose_placement(o.device, o.backend);
+  const std::string math = apply_math_mode(o, placement);
 
   ModelRecord checkpoint;
   const bool resuming = !o.resume.empty();
   if (resuming) {
     for (CLI::Option* opt : o.run_defining)
       QUILL_CHECK(opt->count() == 0, opt->get_name(), " cannot be changed when resuming: the run keeps its ",
-                  "checkpoint's settings (only --epochs, --device, --backend, --data-dir, --out and --stop-after may be given)");
+                  "checkpoint's settings (only --epochs, --device, --backend, --math, --cuda-graph, --data-dir, --out and --stop-after may be given)");
     checkpoint = load_model_file(o.resume);
     QUILL_CHECK(checkpoint.checkpoint.has_value(), "'", o.resume,
                 "' is a finished model, not a checkpoint (checkpoints are written as <out>.ckpt)");
@@ -240,6 +257,7 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
   }
   options.device = placement.device;
   options.backend = placement.backend;
+  options.cuda_graph = use_cuda_graph(o.cuda_graph, placement);
   options.checkpoint_path = o.out + ".ckpt";
 
   Trainer trainer(options, split.train, validation.size() > 0 ? &validation : nullptr);
@@ -260,7 +278,8 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
                              {"seed", options.seed},
                              {"command_line", command_line},
                              {"started", now_iso8601()},
-                             {"device", placement.str()}};
+                             {"device", placement.str()},
+                             {"math", o.math}};
   if (!recipe.path.empty()) metadata["recipe"] = recipe.path;
   if (resuming) {  // the run's origin stays; how it was continued is added
     for (const char* key : {"started", "command_line"})
@@ -270,7 +289,7 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
   trainer.set_metadata(metadata);
 
   printer.note("model: " + model_source + " (" + format_count(double(trainer.graph().num_params())) +
-               " parameters) on " + placement.str());
+               " parameters) on " + placement.str() + ", " + math);
   printer.note(describe_plan(trainer));
 
   TrainObserver observer;
@@ -336,6 +355,13 @@ Command add_train_command(CLI::App& quill) {
                                "Training recipe whose settings are the defaults: a file, a built-in name (models/recipes/), "
                                "or none (default: the dataset's built-in recipe, where there is one)"));
   add_device_options(cmd, o->device, o->backend);
+  add_cuda_graph_option(cmd, o->cuda_graph);
+  cmd->add_option("--math", o->math,
+                  "GPU math: fp32 (strict float32) or tf32 (convolutions and dense layers on TF32 tensor cores, "
+                  "float32 accumulation; both GPU backends). The CPU computes in float32 only: --math tf32 with "
+                  "a CPU run is an error")
+      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->capture_default_str();
   o->out_option = cmd->add_option("--out", o->out, "Model file to write; the checkpoint is <out>.ckpt, report images beside it")
                       ->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue the run saved in this checkpoint exactly where it stopped");

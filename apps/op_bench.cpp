@@ -7,7 +7,7 @@
 #include <limits>
 #include <memory>
 
-#include "apps/cudnn_math.h"
+#include "apps/gpu_math.h"
 #include "apps/model_lookup.h"
 #include "layers/model_description.h"
 #include "runtime/ops.h"
@@ -89,9 +89,16 @@ Comparison compare(const std::vector<Tensor>& got, const std::vector<Tensor>& wa
   return c;
 }
 
+// What a backend computes in a math mode: TF32 where it has a TF32 path (cuDNN's convolutions; the custom
+// kernels' convolutions, dense layers and gemm, where compiled for sm_80 or later), else float32.
+std::string backend_math(const std::string& mode, Backend b) {
+  if (mode != "tf32") return "fp32";
+  return b == Backend::Cudnn || (b == Backend::Cuda && custom_tf32_available()) ? "tf32" : "fp32";
+}
+
 std::vector<std::string> mode_notes(const std::string& math, const std::vector<BenchBackend>& backends) {
   std::vector<std::string> notes;
-  bool cudnn = false;
+  bool cudnn = false, custom = false;
   for (const BenchBackend& b : backends) {
     if (b.backend == Backend::Cudnn && !cudnn) {
       cudnn = true;
@@ -99,22 +106,20 @@ std::vector<std::string> mode_notes(const std::string& math, const std::vector<B
                                        "float32 FMA peak, so it can pass 100%"
                                      : "cudnn: strict float32 (no tensor-core conversion)");
       notes.push_back("cudnn: ops cuDNN lacks (max pooling, dense, dropout, the loss, the optimizer, ...) run the "
-                      "custom kernels behind the cudnn column; stderr names them");
+                      "custom kernels behind the cudnn column, in the same math mode; stderr names them");
     }
-    if (math == "tf32" && b.backend == Backend::Cuda) notes.push_back(b.label + ": no TF32 kernels yet (fp32 SIMT)");
+    if (math == "tf32" && b.backend == Backend::Cuda && !custom) {
+      custom = true;
+      notes.push_back(custom_tf32_available()
+                          ? b.label + ": convolutions and dense layers on TF32 tensor cores (WMMA, float32 "
+                                      "accumulation), the other ops float32; its % of peak is against the float32 "
+                                      "FMA peak, so it can pass 100%"
+                          : b.label + ": no TF32 kernels here (compiled for a GPU before sm_80): fp32 SIMT");
+    }
     if (math == "tf32" && b.backend == Backend::Cpu) notes.push_back(b.label + ": float32 only (no TF32)");
   }
   return notes;
 }
-
-// Sets the cuDNN math mode for a scope and puts strict float32 back at its end.
-class MathModeScope {
- public:
-  explicit MathModeScope(const std::string& math) { set_cudnn_tf32(math == "tf32"); }
-  ~MathModeScope() { set_cudnn_tf32(false); }
-  MathModeScope(const MathModeScope&) = delete;
-  MathModeScope& operator=(const MathModeScope&) = delete;
-};
 
 std::string format_ms(double ms) {
   char buf[32];
@@ -240,7 +245,7 @@ OpBenchReport run_op_bench(const OpBenchOptions& o, const std::string& command_l
   for (int batch : o.batches) {
     const std::vector<OpCase> cases = training_step_cases(graph, desc, batch, OptimizerConfig{});
     for (const std::string& math : modes) {
-      MathModeScope scope(math);
+      GpuMathScope scope(math == "tf32");
       ModeResult m;
       m.math = math;
       m.batch = batch;
@@ -257,7 +262,7 @@ OpBenchReport run_op_bench(const OpBenchOptions& o, const std::string& command_l
           call.run();  // the first call: the outputs the backends are compared on (and any one-time set-up)
           outputs.push_back(host_copies(call.outputs));
           Timing t = summarize(timers[b.device_index]->time_calls(call.run, o.warmup, o.runs));
-          t.math = math == "tf32" && b.backend == Backend::Cudnn ? "tf32" : "fp32";
+          t.math = backend_math(math, b.backend);
           progress += "  " + b.label + " " + format_ms(t.median_ms);
           cr.timings.push_back(std::move(t));
         }

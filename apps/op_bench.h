@@ -2,8 +2,9 @@
 // The per-op comparison benchmark (`quill bench --ops`): every op call of one training step of a model,
 // at one or more batch sizes, timed on each backend side by side (median of `runs` calls after warm-up),
 // with its rate against the device's measured peak and the largest difference between the backends'
-// outputs. Math modes: strict float32, and TF32 (cuDNN's convolutions only; the other backends say they
-// ran float32).
+// outputs. Math modes (apps/gpu_math.h): strict float32, and TF32 (cuDNN's convolutions; the custom
+// kernels' convolutions and dense layers where they were compiled for sm_80 or later; the CPU says it ran
+// float32).
 #include <string>
 #include <vector>
 

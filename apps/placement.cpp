@@ -31,4 +31,11 @@ Placement choose_placement(const std::string& device, const std::string& backend
   return p;
 }
 
+bool use_cuda_graph(const std::string& option, const Placement& placement) {
+  QUILL_CHECK(option == "on" || option == "off", "--cuda-graph: expected on or off, got '", option, "'");
+  if (option == "off") return false;
+  QUILL_CHECK(!placement.device.is_cpu(), "--cuda-graph on needs the CUDA device; this run is on the CPU");
+  return true;
+}
+
 }  // namespace quill

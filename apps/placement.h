@@ -16,4 +16,7 @@ struct Placement {
 // auto: CUDA when a GPU is usable, else the CPU. cuda without one is an error. Call init_backends() first.
 Placement choose_placement(const std::string& device, const std::string& backend = "custom");
 
+// --cuda-graph on|off: whether training steps are replayed from a CUDA graph. on needs the CUDA device.
+bool use_cuda_graph(const std::string& option, const Placement& placement);
+
 }  // namespace quill

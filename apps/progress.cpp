@@ -36,19 +36,24 @@ void ProgressPrinter::clear_bar() {
 
 void ProgressPrinter::step(const StepReport& r) {
   const double fraction = r.batches ? double(r.batch) / double(r.batches) : 0;
-  char stats[160];
-  std::snprintf(stats, sizeof stats, "loss %.4f  acc %.2f%%  %s img/s  ETA %s", r.loss, 100 * r.accuracy,
-                format_count(r.images_per_second).c_str(), format_duration(r.eta_seconds).c_str());
+  // Only for a line that is printed: reading the loss waits for a GPU to finish the step.
+  auto stats_text = [&r] {
+    char stats[160];
+    std::snprintf(stats, sizeof stats, "loss %.4f  acc %.2f%%  %s img/s  ETA %s", r.loss(), 100 * r.accuracy(),
+                  format_count(r.images_per_second).c_str(), format_duration(r.eta_seconds).c_str());
+    return std::string(stats);
+  };
   if (tty_) {
     const auto now = std::chrono::steady_clock::now();
     if (r.batch != r.batches && now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
+    const std::string stats = stats_text();
     constexpr int kWidth = 24;
     const int filled = int(fraction * kWidth);
     std::string bar(size_t(filled), '#');
     bar.resize(kWidth, '.');
     std::fprintf(out_, "\r\033[Kepoch %lld/%lld [%s] %3d%%  %s", (long long)r.epoch, (long long)r.epochs,
-                 bar.c_str(), int(fraction * 100), stats);
+                 bar.c_str(), int(fraction * 100), stats.c_str());
     bar_shown_ = true;
     std::fflush(out_);
     return;
@@ -58,7 +63,8 @@ void ProgressPrinter::step(const StepReport& r) {
   if (decile == 0 && r.batch != r.batches) return;
   last_epoch_ = r.epoch;
   last_decile_ = decile;
-  std::fprintf(out_, "epoch %lld/%lld %3d%%  %s\n", (long long)r.epoch, (long long)r.epochs, int(decile * 10), stats);
+  std::fprintf(out_, "epoch %lld/%lld %3d%%  %s\n", (long long)r.epoch, (long long)r.epochs, int(decile * 10),
+               stats_text().c_str());
   std::fflush(out_);
 }
 

@@ -108,6 +108,10 @@ Trainer::Trainer(const TrainOptions& options, const Dataset& train, const Datase
               graph_->output_shape().str(), " but the dataset has ", train.num_classes(),
               " classes: end the model with `dense classes`");
   optimizer_ = std::make_unique<Optimizer>(options_.optimizer, *graph_);
+  step_runner_ = std::make_unique<TrainStep>(*graph_, *optimizer_, loss_, options_.backend,
+                                             options_.seed ^ kDropoutSeedMix, options_.cuda_graph);
+  device_sums_ = !options_.device.is_cpu() || options_.cuda_graph;
+  if (device_sums_) sums_ = Tensor::zeros(Shape{2}, DType::F64, options_.device);
   loader_ = std::make_unique<BatchLoader>(train_, loader_options(options_));
   LrSchedule check_schedule(options_.schedule, total_steps());  // reports a bad schedule before training
 }
@@ -163,6 +167,7 @@ bool Trainer::run(const TrainObserver& observer) {
   while (!finished()) {
     if (batch_ < batches) {
       loader_->start_epoch(epoch_, batch_);
+      if (device_sums_) write_device_sums();
       Batch batch;
       auto t0 = Clock::now();
       while (!should_stop() && loader_->next(batch)) {
@@ -175,17 +180,29 @@ bool Trainer::run(const TrainObserver& observer) {
           r.epochs = options_.epochs;
           r.batch = batch_;
           r.batches = batches;
-          r.loss = epoch_loss_sum_ / double(epoch_seen_);
-          r.step_loss = last_step_loss_;
-          r.accuracy = double(epoch_correct_) / double(epoch_seen_);
           r.learning_rate = last_lr_;
           r.images_per_second = epoch_seconds_ > 0 ? epoch_seen_ / epoch_seconds_ : 0;
           const double steps_per_second = epoch_seconds_ > 0 ? batch_ / epoch_seconds_ : 0;
           r.eta_seconds = steps_per_second > 0 ? double(total_steps() - step_) / steps_per_second : 0;
+          r.read_stats = [this] {
+            if (device_sums_) {  // waits for the device: only when an observer asks
+              read_device_sums();
+              last_step_loss_ = loss_.value();
+            }
+            return StepReport::Stats{epoch_loss_sum_ / double(epoch_seen_),
+                                     double(epoch_correct_) / double(epoch_seen_), last_step_loss_};
+          };
           observer.on_step(r);
         }
       }
       loader_->stop();
+      // Before evaluation or a checkpoint runs or reads the model: no recorded step may outlive this run.
+      step_runner_->reset();
+      if (device_sums_) {
+        const auto t = Clock::now();
+        read_device_sums();  // also waits for the queued steps, whose time belongs to the epoch
+        epoch_seconds_ += seconds_since(t);
+      }
     }
     if (batch_ == batches) finish_epoch(observer);
     if (should_stop() && !finished()) {
@@ -200,24 +217,30 @@ bool Trainer::run(const TrainObserver& observer) {
 }
 
 void Trainer::train_one_step(const Batch& batch, const LrSchedule& schedule) {
-  const Backend backend = options_.backend;
   tensors_.upload(batch, graph_->dtype(), graph_->device());
-  Context ctx;
-  ctx.backend = backend;
-  ctx.training = true;
-  ctx.seed = options_.seed ^ kDropoutSeedMix;
-  ctx.step = uint64_t(step_);
-  const Tensor& logits = graph_->forward(ctx, tensors_.images());
-  loss_.forward(backend, logits, tensors_.labels());
-  graph_->backward(ctx, loss_.backward(backend, tensors_.labels()));
   last_lr_ = schedule.at(step_);
-  optimizer_->step(backend, last_lr_);
-  last_step_loss_ = loss_.value();
-  epoch_loss_sum_ += last_step_loss_ * batch.n;
-  epoch_correct_ += loss_.correct(backend, tensors_.labels());
+  step_runner_->run(tensors_.images(), tensors_.labels(), uint64_t(step_), last_lr_, device_sums_ ? &sums_ : nullptr);
+  if (!device_sums_) {
+    last_step_loss_ = loss_.value();
+    epoch_loss_sum_ += last_step_loss_ * batch.n;
+    epoch_correct_ += loss_.correct(options_.backend, tensors_.labels());
+  }
   epoch_seen_ += batch.n;
   ++step_;
   ++batch_;
+}
+
+void Trainer::write_device_sums() {
+  Tensor host = Tensor::empty(Shape{2}, DType::F64);
+  host.data<double>()[0] = epoch_loss_sum_;
+  host.data<double>()[1] = double(epoch_correct_);
+  sums_.copy_from(host);
+}
+
+void Trainer::read_device_sums() {
+  const Tensor host = sums_.to(Device::cpu());
+  epoch_loss_sum_ = host.data<double>()[0];
+  epoch_correct_ = int64_t(host.data<double>()[1]);
 }
 
 void Trainer::finish_epoch(const TrainObserver& observer) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 #include "apps/batch_tensors.h"
 #include "apps/model_file.h"
+#include "apps/train_step.h"
 #include "apps/training_history.h"
 #include "data/dataset.h"
 #include "data/loader.h"
@@ -43,6 +45,10 @@ struct TrainOptions {
   Backend backend = Backend::Cpu;
   std::string checkpoint_path;     // written after every epoch when set
   int64_t stop_after_steps = -1;   // stop early (with a checkpoint) after this many steps in total; -1: never
+  // Replay each training step from a CUDA graph recorded once per epoch (apps/train_step.h; --cuda-graph).
+  // Off by default until verified on a GPU. Gives the same bits as off. On the CPU (tests only) it runs the
+  // same path with a stand-in graph that calls the step again.
+  bool cuda_graph = false;
 };
 
 // The run settings as stored in checkpoints, and back (device, backend and paths are not stored).
@@ -52,11 +58,28 @@ TrainOptions train_options_from_json(const nlohmann::json& j);
 struct StepReport {
   int64_t epoch = 0, epochs = 0;    // 1-based epoch
   int64_t batch = 0, batches = 0;   // batches done in this epoch, of
-  double loss = 0, accuracy = 0;    // running means over the epoch so far
-  double step_loss = 0;             // this step's batch alone
   double learning_rate = 0;
   double images_per_second = 0;
   double eta_seconds = 0;           // to the end of training, validation excluded
+
+  // Running means over the epoch so far, and this step's batch alone. On a GPU these live on the device
+  // until asked for: the first call waits for the step to finish and reads them, so an observer that
+  // prints only now and then does not make every step wait for the host.
+  double loss() const { return stats().loss; }
+  double accuracy() const { return stats().accuracy; }
+  double step_loss() const { return stats().step_loss; }
+
+  struct Stats {
+    double loss = 0, accuracy = 0, step_loss = 0;
+  };
+  std::function<Stats()> read_stats;  // set by the trainer
+
+ private:
+  const Stats& stats() const {
+    if (!stats_) stats_ = read_stats();
+    return *stats_;
+  }
+  mutable std::optional<Stats> stats_;
 };
 
 struct TrainObserver {
@@ -101,6 +124,10 @@ class Trainer {
  private:
   void train_one_step(const Batch& batch, const LrSchedule& schedule);
   void finish_epoch(const TrainObserver& observer);
+  // The device's running sums: written from the host fields at the start of a run of steps, read back into
+  // them when a report asks and at the end of the run (a wait for the device).
+  void write_device_sums();
+  void read_device_sums();
 
   TrainOptions options_;
   const Dataset& train_;
@@ -110,6 +137,11 @@ class Trainer {
   std::unique_ptr<BatchLoader> loader_;
   SoftmaxCrossEntropy loss_;
   BatchTensors tensors_;
+  std::unique_ptr<TrainStep> step_runner_;
+  // On a GPU (and with cuda_graph) the epoch's loss sum and correct count are added up on the device
+  // (float64 [2]), so no step waits for the host; on the CPU the host adds them up after every step.
+  bool device_sums_ = false;
+  Tensor sums_;
   nlohmann::json metadata_ = nlohmann::json::object();
 
   // Position: the next step, epoch (0-based) and batch of the epoch.
@@ -117,7 +149,7 @@ class Trainer {
   // Sums over the current epoch so far (kept in checkpoints so a resumed epoch reports the same figures).
   double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
   int64_t epoch_correct_ = 0, epoch_seen_ = 0;
-  double last_lr_ = 0, last_step_loss_ = 0;
+  double last_lr_ = 0, last_step_loss_ = 0;  // last_step_loss_: only with host sums
   std::vector<EpochRecord> history_;
 };
 

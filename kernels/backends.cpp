@@ -10,6 +10,7 @@ void init_backends() {
     register_cpu_ops();
 #if QUILL_HAVE_CUDA  // the one place the build's backends are named; set by kernels/CMakeLists.txt
     register_cuda_ops();
+    register_cuda_step_ops();
 #endif
 #if QUILL_HAVE_CUDNN
     register_cudnn_ops();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "kernels/step_values.h"
 #include "runtime/tensor.h"
 
 namespace quill::binding {
@@ -47,6 +48,24 @@ inline ChannelLayout channel_layout(const Tensor& x, const Tensor& gamma, const 
   QUILL_CHECK(c > 0 && x.shape().rank() >= 2 && row_size(x) % c == 0, op, ": input ", x.shape().str(),
               " does not have ", c, " channels");
   return {rows_of(x), c, row_size(x) / c};
+}
+
+// The per-step values of an *_indirect op (kernels/step_values.h): float64 [kStepValueCount], a pointer into
+// the op's device memory.
+inline const double* step_values_of(const Tensor& values, const char* op) {
+  QUILL_CHECK(values.dtype() == DType::F64 && values.numel() == kStepValueCount, op, ": step values must be float64 [",
+              int(kStepValueCount), "], got ", dtype_name(values.dtype()), " ", values.shape().str());
+  return values.data<double>();
+}
+
+// The arguments of accumulate_loss: loss [1] float, correct [1] int32, sums [2] float64.
+inline void check_loss_sums(const Tensor& loss, const Tensor& correct, const Tensor& sums, const char* op) {
+  check_numel(loss, 1, op, "loss");
+  check_numel(correct, 1, op, "correct");
+  check_numel(sums, 2, op, "sums");
+  QUILL_CHECK(correct.dtype() == DType::I32 && sums.dtype() == DType::F64, op,
+              ": correct must be int32 and sums float64, got ", dtype_name(correct.dtype()), " and ",
+              dtype_name(sums.dtype()));
 }
 
 inline void check_per_channel(const char* op, int c, std::initializer_list<const Tensor*> tensors) {

@@ -1,6 +1,7 @@
 // dropout P: zeroes each element with probability P in training (inverted dropout); identity in evaluation.
 #include <sstream>
 
+#include "kernels/step_values.h"
 #include "layers/layer_kinds.h"
 
 namespace quill {
@@ -17,23 +18,27 @@ class Dropout final : public Layer {
   Shape setup(const std::vector<Shape>& in) override { return in[0]; }
 
   void forward(const Context& ctx, const std::vector<const Tensor*>& in, Tensor& out) override {
-    if (ctx.training && p_ > 0)
-      ops::dropout_forward(ctx.backend, p_, ctx.seed, stream(ctx), *in[0], out);
-    else
+    if (!(ctx.training && p_ > 0))
       out.copy_from(*in[0]);
+    else if (ctx.step_values)
+      ops::dropout_forward_indirect(ctx.backend, p_, ctx.seed, index, *ctx.step_values, *in[0], out);
+    else
+      ops::dropout_forward(ctx.backend, p_, ctx.seed, dropout_stream(ctx.step, index), *in[0], out);
   }
   void backward(const Context& ctx, const std::vector<const Tensor*>&, const Tensor&, const Tensor& dout,
                 const std::vector<Tensor*>& din) override {
     if (!din[0]) return;
-    if (p_ > 0)
-      ops::dropout_backward(ctx.backend, p_, ctx.seed, stream(ctx), dout, *din[0]);
-    else
+    if (!(p_ > 0))
       din[0]->copy_from(dout);
+    else if (ctx.step_values)
+      ops::dropout_backward_indirect(ctx.backend, p_, ctx.seed, index, *ctx.step_values, dout, *din[0]);
+    else
+      ops::dropout_backward(ctx.backend, p_, ctx.seed, dropout_stream(ctx.step, index), dout, *din[0]);
   }
 
  private:
-  // A fresh mask every step and every node, reproducible from the seed.
-  uint64_t stream(const Context& ctx) const { return (ctx.step << 16) ^ index; }
+  // Masks draw from (seed, dropout_stream(step, node)): a fresh mask every step and every node, reproducible
+  // from the seed.
   double p_;
 };
 

@@ -28,6 +28,10 @@ struct Context {
   bool training = false;
   uint64_t seed = 0;  // for dropout masks: the mask of a node is drawn from (seed, step, node index)
   uint64_t step = 0;
+  // When set, the step is read from this float64 tensor on the graph's device when the kernels run
+  // (kernels/step_values.h) and `step` is not used: a training step recorded once and replayed from a
+  // CUDA graph (apps/train_step.h).
+  const Tensor* step_values = nullptr;
 };
 
 class Layer {

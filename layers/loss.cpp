@@ -20,9 +20,13 @@ const Tensor& SoftmaxCrossEntropy::backward(Backend backend, const Tensor& label
 }
 
 int64_t SoftmaxCrossEntropy::correct(Backend backend, const Tensor& labels) {
+  return static_cast<int64_t>(count_correct(backend, labels).item());
+}
+
+const Tensor& SoftmaxCrossEntropy::count_correct(Backend backend, const Tensor& labels) {
   ensure(correct_, Shape{1}, DType::I32, probs_.device());
   ops::count_correct(backend, probs_, labels, correct_);
-  return static_cast<int64_t>(correct_.item());
+  return correct_;
 }
 
 }  // namespace quill

@@ -14,8 +14,11 @@ class SoftmaxCrossEntropy {
   const Tensor& backward(Backend backend, const Tensor& labels);
   // Number of correct arg-max predictions of the last forward.
   int64_t correct(Backend backend, const Tensor& labels);
+  // The same count left on the device: int32 [1], queued without waiting (a training step's running sums).
+  const Tensor& count_correct(Backend backend, const Tensor& labels);
 
   double value() const { return loss_.item(); }
+  const Tensor& loss_tensor() const { return loss_; }  // [1] on the device: the mean loss of the last forward
   const Tensor& probs() const { return probs_; }
   double smoothing() const { return smoothing_; }
 

@@ -1,5 +1,7 @@
 #include "layers/optimizer.h"
 
+#include "kernels/step_values.h"
+
 namespace quill {
 
 Optimizer::Optimizer(const OptimizerConfig& cfg, Graph& graph) : cfg_(cfg), graph_(graph) {
@@ -29,6 +31,31 @@ void Optimizer::step(Backend backend, double lr) {
     c.weight_decay = cfg_.weight_decay;
     c.decoupled_weight_decay = cfg_.kind == "adamw";
     ops::adam_step(backend, c, steps_, graph_.flat_values(), graph_.flat_grads(), slot1_, slot2_);
+  }
+}
+
+void Optimizer::count_step(double lr, double* values) {
+  ++steps_;
+  values[kStepLearningRate] = lr;
+  values[kStepCorrection1] = adam_bias_correction(cfg_.beta1, steps_);  // unused by sgd
+  values[kStepCorrection2] = adam_bias_correction(cfg_.beta2, steps_);
+}
+
+void Optimizer::queue_step(Backend backend, const Tensor& values) {
+  if (cfg_.kind == "sgd") {
+    SgdConfig c;
+    c.momentum = cfg_.momentum;
+    c.nesterov = cfg_.nesterov;
+    c.weight_decay = cfg_.weight_decay;
+    ops::sgd_step_indirect(backend, c, values, graph_.flat_values(), graph_.flat_grads(), slot1_);
+  } else {
+    AdamConfig c;
+    c.beta1 = cfg_.beta1;
+    c.beta2 = cfg_.beta2;
+    c.eps = cfg_.eps;
+    c.weight_decay = cfg_.weight_decay;
+    c.decoupled_weight_decay = cfg_.kind == "adamw";
+    ops::adam_step_indirect(backend, c, values, graph_.flat_values(), graph_.flat_grads(), slot1_, slot2_);
   }
 }
 

@@ -23,6 +23,14 @@ class Optimizer {
   // One update with learning rate lr from the gradients in graph.flat_grads().
   void step(Backend backend, double lr);
 
+  // The same update split for a step replayed from a CUDA graph (apps/train_step.h), whose kernels read
+  // the values that change every step from memory (kernels/step_values.h). count_step counts the next
+  // update, as step() does, and writes the values it reads into values[kStepLearningRate..]: lr and, for
+  // Adam, the bias corrections of the new step count. queue_step queues the update reading them from
+  // `values` on the device when it runs; it counts nothing, so it can be recorded once and replayed.
+  void count_step(double lr, double* values);
+  void queue_step(Backend backend, const Tensor& values);
+
   int64_t steps() const { return steps_; }
   const OptimizerConfig& config() const { return cfg_; }
   // Optimizer state, for checkpoints: the step count is stored separately.

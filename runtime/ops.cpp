@@ -25,5 +25,10 @@ decltype(softmax_xent_backward) softmax_xent_backward("softmax_xent_backward");
 decltype(count_correct) count_correct("count_correct");
 decltype(sgd_step) sgd_step("sgd_step");
 decltype(adam_step) adam_step("adam_step");
+decltype(dropout_forward_indirect) dropout_forward_indirect("dropout_forward_indirect");
+decltype(dropout_backward_indirect) dropout_backward_indirect("dropout_backward_indirect");
+decltype(sgd_step_indirect) sgd_step_indirect("sgd_step_indirect");
+decltype(adam_step_indirect) adam_step_indirect("adam_step_indirect");
+decltype(accumulate_loss) accumulate_loss("accumulate_loss");
 
 }  // namespace quill::ops

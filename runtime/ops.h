@@ -81,4 +81,27 @@ extern Op<void(const SgdConfig&, Tensor& param, const Tensor& grad, Tensor& velo
 extern Op<void(const AdamConfig&, int64_t step, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v)>
     adam_step;
 
+// ---- the same with the values that change every step read from memory (kernels/step_values.h) ----
+// For a training step replayed from a CUDA graph: step_values is a float64 tensor [kStepValueCount] on the
+// op's device, read when the kernel runs rather than when it is queued. Results are bit for bit those of
+// the ops above given the same values.
+// Dropout with stream dropout_stream(step_values[kStepNumber], node).
+extern Op<void(double p, uint64_t seed, uint64_t node, const Tensor& step_values, const Tensor& x, Tensor& y)>
+    dropout_forward_indirect;
+extern Op<void(double p, uint64_t seed, uint64_t node, const Tensor& step_values, const Tensor& dy, Tensor& dx)>
+    dropout_backward_indirect;
+// sgd_step with the learning rate step_values[kStepLearningRate] (cfg.lr is ignored).
+extern Op<void(const SgdConfig&, const Tensor& step_values, Tensor& param, const Tensor& grad, Tensor& velocity)>
+    sgd_step_indirect;
+// adam_step with the learning rate and the bias corrections of its step t from step_values (cfg.lr is ignored).
+extern Op<void(const AdamConfig&, const Tensor& step_values, Tensor& param, const Tensor& grad, Tensor& m,
+               Tensor& v)>
+    adam_step_indirect;
+
+// ---- a training epoch's running sums, kept on the device so that no step waits for the host ----
+// The one op that accumulates: sums [2] float64 += (loss[0] * n, correct[0]) for the mean loss [1] of a
+// batch of n and its correct count [1] int32. The product and sum are one fused multiply-add, as the host's
+// `sum += loss * n` compiles for x86-64 with FMA.
+extern Op<void(const Tensor& loss, const Tensor& correct, int64_t n, Tensor& sums)> accumulate_loss;
+
 }  // namespace quill::ops

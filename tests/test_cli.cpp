@@ -192,6 +192,14 @@ TEST_CASE("cli: --device cuda without a GPU is a one-line error") {
   }
 }
 
+TEST_CASE("cli: train --math tf32 on the cpu is a one-line error (the CPU computes in float32 only)") {
+  Sandbox box;
+  const Result r = box.quill("train --model small --device cpu --math tf32 --out " + box.file("m.quill"));
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("--math tf32") != std::string::npos);
+}
+
 TEST_CASE("cli: a missing built-in model or dataset is a one-line error") {
   Sandbox box;
   Result r = box.quill("bench --model no-such-model");

@@ -6,11 +6,16 @@
 // batch norm, the loss) are also run twice on the GPU and compared bit for bit. Ops cuDNN lacks (and LeakyRelu,
 // max pooling) run the custom CUDA kernels behind Backend::Cudnn and are checked the same way.
 //
+// The TF32 math mode of the custom kernels (apps/gpu_math.h) is checked twice: its matrix products (conv
+// forward, backward-data, backward-weights, dense, gemm) stay within the TF32 rounding bound of the CPU
+// (check_tf32), and inputs built to round differently in TF32 prove that the tensor-core path actually ran.
+//
 // Each case loops over the backends under test, re-seeding its generator for each so that every backend sees
 // the same inputs; failures name the backend (CAPTURE). Uses only the op registry, so it compiles in every
-// build. Without a CUDA device each case is skipped (QUILL_REQUIRE_CUDA=1 makes that a failure); in a build
-// without the cuDNN backend the cuDNN part is skipped and each case runs on Backend::Cuda only
-// (QUILL_REQUIRE_CUDNN=1 makes that a failure).
+// build, except the direct gemm case, compiled in CUDA builds only (gemm is no op of its own). Without a CUDA
+// device each case is skipped (QUILL_REQUIRE_CUDA=1 makes that a failure); in a build without the cuDNN
+// backend the cuDNN part is skipped and each case runs on Backend::Cuda only (QUILL_REQUIRE_CUDNN=1 makes
+// that a failure).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -21,10 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "apps/gpu_math.h"
 #include "kernels/backends.h"
 #include "tests/gpu_backends.h"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
+#if QUILL_HAVE_CUDA  // set by tests/CMakeLists.txt in CUDA builds
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/cuda_kernels.h"
+#endif
 
 using namespace quill;
 using test_gpu::cuda_usable;
@@ -33,6 +43,23 @@ using test_gpu::gpu_backends;
 namespace {
 
 double tolerance(DType t) { return t == DType::F64 ? 1e-12 : 1e-5; }
+
+// The TF32 bound, elementwise: |gpu - cpu| <= kTf32Tolerance * (|A| |B|), where |A| |B| is the same product
+// taken over the inputs' absolute values (plus |bias|, |beta C|). Rounding an input to TF32 (10 explicit
+// mantissa bits, to nearest) changes it by at most u = 2^-11 ~ 4.9e-4 of itself, so a product a*b moves by at
+// most (2u + u^2) |a| |b| and a sum of products by at most 2u * sum |a| |b|: for any K and any signs. (A
+// norm-wise ||gpu - cpu|| / ||cpu|| would depend on how much the random signs cancel: against |sum a b| the
+// same error grows like sqrt(K) u.) Products of TF32 values are exact in float32; what remains is the float32
+// summation on both sides, at most about n * 2^-23 * sum |a| |b| for n terms even with truncating adders, and
+// ~sqrt(n) 2^-24 in practice. 4u = 2^-9 ~ 2.0e-3 leaves 2u for it: enough for n up to ~5000 terms in the worst
+// case. The GPU's sums here have at most 2,048 terms (split-K chunks of backward-weights; the partials are
+// added in float64); the CPU's backward-weights sums over a whole batch (up to 50,176 terms) err by about
+// sqrt(n) 2^-24 ~ 1e-5 of sum |a| |b|.
+constexpr double kTf32Tolerance = 1.0 / 512;
+
+// How close a matrix product's output must be: within float32 rounding (check_close), or within the TF32
+// bound (check_tf32) when the GPU ran in TF32.
+enum class Expect { Fp32, Tf32 };
 
 // ---- host tensors ----
 
@@ -110,6 +137,41 @@ void check_close(const Tensor& got, const Tensor& want, const std::string& what)
   std::ostringstream message;
   message << what << ": relative error " << err;
   CHECK_MESSAGE(err < tolerance(want.dtype()), message.str());
+}
+
+// The TF32 bound above; `scale` is the CPU's |A| |B| for each element of want.
+void check_tf32(const Tensor& got_anywhere, const Tensor& want, const Tensor& scale, const std::string& what) {
+  const Tensor got = host(got_anywhere);
+  REQUIRE(got.shape() == want.shape());
+  REQUIRE(scale.shape() == want.shape());
+  double worst = 0;
+  int64_t at = -1;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double g = load(got, i), w = load(want, i), s = load(scale, i);
+    const double diff = std::isfinite(g) ? std::abs(g - w) : std::numeric_limits<double>::infinity();
+    const double ratio = diff == 0 ? 0 : (s > 0 ? diff / s : std::numeric_limits<double>::infinity());
+    if (at < 0 || ratio > worst) worst = ratio, at = i;
+  }
+  std::ostringstream message;
+  message << what << ": |gpu - cpu| / (|A| |B|) reaches " << worst << " at element " << at << " (bound "
+          << kTf32Tolerance << "; norm-wise relative error " << relative_error(got.cast(want.dtype()), want) << ")";
+  CHECK_MESSAGE(worst <= kTf32Tolerance, message.str());
+}
+
+// An output of a matrix product under `expect`; make_scale() computes |A| |B| (only under TF32).
+template <class MakeScale>
+void check_product(Expect expect, const Tensor& got, const Tensor& want, MakeScale make_scale, const std::string& what) {
+  if (expect == Expect::Tf32)
+    check_tf32(got, want, make_scale(), what + " (tf32)");
+  else
+    check_close(got, want, what);
+}
+
+// A host copy with every element replaced by its absolute value.
+Tensor absolute(const Tensor& t) {
+  Tensor out = t.clone();
+  for (int64_t i = 0; i < out.numel(); ++i) store(out, i, std::abs(load(out, i)));
+  return out;
 }
 
 bool bit_identical(const Tensor& a, const Tensor& b) {
@@ -213,31 +275,55 @@ std::vector<PoolGeometry> pool_geometries() {
 
 // ---- per-op comparisons, for one geometry and dtype ----
 
-void compare_conv(Backend backend, const ConvGeometry& g, DType dt, Rng& rng) {
+// Under Expect::Tf32 the three products are checked against the TF32 bound, the bias gradient (a plain sum)
+// as in float32.
+void compare_conv(Backend backend, const ConvGeometry& g, DType dt, Rng& rng, Expect expect = Expect::Fp32) {
   const std::string where = describe(g) + " " + name_of(dt);
   const Shape x_shape{g.n, g.c, g.h, g.w}, w_shape{g.k, g.c, g.r, g.s}, y_shape{g.n, g.k, g.p(), g.q()};
   const Tensor x = random_tensor(x_shape, rng, dt), w = random_tensor(w_shape, rng, dt);
   const Tensor b = random_tensor(Shape{g.k}, rng, dt), dy = random_tensor(y_shape, rng, dt);
   const Tensor xg = gpu(x), wg = gpu(w), bg = gpu(b), dyg = gpu(dy);
+  const Tensor ax = absolute(x), aw = absolute(w), ab = absolute(b), ady = absolute(dy);  // for |A| |B|
 
   for (bool with_bias : {true, false}) {
     Tensor y = Tensor::empty(y_shape, dt), yg = poisoned(y_shape, dt);
     ops::conv2d_forward(Backend::Cpu, g, x, w, with_bias ? &b : nullptr, y);
     ops::conv2d_forward(backend, g, xg, wg, with_bias ? &bg : nullptr, yg);
-    check_close(yg, y, "conv2d_forward " + where + (with_bias ? " with bias" : ""));
+    check_product(
+        expect, yg, y,
+        [&] {
+          Tensor scale = Tensor::empty(y_shape, dt);
+          ops::conv2d_forward(Backend::Cpu, g, ax, aw, with_bias ? &ab : nullptr, scale);
+          return scale;
+        },
+        "conv2d_forward " + where + (with_bias ? " with bias" : ""));
   }
 
   Tensor dx = Tensor::empty(x_shape, dt), dxg = poisoned(x_shape, dt);
   ops::conv2d_backward_data(Backend::Cpu, g, dy, w, dx);
   ops::conv2d_backward_data(backend, g, dyg, wg, dxg);
-  check_close(dxg, dx, "conv2d_backward_data " + where);
+  check_product(
+      expect, dxg, dx,
+      [&] {
+        Tensor scale = Tensor::empty(x_shape, dt);
+        ops::conv2d_backward_data(Backend::Cpu, g, ady, aw, scale);
+        return scale;
+      },
+      "conv2d_backward_data " + where);
 
   for (bool with_bias : {true, false}) {
     Tensor dw = Tensor::empty(w_shape, dt), db = Tensor::empty(Shape{g.k}, dt);
     Tensor dwg = poisoned(w_shape, dt), dbg = poisoned(Shape{g.k}, dt);
     ops::conv2d_backward_weights(Backend::Cpu, g, x, dy, dw, with_bias ? &db : nullptr);
     ops::conv2d_backward_weights(backend, g, xg, dyg, dwg, with_bias ? &dbg : nullptr);
-    check_close(dwg, dw, "conv2d_backward_weights dw " + where);
+    check_product(
+        expect, dwg, dw,
+        [&] {
+          Tensor scale = Tensor::empty(w_shape, dt);
+          ops::conv2d_backward_weights(Backend::Cpu, g, ax, ady, scale, nullptr);
+          return scale;
+        },
+        "conv2d_backward_weights dw " + where);
     if (with_bias) check_close(dbg, db, "conv2d_backward_weights dbias " + where);
   }
 }
@@ -271,8 +357,8 @@ void compare_pool(Backend backend, const PoolGeometry& g, DType dt, Rng& rng) {
   check_close(dxag, dxa, "avgpool_backward " + where);
 }
 
-// x is [n, ...] with `in` = numel / n features.
-void compare_dense(Backend backend, const Shape& x_shape, int out, DType dt, Rng& rng) {
+// x is [n, ...] with `in` = numel / n features. Under Expect::Tf32 as compare_conv.
+void compare_dense(Backend backend, const Shape& x_shape, int out, DType dt, Rng& rng, Expect expect = Expect::Fp32) {
   const int n = int(x_shape[0]), in = int(x_shape.numel() / x_shape[0]);
   std::ostringstream os;
   os << "dense x " << x_shape.str() << " out=" << out << " " << name_of(dt);
@@ -280,14 +366,28 @@ void compare_dense(Backend backend, const Shape& x_shape, int out, DType dt, Rng
   const Tensor x = random_tensor(x_shape, rng, dt), w = random_tensor(Shape{out, in}, rng, dt);
   const Tensor b = random_tensor(Shape{out}, rng, dt), dy = random_tensor(Shape{n, out}, rng, dt);
   const Tensor xg = gpu(x), wg = gpu(w), bg = gpu(b), dyg = gpu(dy);
+  const Tensor ax = absolute(x), aw = absolute(w), ab = absolute(b), ady = absolute(dy);  // for |A| |B|
 
   for (bool with_bias : {true, false}) {
     Tensor y = Tensor::empty(Shape{n, out}, dt), yg = poisoned(Shape{n, out}, dt);
     ops::dense_forward(Backend::Cpu, x, w, with_bias ? &b : nullptr, y);
     ops::dense_forward(backend, xg, wg, with_bias ? &bg : nullptr, yg);
-    check_close(yg, y, "dense_forward " + where + (with_bias ? " with bias" : ""));
+    check_product(
+        expect, yg, y,
+        [&] {
+          Tensor scale = Tensor::empty(Shape{n, out}, dt);
+          ops::dense_forward(Backend::Cpu, ax, aw, with_bias ? &ab : nullptr, scale);
+          return scale;
+        },
+        "dense_forward " + where + (with_bias ? " with bias" : ""));
   }
 
+  // |dy| |w| and |dy|^T |x|, for the TF32 bound.
+  Tensor dx_scale, dw_scale;
+  if (expect == Expect::Tf32) {
+    dx_scale = Tensor::empty(x_shape, dt), dw_scale = Tensor::empty(Shape{out, in}, dt);
+    ops::dense_backward(Backend::Cpu, ax, aw, ady, &dx_scale, dw_scale, nullptr);
+  }
   for (bool with_dx : {true, false})
     for (bool with_db : {true, false}) {
       Tensor dx = Tensor::empty(x_shape, dt), dw = Tensor::empty(Shape{out, in}, dt);
@@ -295,8 +395,8 @@ void compare_dense(Backend backend, const Shape& x_shape, int out, DType dt, Rng
       Tensor dxg = poisoned(x_shape, dt), dwg = poisoned(Shape{out, in}, dt), dbg = poisoned(Shape{out}, dt);
       ops::dense_backward(Backend::Cpu, x, w, dy, with_dx ? &dx : nullptr, dw, with_db ? &db : nullptr);
       ops::dense_backward(backend, xg, wg, dyg, with_dx ? &dxg : nullptr, dwg, with_db ? &dbg : nullptr);
-      if (with_dx) check_close(dxg, dx, "dense_backward dx " + where);
-      check_close(dwg, dw, "dense_backward dw " + where);
+      if (with_dx) check_product(expect, dxg, dx, [&] { return dx_scale; }, "dense_backward dx " + where);
+      check_product(expect, dwg, dw, [&] { return dw_scale; }, "dense_backward dw " + where);
       if (with_db) check_close(dbg, db, "dense_backward db " + where);
     }
 }
@@ -699,3 +799,179 @@ TEST_CASE("gpu backends: batch-norm statistics and the loss are deterministic") 
     check_identical(loss2, loss1, "loss of two runs");
   }
 }
+
+// ---- the TF32 math mode of the custom kernels ----
+
+TEST_CASE("gpu backends: in TF32 the custom kernels' conv2d and dense stay within the TF32 bound of the cpu") {
+  if (!cuda_usable()) return;
+  const GpuMathScope tf32(true);
+  Rng rng(15);
+  for (const ConvGeometry& g : conv_geometries()) compare_conv(Backend::Cuda, g, DType::F32, rng, Expect::Tf32);
+  for (int n : {1, 3, 64})
+    for (int in : {1, 17, 300})
+      for (int out : {1, 10, 70}) compare_dense(Backend::Cuda, Shape{n, in}, out, DType::F32, rng, Expect::Tf32);
+  compare_dense(Backend::Cuda, Shape{3, 2, 5, 7}, 13, DType::F32, rng, Expect::Tf32);
+  compare_dense(Backend::Cuda, Shape{256, 784}, 128, DType::F32, rng, Expect::Tf32);
+  // float64 ignores the switch: still within float64 rounding.
+  for (const ConvGeometry& g : conv_geometries_f64()) compare_conv(Backend::Cuda, g, DType::F64, rng);
+  compare_dense(Backend::Cuda, Shape{64, 300}, 10, DType::F64, rng);
+}
+
+// Inputs built so that the three ways a product could be computed give different results, each exactly
+// predictable. One operand holds v = 1 + 5 * 2^-13, the other 1. Rounded to TF32 (10 mantissa bits, to
+// nearest) v becomes 1 + 2^-10; cut to TF32 without rounding it would be 1; float32 keeps it. So every output
+// is count * v' where count is the number of terms in its sum (the same op on all-ones inputs, on the CPU) and
+// v' is the value the product saw. Every partial sum j * v' (j < 2,046 terms: a multiple of 2^-13 below 2^11)
+// fits float32's 24 bits, so the sums are exact in any order, and split-K partials are added in double: the
+// GPU must give float(count * v') to the bit. A silent fallback to the SIMT kernel gives count * v; a TF32
+// path that skips the rounding gives count. Each op runs with v on either side of its product (A and B).
+TEST_CASE("gpu backends: the custom kernels' TF32 mode runs on tensor cores, and fp32 mode does not") {
+  if (!cuda_usable()) return;
+  REQUIRE_MESSAGE(custom_tf32_available(),
+                  "the custom kernels have no TF32 path on this GPU: were they compiled for a GPU before sm_80?");
+  constexpr double kV = 1 + 5.0 / 8192, kVInTf32 = 1 + 1.0 / 1024;
+  auto filled = [](const Shape& shape, double value) {
+    Tensor t = Tensor::empty(shape, DType::F32);
+    t.fill(value);
+    return t;
+  };
+  // got == float(count * factor), element by element, to the bit.
+  auto check_counts = [](const Tensor& got_anywhere, const Tensor& count, double factor, const std::string& what) {
+    const Tensor got = host(got_anywhere);
+    REQUIRE(got.shape() == count.shape());
+    int64_t wrong = 0, first = -1;
+    for (int64_t i = 0; i < count.numel(); ++i)
+      if (got.data<float>()[i] != float(double(count.data<float>()[i]) * factor)) {
+        ++wrong;
+        if (first < 0) first = i;
+      }
+    std::ostringstream message;
+    message << what << ": " << wrong << " of " << count.numel() << " elements differ from count x " << factor;
+    if (first >= 0)
+      message << "; the first, " << first << ": " << got.data<float>()[first] << " for count "
+              << count.data<float>()[first];
+    CHECK_MESSAGE(wrong == 0, message.str());
+  };
+
+  // A conv whose filters span two 64-row tiles, with padding, and one whose backward-weights is split-K
+  // (64 x 13 x 13 = 10,816 terms in chunks of 1,808).
+  const ConvGeometry convs[] = {{3, 17, 9, 11, 70, 3, 3, 1, 1, 1, 1}, {64, 5, 13, 13, 17, 3, 3, 1, 1, 1, 1}};
+  for (const bool tf32 : {true, false}) {
+    const GpuMathScope scope(tf32);
+    const double factor = tf32 ? kVInTf32 : kV;
+    const std::string mode = tf32 ? " (tf32)" : " (fp32)";
+    for (const ConvGeometry& g : convs) {
+      const Shape x_shape{g.n, g.c, g.h, g.w}, w_shape{g.k, g.c, g.r, g.s}, y_shape{g.n, g.k, g.p(), g.q()};
+      Tensor y_count = Tensor::empty(y_shape, DType::F32), dx_count = Tensor::empty(x_shape, DType::F32);
+      Tensor dw_count = Tensor::empty(w_shape, DType::F32);
+      ops::conv2d_forward(Backend::Cpu, g, filled(x_shape, 1), filled(w_shape, 1), nullptr, y_count);
+      ops::conv2d_backward_data(Backend::Cpu, g, filled(y_shape, 1), filled(w_shape, 1), dx_count);
+      ops::conv2d_backward_weights(Backend::Cpu, g, filled(x_shape, 1), filled(y_shape, 1), dw_count, nullptr);
+      for (const bool v_first : {true, false}) {  // v in the GEMM's A operand, or in B
+        const std::string where = describe(g) + (v_first ? ", v in A" : ", v in B") + mode;
+        const double a = v_first ? kV : 1, b = v_first ? 1 : kV;
+        Tensor y = poisoned(y_shape, DType::F32), dx = poisoned(x_shape, DType::F32);
+        Tensor dw = poisoned(w_shape, DType::F32);
+        // forward: A = filters, B = input patches; backward-data: A = filters, B = dy; backward-weights:
+        // A = dy, B = input patches.
+        ops::conv2d_forward(Backend::Cuda, g, gpu(filled(x_shape, b)), gpu(filled(w_shape, a)), nullptr, y);
+        check_counts(y, y_count, factor, "conv2d_forward " + where);
+        ops::conv2d_backward_data(Backend::Cuda, g, gpu(filled(y_shape, b)), gpu(filled(w_shape, a)), dx);
+        check_counts(dx, dx_count, factor, "conv2d_backward_data " + where);
+        ops::conv2d_backward_weights(Backend::Cuda, g, gpu(filled(x_shape, b)), gpu(filled(y_shape, a)), dw,
+                                     nullptr);
+        check_counts(dw, dw_count, factor, "conv2d_backward_weights " + where);
+      }
+    }
+
+    // dense (and the gemm under its backward pass): forward A = x, B = w; dx: A = dy, B = w; dw: A = dy^T, B = x.
+    const int n = 37, in = 300, out = 70;
+    Tensor y_count = Tensor::empty(Shape{n, out}, DType::F32), dx_count = Tensor::empty(Shape{n, in}, DType::F32);
+    Tensor dw_count = Tensor::empty(Shape{out, in}, DType::F32);
+    ops::dense_forward(Backend::Cpu, filled(Shape{n, in}, 1), filled(Shape{out, in}, 1), nullptr, y_count);
+    ops::dense_backward(Backend::Cpu, filled(Shape{n, in}, 1), filled(Shape{out, in}, 1), filled(Shape{n, out}, 1),
+                        &dx_count, dw_count, nullptr);
+    for (const bool v_first : {true, false}) {
+      const std::string where = std::string(v_first ? "v in A" : "v in B") + mode;
+      const double a = v_first ? kV : 1, b = v_first ? 1 : kV;
+      Tensor y = poisoned(Shape{n, out}, DType::F32), dx = poisoned(Shape{n, in}, DType::F32);
+      Tensor dw = poisoned(Shape{out, in}, DType::F32);
+      ops::dense_forward(Backend::Cuda, gpu(filled(Shape{n, in}, a)), gpu(filled(Shape{out, in}, b)), nullptr, y);
+      check_counts(y, y_count, factor, "dense_forward " + where);
+      ops::dense_backward(Backend::Cuda, gpu(filled(Shape{n, in}, b)), gpu(filled(Shape{out, in}, b)),
+                          gpu(filled(Shape{n, out}, a)), &dx, dw, nullptr);
+      check_counts(dx, dx_count, factor, "dense_backward dx " + where);
+      check_counts(dw, dw_count, factor, "dense_backward dw " + where);
+    }
+  }
+}
+
+#if QUILL_HAVE_CUDA
+// cuda::gemm directly (the ops reach only two of its four transposes, through dense): every transpose, row
+// strides wider than the rows (the gap holds values that must not be read), alpha and beta (beta 0 must not
+// read C, which holds NaN), odd sizes and ones spanning several tiles, against a float64 product on the CPU;
+// within float32 rounding in fp32 mode and within the TF32 bound in TF32 mode.
+TEST_CASE("gpu backends: cuda gemm matches the cpu for every transpose, in fp32 and TF32") {
+  if (!cuda_usable()) return;
+  Rng rng(16);
+  struct Size {
+    int m, n, k;
+  };
+  const Size sizes[] = {{1, 1, 1}, {3, 5, 7}, {17, 70, 33}, {64, 64, 16}, {65, 129, 300}, {128, 3, 1000}};
+  for (const cuda::Math math : {cuda::Math::Fp32, cuda::Math::Tf32})
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true})
+        for (const Size& z : sizes)
+          for (const double beta : {-0.5, 0.0}) {
+            std::ostringstream os;
+            os << "gemm " << z.m << "x" << z.n << "x" << z.k << " trans_a=" << ta << " trans_b=" << tb
+               << " beta=" << beta << (math == cuda::Math::Tf32 ? " (tf32)" : " (fp32)");
+            const double alpha = 0.75;
+            // Stored shapes: A is m x k (k x m transposed), B is k x n (n x k); 3 extra columns each.
+            const int a_rows = ta ? z.k : z.m, a_cols = ta ? z.m : z.k, b_rows = tb ? z.n : z.k,
+                      b_cols = tb ? z.k : z.n;
+            const int lda = a_cols + 3, ldb = b_cols + 3, ldc = z.n + 3;
+            const Tensor a = random_tensor(Shape{a_rows, lda}, rng, DType::F32);
+            const Tensor b = random_tensor(Shape{b_rows, ldb}, rng, DType::F32);
+            const Tensor c0 = random_tensor(Shape{z.m, ldc}, rng, DType::F32);
+
+            // The float64 reference, and |alpha| |A| |B| + |beta| |C| for the TF32 bound.
+            Tensor want = c0.cast(DType::F64), scale = absolute(c0).cast(DType::F64);
+            if (beta == 0) want.fill(0.0);
+            const Tensor a64 = a.cast(DType::F64), b64 = b.cast(DType::F64);
+            const Tensor abs_a = absolute(a64), abs_b = absolute(b64);
+            cpu::gemm<double>(ta, tb, z.m, z.n, z.k, alpha, a64.data<double>(), lda, b64.data<double>(), ldb, beta,
+                              want.data<double>(), ldc);
+            cpu::gemm<double>(ta, tb, z.m, z.n, z.k, alpha, abs_a.data<double>(), lda, abs_b.data<double>(), ldb,
+                              std::abs(beta), scale.data<double>(), ldc);
+
+            const Tensor ag = gpu(a), bg = gpu(b);
+            Tensor cg = beta == 0 ? poisoned(Shape{z.m, ldc}, DType::F32) : gpu(c0);
+            cuda::gemm<float>(ta, tb, z.m, z.n, z.k, float(alpha), ag.data<float>(), lda, bg.data<float>(), ldb,
+                              float(beta), cg.data<float>(), ldc, math);
+            // Compare the m x n part; the 3 columns past it must be untouched.
+            const Tensor got = host(cg);
+            Tensor got_part = Tensor::empty(Shape{z.m, z.n}, DType::F64), want_part = got_part.clone();
+            Tensor scale_part = got_part.clone();
+            bool gap_kept = true;
+            for (int i = 0; i < z.m; ++i) {
+              for (int j = 0; j < z.n; ++j) {
+                store(got_part, int64_t(i) * z.n + j, load(got, int64_t(i) * ldc + j));
+                store(want_part, int64_t(i) * z.n + j, load(want, int64_t(i) * ldc + j));
+                store(scale_part, int64_t(i) * z.n + j, load(scale, int64_t(i) * ldc + j));
+              }
+              for (int j = z.n; j < ldc; ++j) {
+                const double g = load(got, int64_t(i) * ldc + j), c = load(c0, int64_t(i) * ldc + j);
+                gap_kept &= beta == 0 ? std::isnan(g) : g == c;
+              }
+            }
+            CHECK_MESSAGE(gap_kept, os.str(), ": wrote past the n columns of C");
+            if (math == cuda::Math::Tf32) {
+              check_tf32(got_part, want_part, scale_part, os.str());
+            } else {
+              const double err = relative_error(got_part, want_part);
+              CHECK_MESSAGE(err < tolerance(DType::F32), os.str(), ": relative error ", err);
+            }
+          }
+}
+#endif

@@ -80,7 +80,7 @@ Run train(const Dataset& data, Device device, Backend backend) {
   Trainer trainer(o, data, nullptr);
   Run run;
   TrainObserver observer;
-  observer.on_step = [&](const StepReport& r) { run.losses.push_back(r.step_loss); };
+  observer.on_step = [&](const StepReport& r) { run.losses.push_back(r.step_loss()); };
   REQUIRE(trainer.run(observer));
   const Tensor w = trainer.graph().flat_values().to(Device::cpu());
   run.weights.assign(w.data<float>(), w.data<float>() + w.numel());

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/step_values.h"
 #include "runtime/error.h"
 
 namespace quill::cpu {
@@ -37,12 +38,18 @@ void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* veloc
 
 template <class T>
 void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* grad, T* m, T* v) {
-  QUILL_CHECK(n >= 0, "adam_step: negative element count ", n);
   QUILL_CHECK(t >= 1, "adam_step: step number t is 1-based, got ", t);
+  adam_step_corrected(n, cfg, adam_bias_correction(cfg.beta1, t), adam_bias_correction(cfg.beta2, t), param, grad,
+                      m, v);
+}
+
+template <class T>
+void adam_step_corrected(int64_t n, const AdamConfig& cfg, double correction1, double correction2, T* param,
+                         const T* grad, T* m, T* v) {
+  QUILL_CHECK(n >= 0, "adam_step: negative element count ", n);
   QUILL_CHECK(cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1, "adam_step: betas (", cfg.beta1, ", ",
               cfg.beta2, ") must be in [0, 1)");
   const double lr = cfg.lr, b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps, wd = cfg.weight_decay;
-  const double correction1 = 1.0 - std::pow(b1, double(t)), correction2 = 1.0 - std::pow(b2, double(t));
   const bool decoupled = cfg.decoupled_weight_decay;
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
@@ -61,9 +68,10 @@ void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* g
   }
 }
 
-#define QUILL_INSTANTIATE(T)                                              \
-  template void sgd_step<T>(int64_t, const SgdConfig&, T*, const T*, T*); \
-  template void adam_step<T>(int64_t, const AdamConfig&, int64_t, T*, const T*, T*, T*);
+#define QUILL_INSTANTIATE(T)                                                             \
+  template void sgd_step<T>(int64_t, const SgdConfig&, T*, const T*, T*);                \
+  template void adam_step<T>(int64_t, const AdamConfig&, int64_t, T*, const T*, T*, T*); \
+  template void adam_step_corrected<T>(int64_t, const AdamConfig&, double, double, T*, const T*, T*, T*);
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE

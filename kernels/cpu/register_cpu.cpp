@@ -1,4 +1,6 @@
 // Binds the CPU reference kernels (raw pointers) to the tensor-level ops of runtime/ops.h.
+#include <cmath>
+
 #include "kernels/backends.h"
 #include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -237,6 +239,43 @@ void register_cpu_ops() {
       using T = decltype(tag);
       cpu::adam_step<T>(param.numel(), cfg, step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
     });
+  });
+
+  // The *_indirect ops read the step's values from a CPU tensor and run the kernels above with them: the CPU
+  // stand-in of a replayed CUDA graph (runtime/step_graph.h) runs the trainer's graph path through these.
+  ops::dropout_forward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                             const Tensor& x, Tensor& y) {
+    const uint64_t step = uint64_t(step_values_of(values, "dropout_forward_indirect")[kStepNumber]);
+    ops::dropout_forward(B, p, seed, dropout_stream(step, node), x, y);
+  });
+  ops::dropout_backward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                              const Tensor& dy, Tensor& dx) {
+    const uint64_t step = uint64_t(step_values_of(values, "dropout_backward_indirect")[kStepNumber]);
+    ops::dropout_backward(B, p, seed, dropout_stream(step, node), dy, dx);
+  });
+  ops::sgd_step_indirect.define(B, [](const SgdConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                      Tensor& velocity) {
+    SgdConfig c = cfg;
+    c.lr = step_values_of(values, "sgd_step_indirect")[kStepLearningRate];
+    ops::sgd_step(B, c, param, grad, velocity);
+  });
+  ops::adam_step_indirect.define(B, [](const AdamConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                       Tensor& m, Tensor& v) {
+    const double* k = step_values_of(values, "adam_step_indirect");
+    AdamConfig c = cfg;
+    c.lr = k[kStepLearningRate];
+    check_same_shape(param, grad, "adam_step_indirect");
+    by_float_type(param, "adam_step_indirect", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::adam_step_corrected<T>(param.numel(), c, k[kStepCorrection1], k[kStepCorrection2], param.data<T>(),
+                                  grad.data<T>(), m.data<T>(), v.data<T>());
+    });
+  });
+  ops::accumulate_loss.define(B, [](const Tensor& loss, const Tensor& correct, int64_t n, Tensor& sums) {
+    check_loss_sums(loss, correct, sums, "accumulate_loss");
+    double* s = sums.data<double>();
+    s[0] = std::fma(loss.item(), double(n), s[0]);
+    s[1] += correct.data<int32_t>()[0];
   });
 }
 

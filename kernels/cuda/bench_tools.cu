@@ -110,6 +110,10 @@ std::vector<double> time_with_events(const std::function<void()>& call, int warm
   return event_times(call, warmup, runs, flush.get(), bytes);
 }
 
+std::vector<double> time_with_events_unflushed(const std::function<void()>& call, int warmup, int runs) {
+  return event_times(call, warmup, runs, nullptr, 0);
+}
+
 double measure_fma_gflops() {
   const BenchDeviceDescription d = bench_device_description();
   int blocks_per_sm = 0;

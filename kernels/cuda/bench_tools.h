@@ -22,6 +22,10 @@ BenchDeviceDescription bench_device_description();
 // between each call's two events.
 std::vector<double> time_with_events(const std::function<void()>& call, int warmup, int runs);
 
+// The same without the flushes: for blocks of work that should run as they would in use (whole training
+// steps), where each block's own traffic is part of what is measured.
+std::vector<double> time_with_events_unflushed(const std::function<void()>& call, int warmup, int runs);
+
 // Float32 rate in GFLOP/s (an FMA counts 2): independent fmaf chains in every thread of one full wave of
 // blocks (plain float32 FMA units, no tensor cores); the best of several launches.
 double measure_fma_gflops();

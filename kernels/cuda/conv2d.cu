@@ -180,22 +180,22 @@ constexpr int kMaxWeightSplits = 64;
 }  // namespace
 
 template <class T>
-void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, Math math) {
   const ConvDims d = dims_of(g, "conv2d_forward");
-  launch_gemm_tiles<T>(d.k, d.n * d.pq(), d.crs(), no_split(d.crs()), FilterRows<T>{w, d.crs()},
+  launch_gemm_tiles<T>(math, d.k, d.n * d.pq(), d.crs(), no_split(d.crs()), FilterRows<T>{w, d.crs()},
                        ForwardPatches<T>{x, d}, ForwardStore<T>{y, bias, d.k, d.pq()});
 }
 
 template <class T>
-void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, Math math) {
   const ConvDims d = dims_of(g, "conv2d_backward_data");
   const int K = d.k * d.rs();
-  launch_gemm_tiles<T>(d.c, d.n * d.hw(), K, no_split(K), TransposedFilters<T>{w, d.c, d.rs()},
+  launch_gemm_tiles<T>(math, d.c, d.n * d.hw(), K, no_split(K), TransposedFilters<T>{w, d.c, d.rs()},
                        OutputGradientPatches<T>{dy, d}, InputGradientStore<T>{dx, d.c, d.hw()});
 }
 
 template <class T>
-void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* dbias) {
+void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* dbias, Math math) {
   const ConvDims d = dims_of(g, "conv2d_backward_weights");
   const int K = d.n * d.pq();
   const int64_t w_size = int64_t(d.k) * d.crs();
@@ -203,10 +203,10 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
   const OutputGradientRows<T> a{dy, d.k, d.pq()};
   const TransposedPatches<T> b{ForwardPatches<T>{x, d}};
   if (split.splits == 1) {
-    launch_gemm_tiles<T>(d.k, d.crs(), K, split, a, b, SplitStore<T>{dw, d.crs(), 0});
+    launch_gemm_tiles<T>(math, d.k, d.crs(), K, split, a, b, SplitStore<T>{dw, d.crs(), 0});
   } else {
     DeviceScratch<T> partial(size_t(split.splits) * w_size);
-    launch_gemm_tiles<T>(d.k, d.crs(), K, split, a, b, SplitStore<T>{partial.get(), d.crs(), w_size});
+    launch_gemm_tiles<T>(math, d.k, d.crs(), K, split, a, b, SplitStore<T>{partial.get(), d.crs(), w_size});
     sum_splits_kernel<T><<<blocks_for(w_size), kThreads, 0, stream()>>>(w_size, split.splits, partial.get(), dw);
     QUILL_CUDA_CHECK_LAUNCH();
   }
@@ -217,9 +217,9 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
 }
 
 #define QUILL_INSTANTIATE(T)                                                                    \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*);       \
-  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*);           \
-  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*);
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, Math); \
+  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*, Math);     \
+  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*, Math);
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE

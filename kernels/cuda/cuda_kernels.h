@@ -3,8 +3,13 @@
 // kernels/cpu/cpu_kernels.h (outputs overwritten, never accumulated). Each call queues its kernels on
 // quill::cuda::stream() and returns without waiting. Every reduction has a fixed order: two runs on the
 // same device give identical bits.
+//
+// The matrix products (gemm, the convolutions, dense) take a Math (kernels/cuda/settings.h): Math::Fp32 is
+// strict float32; Math::Tf32 runs float on TF32 tensor cores where the kernels were compiled for sm_80+.
+// float64 ignores it. The op bindings pass the backend's setting; direct callers get strict float32.
 #include <cstdint>
 
+#include "kernels/cuda/settings.h"
 #include "kernels/geometry.h"
 
 namespace quill::cuda {
@@ -13,15 +18,17 @@ namespace quill::cuda {
 // C is not read when beta == 0.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-          T beta, T* c, int ldc);
+          T beta, T* c, int ldc, Math math = Math::Fp32);
 
 // ---- convolution, implicit GEMM over the whole batch ----
 template <class T>
-void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias /*nullable*/, T* y);
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias /*nullable*/, T* y,
+                    Math math = Math::Fp32);
 template <class T>
-void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx);
+void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, Math math = Math::Fp32);
 template <class T>
-void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* dbias /*nullable*/);
+void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* dbias /*nullable*/,
+                             Math math = Math::Fp32);
 
 // ---- pooling ----
 template <class T>
@@ -49,10 +56,11 @@ void dropout_backward(int64_t n, double p, uint64_t seed, uint64_t stream, const
 
 // ---- fully connected ----
 template <class T>
-void dense_forward(int n, int in, int out, const T* x, const T* w, const T* b /*nullable*/, T* y);
+void dense_forward(int n, int in, int out, const T* x, const T* w, const T* b /*nullable*/, T* y,
+                   Math math = Math::Fp32);
 template <class T>
 void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy, T* dx /*nullable*/, T* dw,
-                    T* db /*nullable*/);
+                    T* db /*nullable*/, Math math = Math::Fp32);
 
 // ---- batch normalisation ----
 template <class T>

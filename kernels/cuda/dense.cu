@@ -36,28 +36,28 @@ void check_sizes(int n, int in, int out, const char* op) {
 }  // namespace
 
 template <class T>
-void dense_forward(int n, int in, int out, const T* x, const T* w, const T* b, T* y) {
+void dense_forward(int n, int in, int out, const T* x, const T* w, const T* b, T* y, Math math) {
   check_sizes(n, in, out, "dense_forward");
-  launch_gemm_tiles<T>(n, out, in, no_split(in), MatrixA<T, false>{x, in}, MatrixB<T, true>{w, in},
+  launch_gemm_tiles<T>(math, n, out, in, no_split(in), MatrixA<T, false>{x, in}, MatrixB<T, true>{w, in},
                        BiasStore<T>{y, b, out});
 }
 
 template <class T>
-void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, Math math) {
   check_sizes(n, in, out, "dense_backward");
-  if (dx != nullptr) gemm<T>(false, false, n, in, out, T(1), dy, out, w, in, T(0), dx, in);
-  gemm<T>(true, false, out, in, n, T(1), dy, out, x, in, T(0), dw, in);
+  if (dx != nullptr) gemm<T>(false, false, n, in, out, T(1), dy, out, w, in, T(0), dx, in, math);
+  gemm<T>(true, false, out, in, n, T(1), dy, out, x, in, T(0), dw, in, math);
   if (db != nullptr) {
     column_sums_kernel<T><<<blocks_for(out), kThreads, 0, stream()>>>(n, out, dy, db);
     QUILL_CUDA_CHECK_LAUNCH();
   }
 }
 
-template void dense_forward<float>(int, int, int, const float*, const float*, const float*, float*);
-template void dense_forward<double>(int, int, int, const double*, const double*, const double*, double*);
+template void dense_forward<float>(int, int, int, const float*, const float*, const float*, float*, Math);
+template void dense_forward<double>(int, int, int, const double*, const double*, const double*, double*, Math);
 template void dense_backward<float>(int, int, int, const float*, const float*, const float*, float*, float*,
-                                    float*);
+                                    float*, Math);
 template void dense_backward<double>(int, int, int, const double*, const double*, const double*, double*,
-                                     double*, double*);
+                                     double*, double*, Math);
 
 }  // namespace quill::cuda

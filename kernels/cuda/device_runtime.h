@@ -1,10 +1,14 @@
 #pragma once
-// The CUDA device's runtime services for Quill: a caching allocator, copies to and from the device, and
-// the stream every kernel of the backend runs on.
+// The CUDA device's runtime services for Quill: a caching allocator, copies to and from the device, the
+// stream every kernel of the backend runs on, page-locked staging for asynchronous uploads
+// (runtime/host_staging.h) and CUDA graphs of a training step (runtime/step_graph.h).
 //
-// All device work (kernels and copies) is ordered on one stream, the legacy default stream. That is what
-// makes the caching allocator safe without events: a block freed on the host and handed out again is only
-// touched by work queued after the work that last used it.
+// All device work (kernels, copies, cuDNN calls, graph replays) is ordered on one stream, stream(). That is
+// what makes the caching allocator safe without events: a block freed on the host and handed out again is
+// only touched by work queued after the work that last used it. It is a stream of its own, not the legacy
+// default stream, because a CUDA graph can only be captured from such a stream; it is created as a blocking
+// stream, so anything that still lands on the legacy default stream stays ordered with it (and a capture
+// fails loudly instead of racing).
 #include <cstddef>
 #include <string>
 
@@ -14,14 +18,16 @@
 
 namespace quill::cuda {
 
-// Installs the allocator and copy functions if a usable CUDA device is present; otherwise installs nothing
-// (device_available(DeviceType::Cuda) stays false) and keeps the reason. Never throws. Idempotent.
+// Installs the allocator, copy functions, staging and graph hooks, and creates stream(), if a usable CUDA
+// device is present; otherwise installs nothing (device_available(DeviceType::Cuda) stays false) and keeps
+// the reason. Never throws. Idempotent.
 bool install_device_runtime();
 // Why no device was installed ("" when one was).
 const std::string& unavailable_reason();
 
 // The stream of every kernel and copy of the backend (and of libraries such as cuDNN that share its memory).
-inline cudaStream_t stream() { return nullptr; }  // legacy default stream: ordered with all blocking work
+// Created by install_device_runtime(); before that (no tensor can be on the device then) the legacy stream.
+cudaStream_t stream();
 
 // Memory held by the caching allocator: handed out, and cached for reuse.
 struct MemoryStats {

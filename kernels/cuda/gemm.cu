@@ -19,8 +19,9 @@ struct ScaledStore {
 };
 
 template <class T, bool TransA, bool TransB>
-void gemm_with(int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta, T* c, int ldc) {
-  launch_gemm_tiles<T>(m, n, k, no_split(k), MatrixA<T, TransA>{a, lda}, MatrixB<T, TransB>{b, ldb},
+void gemm_with(Math math, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta, T* c,
+               int ldc) {
+  launch_gemm_tiles<T>(math, m, n, k, no_split(k), MatrixA<T, TransA>{a, lda}, MatrixB<T, TransB>{b, ldb},
                        ScaledStore<T>{c, ldc, alpha, beta});
 }
 
@@ -28,21 +29,21 @@ void gemm_with(int m, int n, int k, T alpha, const T* a, int lda, const T* b, in
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-          T beta, T* c, int ldc) {
+          T beta, T* c, int ldc, Math math) {
   QUILL_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size ", m, "x", n, "x", k);
   if (trans_a && trans_b)
-    gemm_with<T, true, true>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with<T, true, true>(math, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else if (trans_a)
-    gemm_with<T, true, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with<T, true, false>(math, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else if (trans_b)
-    gemm_with<T, false, true>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with<T, false, true>(math, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
-    gemm_with<T, false, false>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_with<T, false, false>(math, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template void gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*,
-                          int);
+                          int, Math);
 template void gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double,
-                           double*, int);
+                           double*, int, Math);
 
 }  // namespace quill::cuda

@@ -3,7 +3,14 @@
 // A and B are not matrices in memory but functors returning element (m, k) and (k, n). Convolutions pass
 // functors that gather image patches on the fly (implicit GEMM), so no column buffer is ever written.
 //
-// Tiling: each block of 256 threads owns a 64 x 64 tile of C and walks K in steps of 16, staging a
+// Two kernels implement it (numbered kernel versions, docs/ARCHITECTURE.md), chosen per launch by
+// launch_gemm_tiles() from the caller's Math (kernels/cuda/settings.h):
+//   v1, Math::Fp32 and all float64: the SIMT kernel below, strict float32 FMAs;
+//   v2, Math::Tf32 on float: tensor cores in TF32 with float32 accumulation (gemm_tiles_tf32.cuh), where the
+//       kernels were compiled for sm_80 or later; elsewhere v1 runs.
+// Both stage tiles through stage_tile (gemm_staging.cuh) and call the functors the same way.
+//
+// v1 tiling: each block of 256 threads owns a 64 x 64 tile of C and walks K in steps of 16, staging a
 // 64 x 16 slice of A and a 16 x 64 slice of B in shared memory; each thread keeps a 4 x 4 block of C in
 // registers (rows ty + 16i, columns tx + 16j, so neighbouring threads store neighbouring columns).
 // Split-K: blockIdx.z selects a chunk of K; the store functor receives the chunk index so a caller can
@@ -15,8 +22,12 @@
 //          picks the thread-to-element mapping of the tile loads so that they coalesce.
 //   Store: void operator()(int m, int n, int split, T value) const.
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/gemm_staging.cuh"
+#include "kernels/cuda/gemm_tiles_tf32.cuh"
+#include "kernels/cuda/settings.h"
 #include "runtime/error.h"
 
 namespace quill::cuda {
@@ -47,22 +58,9 @@ __global__ void __launch_bounds__(GemmTile::kThreads)
     for (int j = 0; j < S::kRegN; ++j) acc[i][j] = T(0);
 
   for (int k0 = k_begin; k0 < k_end; k0 += S::kK) {
-#pragma unroll
-    for (int i = 0; i < S::kM * S::kK / S::kThreads; ++i) {
-      const int e = tid + i * S::kThreads;
-      const int mm = LoadA::kContiguousInK ? e / S::kK : e % S::kM;
-      const int kk = LoadA::kContiguousInK ? e % S::kK : e / S::kM;
-      const int m = m0 + mm, k = k0 + kk;
-      a_tile[kk][mm] = (m < M && k < k_end) ? load_a(m, k) : T(0);
-    }
-#pragma unroll
-    for (int i = 0; i < S::kN * S::kK / S::kThreads; ++i) {
-      const int e = tid + i * S::kThreads;
-      const int nn = LoadB::kContiguousInK ? e / S::kK : e % S::kN;
-      const int kk = LoadB::kContiguousInK ? e % S::kK : e / S::kN;
-      const int n = n0 + nn, k = k0 + kk;
-      b_tile[kk][nn] = (n < N && k < k_end) ? load_b(k, n) : T(0);
-    }
+    stage_tile<S::kM, S::kK, S::kThreads, LoadA::kContiguousInK>(a_tile, m0, M, k0, k_end, load_a);
+    stage_tile<S::kN, S::kK, S::kThreads, LoadB::kContiguousInK>(b_tile, n0, N, k0, k_end,
+                                                                 [&](int n, int k) { return load_b(k, n); });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < S::kK; ++kk) {
@@ -93,6 +91,8 @@ struct SplitK {
   int splits = 1, chunk = 0;
 };
 
+static_assert(GemmTileTf32::kK == GemmTile::kK, "split-K chunks are whole K steps of both kernels");
+
 inline int round_up_to_tile_depth(int k) { return (k + GemmTile::kK - 1) / GemmTile::kK * GemmTile::kK; }
 
 // One chunk covering all of K.
@@ -111,13 +111,29 @@ inline SplitK split_k(int K, int target, int max_splits) {
   return s;
 }
 
-template <class T, class LoadA, class LoadB, class Store>
-void launch_gemm_tiles(int M, int N, int K, SplitK split, LoadA load_a, LoadB load_b, Store store) {
-  if (M <= 0 || N <= 0) return;
-  const int m_tiles = ceil_div(M, GemmTile::kM), n_tiles = ceil_div(N, GemmTile::kN);
+// The grid of a launch: one block per tile of C, one layer per split-K chunk.
+template <class Tile>
+dim3 gemm_grid(int M, int N, SplitK split) {
+  const int m_tiles = ceil_div(M, Tile::kM), n_tiles = ceil_div(N, Tile::kN);
   QUILL_CHECK(m_tiles <= 65535 && split.splits <= 65535, "gemm: ", M, " rows exceed the grid limit");
-  const dim3 grid(n_tiles, m_tiles, split.splits);
-  gemm_tiles_kernel<T><<<grid, GemmTile::kThreads, 0, stream()>>>(M, N, K, split.chunk, load_a, load_b, store);
+  return dim3(n_tiles, m_tiles, split.splits);
+}
+
+// The one dispatch point between the kernel versions: TF32 tensor cores (v2) when the caller asks for
+// Math::Tf32, T is float and the kernels were compiled for sm_80 or later; the SIMT kernel (v1) otherwise.
+template <class T, class LoadA, class LoadB, class Store>
+void launch_gemm_tiles(Math math, int M, int N, int K, SplitK split, LoadA load_a, LoadB load_b, Store store) {
+  if (M <= 0 || N <= 0) return;
+  if constexpr (std::is_same<T, float>::value) {
+    if (math == Math::Tf32 && tf32_tensor_cores()) {
+      gemm_tiles_tf32_kernel<<<gemm_grid<GemmTileTf32>(M, N, split), GemmTileTf32::kThreads, 0, stream()>>>(
+          M, N, K, split.chunk, load_a, load_b, store);
+      QUILL_CUDA_CHECK_LAUNCH();
+      return;
+    }
+  }
+  gemm_tiles_kernel<T><<<gemm_grid<GemmTile>(M, N, split), GemmTile::kThreads, 0, stream()>>>(
+      M, N, K, split.chunk, load_a, load_b, store);
   QUILL_CUDA_CHECK_LAUNCH();
 }
 

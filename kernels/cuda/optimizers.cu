@@ -2,10 +2,10 @@
 // parameter, gradient and moments are read once and written once. As in the CPU reference, the arithmetic
 // is in double and each stored value is rounded once, so the two backends agree to the last bit or so
 // (the update is memory-bound; double arithmetic costs nothing measurable).
-#include <cmath>
-
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/step_kernels.h"
+#include "kernels/step_values.h"
 
 namespace quill::cuda {
 namespace {
@@ -16,9 +16,12 @@ struct SgdCoefficients {
 };
 
 // g = grad + wd*param; v = momentum*v + g; step = nesterov ? g + momentum*v : v; param -= lr*step.
-// Without momentum (velocity == nullptr) the step is g.
+// Without momentum (velocity == nullptr) the step is g. With step_values (a step replayed from a CUDA graph)
+// lr is read from them: one kernel for both paths, so they compute the same bits.
 template <class T>
-__global__ void sgd_kernel(int64_t n, SgdCoefficients k, T* param, const T* grad, T* velocity) {
+__global__ void sgd_kernel(int64_t n, SgdCoefficients k, const double* step_values, T* param, const T* grad,
+                           T* velocity) {
+  if (step_values != nullptr) k.lr = step_values[kStepLearningRate];
   for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     const double g = double(grad[i]) + k.weight_decay * double(param[i]);
     double step = g;
@@ -38,8 +41,15 @@ struct AdamCoefficients {
 
 // Adam: g = grad + wd*param. AdamW: param *= 1 - lr*wd first, g = grad. Then
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; param -= lr * (m/bc1) / (sqrt(v/bc2) + eps).
+// With step_values, lr, bc1 and bc2 are read from them.
 template <class T>
-__global__ void adam_kernel(int64_t n, AdamCoefficients k, T* param, const T* grad, T* m, T* v) {
+__global__ void adam_kernel(int64_t n, AdamCoefficients k, const double* step_values, T* param, const T* grad, T* m,
+                            T* v) {
+  if (step_values != nullptr) {
+    k.lr = step_values[kStepLearningRate];
+    k.correction1 = step_values[kStepCorrection1];
+    k.correction2 = step_values[kStepCorrection2];
+  }
   for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     double p = param[i];
     double g = grad[i];
@@ -56,10 +66,8 @@ __global__ void adam_kernel(int64_t n, AdamCoefficients k, T* param, const T* gr
   }
 }
 
-}  // namespace
-
 template <class T>
-void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* velocity) {
+void launch_sgd(int64_t n, const SgdConfig& cfg, const double* step_values, T* param, const T* grad, T* velocity) {
   QUILL_CHECK(n >= 0, "sgd_step: negative element count ", n);
   QUILL_CHECK(cfg.momentum >= 0 && cfg.weight_decay >= 0, "sgd_step: momentum (", cfg.momentum,
               ") and weight decay (", cfg.weight_decay, ") must be non-negative");
@@ -68,14 +76,17 @@ void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* veloc
               " needs a velocity buffer");
   if (n == 0) return;
   const SgdCoefficients k{cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov};
-  sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, param, grad, cfg.momentum != 0 ? velocity : nullptr);
+  sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, step_values, param, grad,
+                                                          cfg.momentum != 0 ? velocity : nullptr);
   QUILL_CUDA_CHECK_LAUNCH();
 }
 
+// t is only used without step_values.
 template <class T>
-void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* grad, T* m, T* v) {
+void launch_adam(int64_t n, const AdamConfig& cfg, int64_t t, const double* step_values, T* param, const T* grad, T* m,
+                 T* v) {
   QUILL_CHECK(n >= 0, "adam_step: negative element count ", n);
-  QUILL_CHECK(t >= 1, "adam_step: step number t is 1-based, got ", t);
+  QUILL_CHECK(step_values != nullptr || t >= 1, "adam_step: step number t is 1-based, got ", t);
   QUILL_CHECK(cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1, "adam_step: betas (",
               cfg.beta1, ", ", cfg.beta2, ") must be in [0, 1)");
   if (n == 0) return;
@@ -84,16 +95,46 @@ void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* g
                            cfg.beta2,
                            cfg.eps,
                            cfg.weight_decay,
-                           1.0 - std::pow(cfg.beta1, double(t)),
-                           1.0 - std::pow(cfg.beta2, double(t)),
+                           step_values != nullptr ? 0.0 : adam_bias_correction(cfg.beta1, t),
+                           step_values != nullptr ? 0.0 : adam_bias_correction(cfg.beta2, t),
                            cfg.decoupled_weight_decay};
-  adam_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, param, grad, m, v);
+  adam_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, step_values, param, grad, m, v);
   QUILL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+template <class T>
+void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* velocity) {
+  launch_sgd(n, cfg, nullptr, param, grad, velocity);
+}
+
+template <class T>
+void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* grad, T* m, T* v) {
+  launch_adam(n, cfg, t, nullptr, param, grad, m, v);
+}
+
+template <class T>
+void sgd_step_indirect(int64_t n, const SgdConfig& cfg, const double* step_values, T* param, const T* grad,
+                       T* velocity) {
+  launch_sgd(n, cfg, step_values, param, grad, velocity);
+}
+
+template <class T>
+void adam_step_indirect(int64_t n, const AdamConfig& cfg, const double* step_values, T* param, const T* grad, T* m,
+                        T* v) {
+  launch_adam(n, cfg, 0, step_values, param, grad, m, v);
 }
 
 template void sgd_step<float>(int64_t, const SgdConfig&, float*, const float*, float*);
 template void sgd_step<double>(int64_t, const SgdConfig&, double*, const double*, double*);
 template void adam_step<float>(int64_t, const AdamConfig&, int64_t, float*, const float*, float*, float*);
 template void adam_step<double>(int64_t, const AdamConfig&, int64_t, double*, const double*, double*, double*);
+template void sgd_step_indirect<float>(int64_t, const SgdConfig&, const double*, float*, const float*, float*);
+template void sgd_step_indirect<double>(int64_t, const SgdConfig&, const double*, double*, const double*, double*);
+template void adam_step_indirect<float>(int64_t, const AdamConfig&, const double*, float*, const float*, float*,
+                                        float*);
+template void adam_step_indirect<double>(int64_t, const AdamConfig&, const double*, double*, const double*, double*,
+                                         double*);
 
 }  // namespace quill::cuda

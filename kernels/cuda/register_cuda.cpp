@@ -1,13 +1,15 @@
 // Binds the CUDA kernels (raw device pointers, cuda_kernels.h) to the tensor-level ops of runtime/ops.h,
 // with the CPU binding's shape checks. The op registry has already checked that every tensor lives on the
 // GPU (a host pointer handed to a kernel would fault asynchronously, far from the cause). Also installs
-// the device runtime.
+// the device runtime. The ops that run matrix products read the backend's math mode (kernels/cuda/settings.h)
+// at every call.
 #include <algorithm>
 
 #include "kernels/backends.h"
 #include "kernels/binding.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_runtime.h"
+#include "kernels/cuda/settings.h"
 #include "runtime/ops.h"
 
 namespace quill {
@@ -16,9 +18,11 @@ using namespace binding;
 void register_cuda_ops() {
   cuda::install_device_runtime();  // ops are defined either way; without a device no tensor can reach them
   constexpr Backend B = Backend::Cuda;
+  // The math mode of this call's matrix products, from the store a program switches (settings.h).
+  auto math = [settings = cuda::backend_settings()] { return settings->get().math(); };
 
-  ops::conv2d_forward.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
-                                   Tensor& y) {
+  ops::conv2d_forward.define(B, [math](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                                       Tensor& y) {
     const char* op = "conv2d_forward";
     check_numel(x, g.x_size(), op, "x");
     check_numel(w, g.w_size(), op, "w");
@@ -26,21 +30,21 @@ void register_cuda_ops() {
     check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cuda::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
+      cuda::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>(), math());
     });
   });
-  ops::conv2d_backward_data.define(B, [](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  ops::conv2d_backward_data.define(B, [math](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
     check_numel(dx, g.x_size(), op, "dx");
     check_numel(w, g.w_size(), op, "w");
     check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
-      cuda::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>());
+      cuda::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>(), math());
     });
   });
-  ops::conv2d_backward_weights.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
-                                            Tensor* db) {
+  ops::conv2d_backward_weights.define(B, [math](const ConvGeometry& g, const Tensor& x, const Tensor& dy,
+                                                Tensor& dw, Tensor* db) {
     const char* op = "conv2d_backward_weights";
     check_numel(x, g.x_size(), op, "x");
     check_numel(dw, g.w_size(), op, "dw");
@@ -48,7 +52,8 @@ void register_cuda_ops() {
     check_numel(db, g.k, op, "dbias");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cuda::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db));
+      cuda::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db),
+                                       math());
     });
   });
 
@@ -140,7 +145,7 @@ void register_cuda_ops() {
     }
   });
 
-  ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+  ops::dense_forward.define(B, [math](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
     const char* op = "dense_forward";
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(w, int64_t(out) * in, op, "w");
@@ -148,11 +153,11 @@ void register_cuda_ops() {
     check_numel(y, int64_t(n) * out, op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cuda::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
+      cuda::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>(), math());
     });
   });
-  ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
-                                   Tensor* db) {
+  ops::dense_backward.define(B, [math](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                                       Tensor* db) {
     const char* op = "dense_backward";
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
     check_numel(w, int64_t(out) * in, op, "w");
@@ -163,7 +168,7 @@ void register_cuda_ops() {
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx),
-                              dw.data<T>(), mut_ptr_or_null<T>(db));
+                              dw.data<T>(), mut_ptr_or_null<T>(db), math());
     });
   });
 

@@ -209,6 +209,11 @@ void register_cudnn_ops() {
   define_custom(ops::count_correct);
   define_custom(ops::sgd_step);
   define_custom(ops::adam_step);
+  define_custom(ops::dropout_forward_indirect);
+  define_custom(ops::dropout_backward_indirect);
+  define_custom(ops::sgd_step_indirect);
+  define_custom(ops::adam_step_indirect);
+  define_custom(ops::accumulate_loss);
 }
 
 }  // namespace quill

@@ -5,7 +5,8 @@
 // so a switch never reuses an algorithm chosen under other settings.
 #include <cstddef>
 #include <memory>
-#include <mutex>
+
+#include "runtime/settings_store.h"
 
 namespace quill::cudnn {
 
@@ -19,21 +20,7 @@ struct Settings {
   size_t workspace_limit = size_t(256) << 20;
 };
 
-class SettingsStore {
- public:
-  Settings get() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return settings_;
-  }
-  void set(const Settings& s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    settings_ = s;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  Settings settings_;
-};
+using SettingsStore = ::quill::SettingsStore<Settings>;
 
 // The store the registered cudnn ops read (created on first use; register_cudnn_ops() captures it).
 const std::shared_ptr<SettingsStore>& backend_settings();

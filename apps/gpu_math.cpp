@@ -1,0 +1,44 @@
+#include "apps/gpu_math.h"
+
+// Set for this file by apps/CMakeLists.txt when the build has those backends.
+#if QUILL_HAVE_CUDA
+#include "kernels/cuda/settings.h"
+#include "runtime/storage.h"
+#endif
+#if QUILL_HAVE_CUDNN
+#include "kernels/cudnn/settings.h"
+#endif
+
+namespace quill {
+
+void set_gpu_tf32(bool on) {
+#if QUILL_HAVE_CUDA
+  cuda::Settings custom = cuda::backend_settings()->get();
+  custom.tf32 = on;
+  cuda::backend_settings()->set(custom);
+#endif
+#if QUILL_HAVE_CUDNN
+  cudnn::Settings s = cudnn::backend_settings()->get();
+  s.tf32 = on;
+  cudnn::backend_settings()->set(s);
+#endif
+  (void)on;
+}
+
+bool gpu_tf32() {
+#if QUILL_HAVE_CUDA  // cuDNN's switch moves with it (a cuDNN build always has the custom backend)
+  return cuda::backend_settings()->get().tf32;
+#else
+  return false;
+#endif
+}
+
+bool custom_tf32_available() {
+#if QUILL_HAVE_CUDA
+  return device_available(DeviceType::Cuda) && cuda::tf32_tensor_cores();
+#else
+  return false;
+#endif
+}
+
+}  // namespace quill

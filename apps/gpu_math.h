@@ -1,0 +1,32 @@
+#pragma once
+// The math mode of both GPU backends, switched together by `quill train --math` and `quill bench --ops
+// --math`: strict float32 (the default), or TF32 tensor cores in the matrix products with float32
+// accumulation. cuDNN: its convolutions may use tensor-op math (kernels/cudnn/settings.h). The custom
+// kernels: the convolutions' three passes, dense layers and gemm run the TF32 WMMA kernel where it was
+// compiled for sm_80 or later (kernels/cuda/settings.h). The CPU computes in float32 only. Every other op
+// (pooling, activations, batch norm, the loss, the optimizers) is float32 in both modes.
+namespace quill {
+
+// Sets the TF32 switch of every GPU backend this build has, keeping their other settings.
+void set_gpu_tf32(bool on);
+
+// The switch as set_gpu_tf32() left it (false in builds without the GPU backends).
+bool gpu_tf32();
+
+// Whether the custom CUDA kernels have a TF32 tensor-core path here: a CUDA build, a device, and kernels
+// compiled for sm_80 or later. Where false, --math tf32 leaves them in float32.
+bool custom_tf32_available();
+
+// Sets the GPU math mode for a scope and puts the previous one back at its end.
+class GpuMathScope {
+ public:
+  explicit GpuMathScope(bool tf32) : previous_(gpu_tf32()) { set_gpu_tf32(tf32); }
+  ~GpuMathScope() { set_gpu_tf32(previous_); }
+  GpuMathScope(const GpuMathScope&) = delete;
+  GpuMathScope& operator=(const GpuMathScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace quill
