@@ -81,7 +81,8 @@ def main() -> None:
             seconds = time.perf_counter() - t0
         rates.append(a.batch * a.steps / seconds)
     result = {
-        "engine": "pytorch", "version": torch.__version__, "device": a.device,
+        "engine": "pytorch", "version": torch.__version__, "device": a.device, "tf32": a.tf32,
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "batch": a.batch, "steps": a.steps, "repeats": a.repeats,
         "images_per_s_median": statistics.median(rates), "images_per_s_min": min(rates),
