@@ -13,23 +13,39 @@ Optimizer::Optimizer(const OptimizerConfig& cfg, Graph& graph) : cfg_(cfg), grap
   if (cfg.kind != "sgd") slot2_ = Tensor::zeros(shape, graph.dtype(), graph.device());
 }
 
+namespace {
+
+// The kernels' settings of an optimizer configuration; the learning rate is left to the caller (a launch
+// argument of the direct ops, a step value of the indirect ones).
+SgdConfig sgd_config(const OptimizerConfig& cfg) {
+  SgdConfig c;
+  c.momentum = cfg.momentum;
+  c.nesterov = cfg.nesterov;
+  c.weight_decay = cfg.weight_decay;
+  return c;
+}
+
+AdamConfig adam_config(const OptimizerConfig& cfg) {
+  AdamConfig c;
+  c.beta1 = cfg.beta1;
+  c.beta2 = cfg.beta2;
+  c.eps = cfg.eps;
+  c.weight_decay = cfg.weight_decay;
+  c.decoupled_weight_decay = cfg.kind == "adamw";
+  return c;
+}
+
+}  // namespace
+
 void Optimizer::step(Backend backend, double lr) {
   ++steps_;
   if (cfg_.kind == "sgd") {
-    SgdConfig c;
+    SgdConfig c = sgd_config(cfg_);
     c.lr = lr;
-    c.momentum = cfg_.momentum;
-    c.nesterov = cfg_.nesterov;
-    c.weight_decay = cfg_.weight_decay;
     ops::sgd_step(backend, c, graph_.flat_values(), graph_.flat_grads(), slot1_);
   } else {
-    AdamConfig c;
+    AdamConfig c = adam_config(cfg_);
     c.lr = lr;
-    c.beta1 = cfg_.beta1;
-    c.beta2 = cfg_.beta2;
-    c.eps = cfg_.eps;
-    c.weight_decay = cfg_.weight_decay;
-    c.decoupled_weight_decay = cfg_.kind == "adamw";
     ops::adam_step(backend, c, steps_, graph_.flat_values(), graph_.flat_grads(), slot1_, slot2_);
   }
 }
@@ -42,21 +58,11 @@ void Optimizer::count_step(double lr, double* values) {
 }
 
 void Optimizer::queue_step(Backend backend, const Tensor& values) {
-  if (cfg_.kind == "sgd") {
-    SgdConfig c;
-    c.momentum = cfg_.momentum;
-    c.nesterov = cfg_.nesterov;
-    c.weight_decay = cfg_.weight_decay;
-    ops::sgd_step_indirect(backend, c, values, graph_.flat_values(), graph_.flat_grads(), slot1_);
-  } else {
-    AdamConfig c;
-    c.beta1 = cfg_.beta1;
-    c.beta2 = cfg_.beta2;
-    c.eps = cfg_.eps;
-    c.weight_decay = cfg_.weight_decay;
-    c.decoupled_weight_decay = cfg_.kind == "adamw";
-    ops::adam_step_indirect(backend, c, values, graph_.flat_values(), graph_.flat_grads(), slot1_, slot2_);
-  }
+  if (cfg_.kind == "sgd")
+    ops::sgd_step_indirect(backend, sgd_config(cfg_), values, graph_.flat_values(), graph_.flat_grads(), slot1_);
+  else
+    ops::adam_step_indirect(backend, adam_config(cfg_), values, graph_.flat_values(), graph_.flat_grads(), slot1_,
+                            slot2_);
 }
 
 std::vector<Tensor*> Optimizer::state() {

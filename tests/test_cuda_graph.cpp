@@ -34,45 +34,20 @@
 #include "runtime/step_graph.h"
 #include "tests/gpu_backends.h"
 #include "tests/temp_files.h"
+#include "tests/training_data.h"
 
 using namespace quill;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string model_file(const std::string& name) {
-  std::ifstream f(std::string(QUILL_SOURCE_DIR) + "/models/" + name);
-  REQUIRE(f);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// n images: real MNIST training digits when QUILL_DATA has them, else a class-dependent bar on noise.
-Dataset digits(int n) {
-  const char* root = std::getenv("QUILL_DATA");
-  if (root && *root) {
-    const std::string dir = std::string(root) + "/mnist/";
-    if (fs::exists(dir + "train-images-idx3-ubyte.gz"))
-      return subset(load_idx_dataset(dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz", 10), 0, n);
-  }
-  Dataset d;
-  for (int c = 0; c < 10; ++c) d.classes.push_back(std::to_string(c));
-  Rng rng(9, 0);
-  for (int i = 0; i < n; ++i) {
-    const int label = int(rng.below(10));
-    d.labels.push_back(label);
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) d.pixels.push_back(uint8_t((y / 3 == label ? 200 : 0) + rng.below(40)));
-  }
-  return d;
-}
+Dataset digits(int n) { return test::digits_for_training(n, 9); }
 
 // AdamW on a one-cycle schedule: the learning rate and Adam's bias corrections change every step, and the
 // models have dropout, whose masks change every step.
 TrainOptions varying_options(const std::string& model, int batch, int64_t epochs) {
   TrainOptions o;
-  o.model_description = model_file(model);
+  o.model_description = test::model_description_text(model);
   o.epochs = epochs;
   o.batch_size = batch;
   o.optimizer.kind = "adamw";
@@ -271,7 +246,7 @@ TEST_CASE("cuda graph: host staging without a gpu copies at once, slot after slo
 
 TEST_CASE("cuda graph: a train step records once per batch shape and replays (cpu stand-in)") {
   init_backends();
-  const std::string model = model_file("small.txt");
+  const std::string model = test::model_description_text("small.txt");
   auto make_graph = [&](Graph& g) {
     add_to_graph(parse_model_description(model), 10, g);
     g.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 3);
@@ -456,7 +431,7 @@ TEST_CASE("cuda graph gpu: the plain sgd step of the bench replays with the same
     std::vector<Tensor> weights;
     for (bool use_graph : {false, true}) {
       Graph graph;
-      add_to_graph(parse_model_description(model_file("cnn.txt")), 10, graph);
+      add_to_graph(parse_model_description(test::model_description_text("cnn.txt")), 10, graph);
       graph.build(Shape{1, 28, 28}, DType::F32, Device::cuda(), 4);
       OptimizerConfig cfg;
       cfg.kind = "sgd";

@@ -22,6 +22,7 @@
 #include "data/idx.h"
 #include "runtime/rng.h"
 #include "tests/gpu_backends.h"
+#include "tests/training_data.h"
 
 using namespace quill;
 namespace fs = std::filesystem;
@@ -30,35 +31,7 @@ namespace {
 
 constexpr int kSteps = 50, kBatch = 32;
 
-std::string default_cnn() {
-  std::ifstream f(std::string(QUILL_SOURCE_DIR) + "/models/cnn.txt");
-  REQUIRE(f);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// kSteps full batches: real MNIST training digits when QUILL_DATA has them, else a class-dependent bar on
-// noise (what is learned doesn't matter here, only that both devices learn the same).
-Dataset training_images() {
-  const int n = kSteps * kBatch;
-  const char* root = std::getenv("QUILL_DATA");
-  if (root && *root) {
-    const std::string dir = std::string(root) + "/mnist/";
-    if (fs::exists(dir + "train-images-idx3-ubyte.gz"))
-      return subset(load_idx_dataset(dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz", 10), 0, n);
-  }
-  Dataset d;
-  for (int c = 0; c < 10; ++c) d.classes.push_back(std::to_string(c));
-  Rng rng(7, 0);
-  for (int i = 0; i < n; ++i) {
-    const int label = int(rng.below(10));
-    d.labels.push_back(label);
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) d.pixels.push_back(uint8_t((y / 3 == label ? 200 : 0) + rng.below(40)));
-  }
-  return d;
-}
+Dataset training_images() { return test::digits_for_training(kSteps * kBatch, 7); }
 
 struct Run {
   std::vector<double> losses;  // per step
@@ -67,7 +40,7 @@ struct Run {
 
 Run train(const Dataset& data, Device device, Backend backend) {
   TrainOptions o;
-  o.model_description = default_cnn();
+  o.model_description = test::model_description_text("cnn.txt");
   o.epochs = 1;
   o.batch_size = kBatch;
   o.optimizer.kind = "sgd";
