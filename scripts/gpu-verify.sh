@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Verifies the GPU backends on a machine with an NVIDIA GPU, in phases that each fit a 10-minute call of a
+# lent GPU machine (the build folder build-gpu/ is kept between calls there while the machine stays warm):
+#   scripts/gpu-verify.sh build      configure and build build-gpu/ (CUDA + cuDNN, sm_90 unless CUDA_ARCH)
+#   scripts/gpu-verify.sh test       the whole suite with the GPU tests required (QUILL_REQUIRE_CUDA/CUDNN)
+#   scripts/gpu-verify.sh sanitize   the GPU tests under compute-sanitizer memcheck, racecheck and synccheck
+#   scripts/gpu-verify.sh bench      bench/gpu_compare.sh (custom vs cuDNN vs PyTorch, both math modes)
+#   scripts/gpu-verify.sh train      MNIST with the recipe on the GPU: custom and cuDNN, fp32 and TF32, and
+#                                    the custom backend with --cuda-graph on; test accuracy of each
+#   scripts/gpu-verify.sh all        every phase in turn
+# Logs and results go to $OUT when set (the device tool's output folder), else out/gpu-verify/.
+# Where Debian's libraries and the data were carried in .gpu-carry/ (../shared/scripts/prepare-gpu-carry.sh),
+# the paths are taken from there; cuDNN is found in the CUDA toolkit or in Python's nvidia-cudnn-cu13 package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phase=${1:?usage: scripts/gpu-verify.sh build|test|sanitize|bench|train|all}
+out=${OUT:-out/gpu-verify}
+mkdir -p "$out"
+py=${PYTHON:-python3}
+build=build-gpu
+quill=$build/apps/quill
+
+if [ -d .gpu-carry/root/usr ]; then
+  carry=$PWD/.gpu-carry/root/usr
+  export CMAKE_PREFIX_PATH=$carry CPATH=$carry/include LIBRARY_PATH=$carry/lib/x86_64-linux-gnu
+  export LD_LIBRARY_PATH=$carry/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  [ -d .gpu-carry/data ] && export QUILL_DATA=${QUILL_DATA:-$PWD/.gpu-carry/data}
+fi
+if [ -z "${CUDNN_ROOT:-}" ] && [ ! -f /usr/local/cuda/include/cudnn.h ]; then
+  CUDNN_ROOT=$("$py" -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
+fi
+if [ -n "${CUDNN_ROOT:-}" ]; then
+  export CUDNN_ROOT LD_LIBRARY_PATH=$CUDNN_ROOT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+
+run_build() {
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQUILL_CUDA=ON -DQUILL_CUDNN=ON \
+      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} > "$out/cmake.log" 2>&1 ||
+      { tail -20 "$out/cmake.log"; exit 1; }
+  cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+  echo "build: $quill ($(grep -c warning "$out/build.log" || true) warnings)"
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+}
+
+run_tests() {
+  QUILL_REQUIRE_CUDA=1 QUILL_REQUIRE_CUDNN=1 "$build/tests/quill_tests" > "$out/tests.log" 2>&1 && rc=0 || rc=$?
+  grep -E "^\[doctest\] (test cases|assertions|Status)" "$out/tests.log"
+  [ "$rc" = 0 ] || { grep -B2 -A12 "ERROR\|FATAL" "$out/tests.log" | head -60; exit "$rc"; }
+}
+
+run_sanitizer() {
+  local gpu_tests='gpu*,cuda graph gpu*,op bench: custom and cudnn*'
+  for tool in memcheck racecheck synccheck; do
+    compute-sanitizer --tool "$tool" --error-exitcode 97 "$build/tests/quill_tests" -tc="$gpu_tests" \
+        > "$out/sanitizer-$tool.log" 2>&1 && rc=0 || rc=$?
+    echo "compute-sanitizer $tool: exit $rc, $(grep -E "ERROR SUMMARY" "$out/sanitizer-$tool.log" | tail -1)"
+  done
+}
+
+run_bench() {
+  QUILL_BIN=$quill PYTHON=$py bench/gpu_compare.sh > "$out/bench.log" 2>&1 || { tail -30 "$out/bench.log"; exit 1; }
+  cp bench/results/*"$(git rev-parse --short HEAD)"* "$out/" 2>/dev/null || true
+  tail -40 "$out/bench.log"
+}
+
+run_training() {
+  # The recipe (models/recipes/mnist.txt) sets everything but the device, backend, math and graph.
+  echo "| backend | math | CUDA graph | test accuracy | loss | training time |" > "$out/train.md"
+  echo "|---|---|---|---|---|---|" >> "$out/train.md"
+  for config in "custom fp32 off" "cudnn fp32 off" "custom tf32 off" "cudnn tf32 off" "custom fp32 on"; do
+    set -- $config
+    name=mnist-$1-$2-graph-$3
+    "$quill" train --dataset mnist --device cuda --backend "$1" --math "$2" --cuda-graph "$3" \
+        --out "$out/$name.quill" > "$out/$name.log" 2>&1 || { tail -5 "$out/$name.log"; continue; }
+    line=$(grep "test accuracy" "$out/$name.log")
+    acc=$(echo "$line" | sed -n 's/.*test accuracy: \([0-9.]*%\).*/\1/p')
+    loss=$(echo "$line" | sed -n 's/.*loss \([0-9.]*\).*/\1/p')
+    took=$(echo "$line" | sed -n 's/.*trained in \(.*\)$/\1/p')
+    echo "| $1 | $2 | $3 | $acc | $loss | $took |" >> "$out/train.md"
+  done
+  cat "$out/train.md"
+}
+
+case "$phase" in
+  build) run_build ;;
+  test) run_tests ;;
+  sanitize) run_sanitizer ;;
+  bench) run_bench ;;
+  train) run_training ;;
+  all) run_build; run_tests; run_sanitizer; run_bench; run_training ;;
+  *) echo "gpu-verify: unknown phase '$phase' (build, test, sanitize, bench, train or all)" >&2; exit 2 ;;
+esac
