@@ -15,12 +15,18 @@ constexpr float kNoiseFraction = 0.005f;
 constexpr float kDotArea = 0.5f;
 // Groups at least this part of the largest are candidates for what a typical character looks like.
 constexpr float kCandidateFraction = 0.05f;
+// A group at least this part of a typical character's height is writing, however little ink it has.
+constexpr float kSpeckHeight = 0.5f;
 // Side-by-side pieces this close (part of the median height) that together are no wider than a character
 // (this many median heights) are one character broken across (a 4 cut through its crossbar, a 5 whose
 // top bar is a separate stroke) ...
 constexpr float kJoinDistance = 0.1f;
-constexpr float kJoinWidth = 1.15f;  // below split_width, or the join would be split again
+constexpr float kJoinWidth = 1.15f;  // below neck_width, or the join could be split again
 constexpr float kJoinHeight = 1.5f;  // ... unless together they are this many median heights tall
+// A neck, where touching characters meet, is a column with at most this part of the ink of the heaviest
+// column on each side within this many heights of the piece ...
+constexpr float kNeckDepth = 0.2f;
+constexpr float kNeckReach = 0.25f;
 // A split looks for the projection minimum within this part of a character's width around each nominal cut.
 constexpr float kCutSearch = 0.35f;
 // How strongly a cut prefers its nominal position: this part of the median height (in projection counts)
@@ -235,39 +241,86 @@ std::vector<Piece> join_broken(const std::vector<Piece>& pieces, const std::vect
   return out;
 }
 
-// Touching characters: a piece much wider than a character is cut into round(width / expected width)
-// parts (at least 2), each cut at the column with the least ink near its nominal position.
-std::vector<Piece> split_piece(const Piece& p, int k, const std::vector<int>& owner, int width, float median_height,
-                               const SegmentOptions& options) {
-  int parts = std::max(2, int(std::lround(p.box.width / (options.char_aspect * median_height))));
-  std::vector<int> projection(p.box.width, 0);
+// How much of piece k's ink each column of its box holds.
+std::vector<int> column_profile(const Piece& p, int k, const std::vector<int>& owner, int width) {
+  std::vector<int> profile(p.box.width, 0);
   for (int y = p.box.y; y < p.box.y + p.box.height; ++y)
-    for (int x = p.box.x; x < p.box.x_end(); ++x) projection[x - p.box.x] += owner[size_t(y) * width + x] == k;
-  const double step = double(p.box.width) / parts, window = kCutSearch * step;
-  std::vector<Piece> out;
-  int start = 0;  // first column (relative to the box) of the next part
-  for (int part = 1; part <= parts && start < p.box.width; ++part) {
-    int cut = p.box.width - 1;  // last column of this part
-    if (part < parts) {
-      // Least ink, with a pull towards the nominal position so that a stroke far off does not win.
-      double nominal = part * step, best = 1e300;
-      int lo = std::max(start, int(std::ceil(nominal - window)));
-      int hi = std::min(p.box.width - 2, int(std::floor(nominal + window)));
-      cut = std::min(p.box.width - 2, std::max(start, int(std::lround(nominal))));
-      for (int c = lo; c <= hi; ++c) {
-        double d = (c - nominal) / window, cost = projection[c] + kCutPull * median_height * d * d;
-        if (cost < best) best = cost, cut = c;
-      }
+    for (int x = p.box.x; x < p.box.x_end(); ++x) profile[x - p.box.x] += owner[size_t(y) * width + x] == k;
+  return profile;
+}
+
+// A piece too wide for one character: round(width / expected width) parts (at least 2), each cut at the
+// column with the least ink near its nominal position. Returns the last column (in the box) of each part
+// but the last.
+std::vector<int> cuts_by_width(const std::vector<int>& profile, float median_height, const SegmentOptions& options) {
+  const int width = int(profile.size());
+  const int parts = std::max(2, int(std::lround(width / (options.char_aspect * median_height))));
+  const double step = double(width) / parts, window = kCutSearch * step;
+  std::vector<int> cuts;
+  int start = 0;  // first column of the next part
+  for (int part = 1; part < parts && start < width - 1; ++part) {
+    // Least ink, with a pull towards the nominal position so that a stroke far off does not win.
+    double nominal = part * step, best = 1e300;
+    int lo = std::max(start, int(std::ceil(nominal - window)));
+    int hi = std::min(width - 2, int(std::floor(nominal + window)));
+    int cut = std::min(width - 2, std::max(start, int(std::lround(nominal))));
+    for (int c = lo; c <= hi; ++c) {
+      double d = (c - nominal) / window, cost = profile[c] + kCutPull * median_height * d * d;
+      if (cost < best) best = cost, cut = c;
     }
-    Piece q;
-    for (const Span& s : p.spans) {
-      int c0 = std::max(s.col0, p.box.x + start), c1 = std::min(s.col1, p.box.x + cut);
-      if (c0 <= c1) q.spans.push_back({s.component, c0, c1});
-    }
-    out.push_back(q);
+    cuts.push_back(cut);
     start = cut + 1;
   }
-  return out;
+  return cuts;
+}
+
+// Where touching characters meet, a little ink joins two bodies of ink close by on either side. A neck is
+// a column holding at most kNeckDepth of the ink of the heaviest column within kNeckReach piece heights
+// on each side; the deepest one wins. A single wide letter has none: the thin diagonals of an M or W and
+// the arches of an m span more than the reach, and their vertices hold as much ink as the strokes beside.
+// Returns the neck's column in the box, or -1.
+int find_neck(const std::vector<int>& profile, int height) {
+  const int width = int(profile.size()), reach = std::max(2, int(std::lround(kNeckReach * height)));
+  int neck = -1;
+  double neck_ratio = 0;
+  for (int c = 1; c + 1 < width; ++c) {
+    int left = *std::max_element(profile.begin() + std::max(0, c - reach), profile.begin() + c);
+    int right = *std::max_element(profile.begin() + c + 1, profile.begin() + std::min(width, c + 1 + reach));
+    double ratio = double(profile[c]) / std::max(1, std::min(left, right));
+    if (ratio <= kNeckDepth && (neck < 0 || ratio < neck_ratio)) neck = c, neck_ratio = ratio;
+  }
+  return neck;
+}
+
+// Where to cut piece k, as the last column (in the box) of each part but the last; none: one character.
+// Up to neck_width median heights it is one character; up to split_width it may be one wide letter (M, W)
+// or touching characters, told apart by a neck; wider, it cannot be one character.
+std::vector<int> cuts_for(const Piece& p, int k, const std::vector<int>& owner, int width, float median_height,
+                          const SegmentOptions& options) {
+  const float widths = p.box.width / median_height;
+  if (widths <= options.neck_width) return {};
+  const std::vector<int> profile = column_profile(p, k, owner, width);
+  if (widths > options.split_width) return cuts_by_width(profile, median_height, options);
+  const int neck = find_neck(profile, p.box.height);
+  if (neck < 0) return {};
+  return {neck};
+}
+
+// The parts of piece p between the cuts (see cuts_for).
+std::vector<Piece> cut_piece(const Piece& p, const std::vector<int>& cuts) {
+  std::vector<Piece> parts;
+  int start = 0;  // first column (in the box) of the next part
+  for (size_t part = 0; part <= cuts.size(); ++part) {
+    const int end = part < cuts.size() ? cuts[part] : p.box.width - 1;  // its last column
+    Piece q;
+    for (const Span& s : p.spans) {
+      int c0 = std::max(s.col0, p.box.x + start), c1 = std::min(s.col1, p.box.x + end);
+      if (c0 <= c1) q.spans.push_back({s.component, c0, c1});
+    }
+    parts.push_back(q);
+    start = end + 1;
+  }
+  return parts;
 }
 
 // A part of a split too small to be a character rejoins the neighbouring part it touches most.
@@ -363,17 +416,21 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
   settle(pieces, owner, cl);
   if (pieces.empty()) fail("no ink found in image (", w, "x", h, "): no stroke reaches half the ink contrast");
 
-  // Specks: groups far smaller than a typical character. "Typical" is the median over groups that are
+  // Specks: groups with far less ink than a typical character, unless they are tall like one (a thin,
+  // faint 1 or l beside bold characters has little ink too). "Typical" is the median over groups that are
   // not tiny next to the largest, so that specks outnumbering the characters cannot set it.
   int64_t largest = 0;
   for (const Piece& p : pieces) largest = std::max(largest, p.area);
   std::vector<int64_t> areas;
+  std::vector<int> candidate_heights;
   for (const Piece& p : pieces)
-    if (p.area >= kCandidateFraction * largest) areas.push_back(p.area);
+    if (p.area >= kCandidateFraction * largest) areas.push_back(p.area), candidate_heights.push_back(p.box.height);
   const double median_area = double(median(areas));
-  pieces.erase(std::remove_if(pieces.begin(), pieces.end(),
-                              [&](const Piece& p) { return p.area < options.speck_fraction * median_area; }),
-               pieces.end());
+  const int typical_height = median(candidate_heights);
+  auto speck = [&](const Piece& p) {
+    return p.area < options.speck_fraction * median_area && p.box.height < kSpeckHeight * typical_height;
+  };
+  pieces.erase(std::remove_if(pieces.begin(), pieces.end(), speck), pieces.end());
   settle(pieces, owner, cl);
 
   std::vector<int> heights;
@@ -385,11 +442,12 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
   for (int round = 0; round < kSplitRounds; ++round) {
     std::vector<Piece> split;
     for (int k = 0; k < int(pieces.size()); ++k) {
-      if (pieces[k].box.width <= options.split_width * median_height) {
+      const std::vector<int> cuts = cuts_for(pieces[k], k, owner, w, median_height, options);
+      if (cuts.empty()) {
         split.push_back(pieces[k]);
         continue;
       }
-      for (Piece& part : split_piece(pieces[k], k, owner, w, median_height, options)) split.push_back(part);
+      for (Piece& part : cut_piece(pieces[k], cuts)) split.push_back(part);
     }
     if (split.size() == pieces.size()) break;
     pieces = std::move(split);

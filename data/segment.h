@@ -2,8 +2,9 @@
 // Cuts a photo of a handwritten word or line into characters for `read`: finds the ink as
 // preprocess_character does, drops specks, groups connected components into characters (pieces in the
 // same columns: the dot of i/j, a stroke broken across; nearly touching pieces no wider than a character:
-// a stroke broken along), splits touching characters at projection minima near their expected places,
-// orders them left to right and marks word gaps.
+// a stroke broken along), splits touching characters (a group too wide for one character at projection
+// minima near their expected places; a group only somewhat wide, which may be one wide M or W, only at a
+// neck of its ink), orders them left to right and marks word gaps.
 #include <vector>
 
 #include "data/image.h"
@@ -17,7 +18,10 @@ struct SegmentOptions {
                                     // narrower one ...
   float merge_stacked_gap = 0.25f;  // ... or overlap at all, one above the other, this part of the taller apart
   float speck_fraction = 0.1f;      // a group with less ink than this part of a typical character is a speck
-  float split_width = 1.2f;         // a group wider than this many median heights is touching characters
+                                    // (unless it is at least half as tall as one: a thin 1)
+  float neck_width = 1.2f;          // a group wider than this many median heights may be touching characters:
+                                    // it is split where its ink has a neck ...
+  float split_width = 1.5f;         // ... and one wider than this is (M and W reach about 1.5): split anyway
   float char_aspect = 0.9f;         // a wide character's width / height: how many parts a split makes
   float space_gap = 2.5f;           // a gap this many times the median gap ...
   float space_min_height = 0.5f;    // ... and at least this part of the median height is a word space

@@ -243,3 +243,99 @@ TEST_CASE("segment: the dot of an i joins its stem; specks between characters ar
   CHECK(seg.characters[1].box.height == 100);
   for (const CharacterSegment& c : seg.characters) CHECK_FALSE(c.space_before);
 }
+
+namespace {
+
+// Dark strokes drawn with a round pen on light paper, for synthetic lines.
+struct Drawing {
+  Image photo;
+  Drawing(int width, int height) : photo(width, height, 0.9f) {}
+
+  // A straight stroke from (x0, y0) to (x1, y1), pen radius r.
+  void line(double x0, double y0, double x1, double y1, double r) {
+    const double dx = x1 - x0, dy = y1 - y0, length2 = dx * dx + dy * dy;
+    for (int y = 0; y < photo.height; ++y)
+      for (int x = 0; x < photo.width; ++x) {
+        double t = length2 > 0 ? std::clamp(((x - x0) * dx + (y - y0) * dy) / length2, 0.0, 1.0) : 0.0;
+        double ex = x - (x0 + t * dx), ey = y - (y0 + t * dy);
+        if (ex * ex + ey * ey <= r * r) photo.at(x, y) = 0.1f;
+      }
+  }
+  // An elliptic ring (an "o") centred at (cx, cy) with outer half-axes rx, ry and the given stroke width.
+  void ring(double cx, double cy, double rx, double ry, double stroke) {
+    for (int y = 0; y < photo.height; ++y)
+      for (int x = 0; x < photo.width; ++x) {
+        double ox = (x - cx) / rx, oy = (y - cy) / ry;
+        double ix = (x - cx) / (rx - stroke), iy = (y - cy) / (ry - stroke);
+        if (ox * ox + oy * oy <= 1 && ix * ix + iy * iy > 1) photo.at(x, y) = 0.1f;
+      }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("segment: a wide M or W without a neck stays one character") {
+  // An l, an M 1.4 heights wide, an o and a W as wide: all 100 pixels tall, strokes 14 wide. Wider than
+  // neck_width but not split_width, and their thin diagonals hold about as much ink as their vertices, so
+  // they have no neck: one piece each (cutting by width made M read as RN and W as VV).
+  Drawing d(800, 200);
+  const double r = 7, top = 50 + r, bottom = 150 - r;
+  d.line(40, top, 40, bottom, r);  // l
+  const double m = 100;            // M: stems and two diagonals meeting low in the middle
+  d.line(m + r, top, m + r, bottom, r), d.line(m + 140 - r, top, m + 140 - r, bottom, r);
+  d.line(m + r, top, m + 70, 130, r), d.line(m + 70, 130, m + 140 - r, top, r);
+  d.ring(340, 100, 35, 50, 14);  // o
+  const double w = 420;          // W: four diagonals
+  d.line(w + r, top, w + 38, bottom, r), d.line(w + 38, bottom, w + 70, 80, r);
+  d.line(w + 70, 80, w + 102, bottom, r), d.line(w + 102, bottom, w + 140 - r, top, r);
+
+  LineSegmentation seg = segment_line(d.photo);
+  REQUIRE(seg.characters.size() == 4);
+  const Box &box_m = seg.characters[1].box, &box_w = seg.characters[3].box;
+  CHECK(box_m.x == doctest::Approx(m).epsilon(0.02));
+  CHECK(box_m.width == doctest::Approx(140).epsilon(0.03));
+  CHECK(box_w.x == doctest::Approx(w).epsilon(0.02));
+  CHECK(box_w.width == doctest::Approx(140).epsilon(0.03));
+  SegmentOptions options;  // both are in the range where only a neck splits
+  CHECK(box_m.width > options.neck_width * box_m.height);
+  CHECK(box_m.width <= options.split_width * box_m.height);
+}
+
+TEST_CASE("segment: touching characters are split at a neck, and by width when too wide for one") {
+  // Two o's joined by a short thin stroke (1.45 heights together: split at the neck), a lone o, then two
+  // wider o's touching (1.6 heights: no one character is that wide, split by width).
+  Drawing d(700, 200);
+  d.ring(85, 100, 35, 50, 14), d.ring(159, 100, 35, 50, 14);
+  d.line(118, 100, 126, 100, 3);  // the join: 4 pixels of paper between the rings, bridged
+  d.ring(270, 100, 35, 50, 14);
+  d.ring(400, 100, 40, 50, 14), d.ring(479, 100, 40, 50, 14);  // outer edges meet at x = 439.5
+
+  LineSegmentation seg = segment_line(d.photo);
+  REQUIRE(seg.characters.size() == 5);
+  const double centres[] = {85, 159, 270, 400, 479};
+  for (int k = 0; k < 5; ++k) {
+    CAPTURE(k);
+    const Box& b = seg.characters[k].box;
+    CHECK(b.x_centre() == doctest::Approx(centres[k]).epsilon(0.03));
+    CHECK(b.width >= 68);  // each part holds its whole o (70 or 80 wide), plus at most the bridge
+    CHECK(b.width <= 86);
+  }
+}
+
+TEST_CASE("segment: a thin 1 beside bold characters is kept, a speck of as little ink is not") {
+  // Bold o's (about 3,500 pixels of ink each) and a 1 drawn 3 pixels wide (about 290): less than
+  // speck_fraction of a typical character's ink, but as tall as one, so it is writing. The speck, with
+  // a fifth of the 1's ink and only 9 pixels tall, is still dropped.
+  Drawing d(500, 200);
+  d.ring(80, 100, 35, 50, 16);
+  d.line(170, 55, 170, 145, 1.5);  // 1
+  d.ring(260, 100, 35, 50, 16);
+  d.line(320, 140, 320, 140, 4.5);  // speck
+  d.ring(400, 100, 35, 50, 16);
+
+  LineSegmentation seg = segment_line(d.photo);
+  REQUIRE(seg.characters.size() == 4);
+  const Box& one = seg.characters[1].box;
+  CHECK(one.x_centre() == doctest::Approx(170).epsilon(0.02));
+  CHECK(one.height >= 85);
+}
