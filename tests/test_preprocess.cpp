@@ -325,6 +325,47 @@ TEST_CASE("preprocess: a photo without ink throws the no-ink error") {
   CHECK_THROWS_WITH_AS(preprocess_character(noisy, options), doctest::Contains("no ink found in image"), quill::Error);
 }
 
+// A small, thin "1" on grey, noisy paper: so little ink that Otsu's global threshold splits the paper's own
+// noise, a third of the photo lands in the ink class, and the contrast it measures is under the noise
+// floor. (A photo made by scripts/make-photos.py from an MNIST test digit failed this way.)
+TEST_CASE("preprocess: a small faint character on noisy paper is found by the adaptive threshold when Otsu fails") {
+  const int w = 189, h = 134;
+  Image photo(w, h);
+  Rng rng(21);
+  for (float& v : photo.pixels) v = float(0.61 + 0.038 * rng.normal());
+  for (int y = 61; y < 109; ++y) {  // 2 px wide, 48 tall, slanted 8 px to the left going down
+    const int x = 96 - (y - 61) * 8 / 48;
+    photo.at(x, y) -= 0.22f;
+    photo.at(x + 1, y) -= 0.22f;
+  }
+  PreprocessOptions otsu;
+  otsu.threshold = ThresholdMode::Otsu;
+  CHECK_THROWS_WITH_AS(find_ink(photo, otsu), doctest::Contains("nothing stands out"), quill::Error);
+
+  const InkMap ink = find_ink(photo);  // Auto: Otsu first (the light is even), then adaptive
+  CHECK(ink.adaptive);
+  int x0 = w, x1 = -1, y0 = h, y1 = -1, inked = 0;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (ink.mask[size_t(y) * w + x]) {
+        ++inked;
+        x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+      }
+  CHECK(inked < 2000);  // the stroke (96 px) and some noise, not a third of the photo
+  const std::vector<uint8_t> sample = preprocess_character(photo);  // keeps the stroke, drops noise specks
+  int rows_with_ink = 0;
+  for (int y = 0; y < 28; ++y) {
+    bool any = false;
+    for (int x = 0; x < 28; ++x) any = any || sample[size_t(y) * 28 + x] > 128;
+    rows_with_ink += any;
+  }
+  CHECK(rows_with_ink >= 18);  // a tall stroke framed as MNIST frames a 1: about 20 rows
+  CHECK(x0 <= 89);
+  CHECK(x1 >= 96);
+  CHECK(y0 <= 62);
+  CHECK(y1 >= 107);
+}
+
 TEST_CASE("preprocess: deskew straightens a sheared stroke") {
   for (double shear : {0.35, -0.35}) {
     Image photo = sheared_bar(shear);
