@@ -5,6 +5,8 @@
 #   scripts/gpu-verify.sh test       the whole suite with the GPU tests required (QUILL_REQUIRE_CUDA/CUDNN)
 #   scripts/gpu-verify.sh sanitize   the GPU tests under compute-sanitizer memcheck, racecheck and synccheck
 #   scripts/gpu-verify.sh bench      bench/gpu_compare.sh (custom vs cuDNN vs PyTorch, both math modes)
+#   scripts/gpu-verify.sh profile    Nsight Compute on one training step of each backend at batch 256: per
+#                                    kernel time, achieved FLOP/s and DRAM bandwidth (why a target is missed)
 #   scripts/gpu-verify.sh train      MNIST with the recipe on the GPU: custom and cuDNN, fp32 and TF32, and
 #                                    the custom backend with --cuda-graph on; test accuracy of each
 #   scripts/gpu-verify.sh all        every phase in turn
@@ -13,7 +15,7 @@
 # the paths are taken from there; cuDNN is found in the CUDA toolkit or in Python's nvidia-cudnn-cu13 package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?usage: scripts/gpu-verify.sh build|test|sanitize|bench|train|all}
+phase=${1:?usage: scripts/gpu-verify.sh build|test|sanitize|bench|profile|train|all}
 out=${OUT:-out/gpu-verify}
 mkdir -p "$out"
 py=${PYTHON:-python3}
@@ -64,6 +66,19 @@ run_bench() {
   tail -40 "$out/bench.log"
 }
 
+run_profile() {
+  # Two eager steps (and the peak measurements after them): each kernel with its duration, SM and DRAM
+  # throughput (% of peak) and achieved occupancy. ncu serialises and replays kernels, so its times are for
+  # reading the mix, not for the comparison (that is bench).
+  for backend in custom cudnn; do
+    ncu --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,gpu__compute_memory_throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
+        --launch-count 400 --csv \
+        "$quill" bench --model cnn --device cuda --backend "$backend" --batch 256 --warmup 1 --steps 1 --repeats 1 \
+        > "$out/profile-$backend.csv" 2> "$out/profile-$backend.log" && rc=0 || rc=$?
+    echo "ncu $backend: exit $rc, $(grep -c '"gpu__time_duration.sum"' "$out/profile-$backend.csv" || true) kernels profiled"
+  done
+}
+
 run_training() {
   # The recipe (models/recipes/mnist.txt) sets everything but the device, backend, math and graph.
   echo "| backend | math | CUDA graph | test accuracy | loss | training time |" > "$out/train.md"
@@ -87,7 +102,8 @@ case "$phase" in
   test) run_tests ;;
   sanitize) run_sanitizer ;;
   bench) run_bench ;;
+  profile) run_profile ;;
   train) run_training ;;
-  all) run_build; run_tests; run_sanitizer; run_bench; run_training ;;
-  *) echo "gpu-verify: unknown phase '$phase' (build, test, sanitize, bench, train or all)" >&2; exit 2 ;;
+  all) run_build; run_tests; run_sanitizer; run_bench; run_profile; run_training ;;
+  *) echo "gpu-verify: unknown phase '$phase' (build, test, sanitize, bench, profile, train or all)" >&2; exit 2 ;;
 esac
