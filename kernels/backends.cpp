@@ -7,6 +7,7 @@ namespace quill {
 void init_backends() {
   static std::once_flag once;
   std::call_once(once, [] {
+    define_op_contracts();
     register_cpu_ops();
 #if QUILL_HAVE_CUDA  // the one place the build's backends are named; set by kernels/CMakeLists.txt
     register_cuda_ops();

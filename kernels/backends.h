@@ -4,6 +4,9 @@ namespace quill {
 
 void init_backends();
 
+// The shape contract of every op, checked by the registry before any backend (kernels/op_contracts.cpp).
+void define_op_contracts();
+
 // Per-backend registration, each defined beside its kernels.
 void register_cpu_ops();
 void register_cuda_ops();   // kernels/cuda (only in builds with CUDA)

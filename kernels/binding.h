@@ -1,7 +1,7 @@
 #pragma once
-// Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch and the
-// shape checks every backend makes. Devices are checked once for all backends by the op registry
-// (check_op_argument in runtime/ops.h).
+// Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch, sizes,
+// and the shape checks of the ops' contracts (kernels/op_contracts.cpp), which the op registry runs once
+// for every backend, as it checks devices (check_op_argument in runtime/ops.h).
 #include <algorithm>
 #include <initializer_list>
 

@@ -1,10 +1,12 @@
 #pragma once
 // The op registry: each op is one object holding an implementation per backend (cpu, cuda, cudnn),
-// chosen at run time by the caller. Backends fill it in at start-up (kernels/backends.h), so the same
-// test can run every backend of an op against the CPU reference.
+// chosen at run time by the caller, and the checks every call gets first, whatever the backend: the
+// arguments' devices (check_op_argument) and the op's shape contract. Backends fill it in at start-up
+// (kernels/backends.h), so the same test can run every backend of an op against the CPU reference.
 #include <array>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/device.h"
@@ -18,6 +20,7 @@ class OpBase {
   virtual ~OpBase() = default;
   const char* name() const { return name_; }
   virtual bool has(Backend b) const = 0;
+  virtual bool has_contract() const = 0;
 
  private:
   const char* name_;
@@ -40,18 +43,26 @@ class Op<R(Args...)> final : public OpBase {
   using Impl = std::function<R(Args...)>;
   explicit Op(const char* name) : OpBase(name) {}
 
+  // The op's shape contract: checks its arguments' shapes and sizes and throws a one-line error, the same for
+  // every backend (kernels/op_contracts.cpp), so a kernel never sees tensors of the wrong size.
+  using Contract = std::function<void(const char* op, const std::remove_reference_t<Args>&...)>;
+
   void define(Backend b, Impl impl) { impls_[static_cast<int>(b)] = std::move(impl); }
+  void define_contract(Contract contract) { contract_ = std::move(contract); }
   bool has(Backend b) const override { return static_cast<bool>(impls_[static_cast<int>(b)]); }
+  bool has_contract() const override { return static_cast<bool>(contract_); }
 
   R operator()(Backend b, Args... args) const {
     const Impl& impl = impls_[static_cast<int>(b)];
     QUILL_CHECK(impl, "op '", name(), "' has no ", backend_name(b), " implementation");
     (check_op_argument(name(), b, args), ...);
+    if (contract_) contract_(name(), args...);
     return impl(std::forward<Args>(args)...);
   }
 
  private:
   std::array<Impl, kBackendCount> impls_;
+  Contract contract_;
 };
 
 }  // namespace quill

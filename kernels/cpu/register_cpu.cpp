@@ -1,4 +1,5 @@
-// Binds the CPU reference kernels (raw pointers) to the tensor-level ops of runtime/ops.h.
+// Binds the CPU reference kernels (raw pointers) to the tensor-level ops of runtime/ops.h. The op registry
+// has already checked every tensor's device and size (kernels/op_contracts.cpp).
 #include <cmath>
 
 #include "kernels/backends.h"
@@ -15,9 +16,6 @@ void register_cpu_ops() {
   ops::conv2d_forward.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                    Tensor& y) {
     const char* op = "conv2d_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
@@ -25,9 +23,6 @@ void register_cpu_ops() {
   });
   ops::conv2d_backward_data.define(B, [](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>());
@@ -36,9 +31,6 @@ void register_cpu_ops() {
   ops::conv2d_backward_weights.define(B, [](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
                                             Tensor* db) {
     const char* op = "conv2d_backward_weights";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(dw, g.w_size(), op, "dw");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db));
@@ -47,9 +39,6 @@ void register_cpu_ops() {
 
   ops::maxpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
     const char* op = "maxpool_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(y, g.y_size(), op, "y");
-    check_numel(argmax, g.y_size(), op, "argmax");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::maxpool_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
@@ -57,8 +46,6 @@ void register_cpu_ops() {
   });
   ops::maxpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
     const char* op = "maxpool_backward";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::maxpool_backward<T>(g, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
@@ -66,8 +53,6 @@ void register_cpu_ops() {
   });
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
     const char* op = "avgpool_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::avgpool_forward<T>(g, x.data<T>(), y.data<T>());
@@ -75,8 +60,6 @@ void register_cpu_ops() {
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
     const char* op = "avgpool_backward";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cpu::avgpool_backward<T>(g, dy.data<T>(), dx.data<T>());
@@ -84,7 +67,6 @@ void register_cpu_ops() {
   });
 
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
-    check_same_shape(x, y, "activation_forward");
     by_float_type(x, "activation_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::activation_forward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>());
@@ -92,30 +74,24 @@ void register_cpu_ops() {
   });
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
-    check_same_shape(x, dx, "activation_backward");
-    check_same_shape(dy, dx, "activation_backward");
     by_float_type(x, "activation_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::activation_backward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>(), dy.data<T>(), dx.data<T>());
     });
   });
   ops::add.define(B, [](const Tensor& a, const Tensor& b, Tensor& y) {
-    check_same_shape(a, b, "add");
-    check_same_shape(a, y, "add");
     by_float_type(a, "add", [&](auto tag) {
       using T = decltype(tag);
       cpu::add<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
     });
   });
   ops::dropout_forward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y) {
-    check_same_shape(x, y, "dropout_forward");
     by_float_type(x, "dropout_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dropout_forward<T>(x.numel(), p, seed, stream, x.data<T>(), y.data<T>());
     });
   });
   ops::dropout_backward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx) {
-    check_same_shape(dy, dx, "dropout_backward");
     by_float_type(dy, "dropout_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dropout_backward<T>(dy.numel(), p, seed, stream, dy.data<T>(), dx.data<T>());
@@ -127,8 +103,6 @@ void register_cpu_ops() {
 
   ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    check_numel(w, int64_t(out) * in, "dense_forward", "w");
-    check_numel(y, int64_t(n) * out, "dense_forward", "y");
     by_float_type(x, "dense_forward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
@@ -137,8 +111,6 @@ void register_cpu_ops() {
   ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
                                    Tensor* db) {
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    check_numel(dy, int64_t(n) * out, "dense_backward", "dy");
-    check_numel(dw, int64_t(out) * in, "dense_backward", "dw");
     by_float_type(x, "dense_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx),
@@ -150,8 +122,6 @@ void register_cpu_ops() {
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_train");
-    check_per_channel("batchnorm_forward_train", c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
-    check_same_shape(x, y, "batchnorm_forward_train");
     by_float_type(x, "batchnorm_forward_train", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_forward_train<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps, momentum,
@@ -163,8 +133,6 @@ void register_cpu_ops() {
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_eval");
-    check_per_channel("batchnorm_forward_eval", c, {&beta, &running_mean, &running_var});
-    check_same_shape(x, y, "batchnorm_forward_eval");
     by_float_type(x, "batchnorm_forward_eval", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_forward_eval<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
@@ -175,8 +143,6 @@ void register_cpu_ops() {
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
     const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_backward");
-    check_per_channel("batchnorm_backward", c, {&save_mean, &save_invstd, &dgamma, &dbeta});
-    check_same_shape(x, dx, "batchnorm_backward");
     by_float_type(x, "batchnorm_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::batchnorm_backward<T>(n, c, hw, x.data<T>(), dy.data<T>(), gamma.data<T>(), save_mean.data<T>(),
@@ -187,8 +153,6 @@ void register_cpu_ops() {
   ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
                                          Tensor& probs, Tensor& loss) {
     const int n = rows_of(logits), c = row_size(logits);
-    check_numel(labels, n, "softmax_xent_forward", "labels");
-    check_same_shape(logits, probs, "softmax_xent_forward");
     by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
       using T = decltype(tag);
       loss.data<T>()[0] = static_cast<T>(cpu::softmax_xent_forward<T>(n, c, logits.data<T>(),
@@ -199,8 +163,6 @@ void register_cpu_ops() {
   ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
                                           Tensor& dlogits) {
     const int n = rows_of(probs), c = row_size(probs);
-    check_numel(labels, n, "softmax_xent_backward", "labels");
-    check_same_shape(probs, dlogits, "softmax_xent_backward");
     by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
@@ -208,7 +170,6 @@ void register_cpu_ops() {
   });
   ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
     const int n = rows_of(scores), c = row_size(scores);
-    check_numel(labels, n, "count_correct", "labels");
     by_float_type(scores, "count_correct", [&](auto tag) {
       using T = decltype(tag);
       const T* s = scores.data<T>();
@@ -225,7 +186,6 @@ void register_cpu_ops() {
   });
 
   ops::sgd_step.define(B, [](const SgdConfig& cfg, Tensor& param, const Tensor& grad, Tensor& velocity) {
-    check_same_shape(param, grad, "sgd_step");
     by_float_type(param, "sgd_step", [&](auto tag) {
       using T = decltype(tag);
       cpu::sgd_step<T>(param.numel(), cfg, param.data<T>(), grad.data<T>(),
@@ -234,7 +194,6 @@ void register_cpu_ops() {
   });
   ops::adam_step.define(B, [](const AdamConfig& cfg, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
                               Tensor& v) {
-    check_same_shape(param, grad, "adam_step");
     by_float_type(param, "adam_step", [&](auto tag) {
       using T = decltype(tag);
       cpu::adam_step<T>(param.numel(), cfg, step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
@@ -264,7 +223,6 @@ void register_cpu_ops() {
     const double* k = step_values_of(values, "adam_step_indirect");
     AdamConfig c = cfg;
     c.lr = k[kStepLearningRate];
-    check_same_shape(param, grad, "adam_step_indirect");
     by_float_type(param, "adam_step_indirect", [&](auto tag) {
       using T = decltype(tag);
       cpu::adam_step_corrected<T>(param.numel(), c, k[kStepCorrection1], k[kStepCorrection2], param.data<T>(),
@@ -272,7 +230,6 @@ void register_cpu_ops() {
     });
   });
   ops::accumulate_loss.define(B, [](const Tensor& loss, const Tensor& correct, int64_t n, Tensor& sums) {
-    check_loss_sums(loss, correct, sums, "accumulate_loss");
     double* s = sums.data<double>();
     s[0] = std::fma(loss.item(), double(n), s[0]);
     s[1] += correct.data<int32_t>()[0];

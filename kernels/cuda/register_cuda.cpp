@@ -1,6 +1,6 @@
-// Binds the CUDA kernels (raw device pointers, cuda_kernels.h) to the tensor-level ops of runtime/ops.h,
-// with the CPU binding's shape checks. The op registry has already checked that every tensor lives on the
-// GPU (a host pointer handed to a kernel would fault asynchronously, far from the cause). Also installs
+// Binds the CUDA kernels (raw device pointers, cuda_kernels.h) to the tensor-level ops of runtime/ops.h.
+// The op registry has already checked every tensor's size (kernels/op_contracts.cpp) and that it lives on
+// the GPU (a host pointer handed to a kernel would fault asynchronously, far from the cause). Also installs
 // the device runtime. The ops that run matrix products read the backend's math mode (kernels/cuda/settings.h)
 // at every call.
 #include <algorithm>
@@ -24,10 +24,6 @@ void register_cuda_ops() {
   ops::conv2d_forward.define(B, [math](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                        Tensor& y) {
     const char* op = "conv2d_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(b, g.k, op, "bias");
-    check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>(), math());
@@ -35,9 +31,6 @@ void register_cuda_ops() {
   });
   ops::conv2d_backward_data.define(B, [math](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::conv2d_backward_data<T>(g, dy.data<T>(), w.data<T>(), dx.data<T>(), math());
@@ -46,10 +39,6 @@ void register_cuda_ops() {
   ops::conv2d_backward_weights.define(B, [math](const ConvGeometry& g, const Tensor& x, const Tensor& dy,
                                                 Tensor& dw, Tensor* db) {
     const char* op = "conv2d_backward_weights";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(dw, g.w_size(), op, "dw");
-    check_numel(dy, g.y_size(), op, "dy");
-    check_numel(db, g.k, op, "dbias");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::conv2d_backward_weights<T>(g, x.data<T>(), dy.data<T>(), dw.data<T>(), mut_ptr_or_null<T>(db),
@@ -59,9 +48,6 @@ void register_cuda_ops() {
 
   ops::maxpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
     const char* op = "maxpool_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(y, g.y_size(), op, "y");
-    check_numel(argmax, g.y_size(), op, "argmax");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::maxpool_forward<T>(g, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
@@ -69,9 +55,6 @@ void register_cuda_ops() {
   });
   ops::maxpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
     const char* op = "maxpool_backward";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(dy, g.y_size(), op, "dy");
-    check_numel(argmax, g.y_size(), op, "argmax");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::maxpool_backward<T>(g, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
@@ -79,8 +62,6 @@ void register_cuda_ops() {
   });
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
     const char* op = "avgpool_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(y, g.y_size(), op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::avgpool_forward<T>(g, x.data<T>(), y.data<T>());
@@ -88,8 +69,6 @@ void register_cuda_ops() {
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
     const char* op = "avgpool_backward";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(dy, g.y_size(), op, "dy");
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::avgpool_backward<T>(g, dy.data<T>(), dx.data<T>());
@@ -98,7 +77,6 @@ void register_cuda_ops() {
 
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     const char* op = "activation_forward";
-    check_same_shape(x, y, op);
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::activation_forward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>());
@@ -107,31 +85,24 @@ void register_cuda_ops() {
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
     const char* op = "activation_backward";
-    check_same_shape(x, dx, op);
-    check_same_shape(y, dx, op);
-    check_same_shape(dy, dx, op);
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::activation_backward<T>(act, alpha, x.numel(), x.data<T>(), y.data<T>(), dy.data<T>(), dx.data<T>());
     });
   });
   ops::add.define(B, [](const Tensor& a, const Tensor& b, Tensor& y) {
-    check_same_shape(a, b, "add");
-    check_same_shape(a, y, "add");
     by_float_type(a, "add", [&](auto tag) {
       using T = decltype(tag);
       cuda::add<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
     });
   });
   ops::dropout_forward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& y) {
-    check_same_shape(x, y, "dropout_forward");
     by_float_type(x, "dropout_forward", [&](auto tag) {
       using T = decltype(tag);
       cuda::dropout_forward<T>(x.numel(), p, seed, stream, x.data<T>(), y.data<T>());
     });
   });
   ops::dropout_backward.define(B, [](double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx) {
-    check_same_shape(dy, dx, "dropout_backward");
     by_float_type(dy, "dropout_backward", [&](auto tag) {
       using T = decltype(tag);
       cuda::dropout_backward<T>(dy.numel(), p, seed, stream, dy.data<T>(), dx.data<T>());
@@ -148,9 +119,6 @@ void register_cuda_ops() {
   ops::dense_forward.define(B, [math](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
     const char* op = "dense_forward";
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    check_numel(w, int64_t(out) * in, op, "w");
-    check_numel(b, out, op, "b");
-    check_numel(y, int64_t(n) * out, op, "y");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>(), math());
@@ -160,11 +128,6 @@ void register_cuda_ops() {
                                        Tensor* db) {
     const char* op = "dense_backward";
     const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    check_numel(w, int64_t(out) * in, op, "w");
-    check_numel(dy, int64_t(n) * out, op, "dy");
-    check_numel(dx, int64_t(n) * in, op, "dx");
-    check_numel(dw, int64_t(out) * in, op, "dw");
-    check_numel(db, out, op, "db");
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx),
@@ -177,8 +140,6 @@ void register_cuda_ops() {
                                             Tensor& running_mean, Tensor& running_var) {
     const char* op = "batchnorm_forward_train";
     const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, y, op);
-    check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::batchnorm_forward_train<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps,
@@ -191,8 +152,6 @@ void register_cuda_ops() {
                                            Tensor& y) {
     const char* op = "batchnorm_forward_eval";
     const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, y, op);
-    check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::batchnorm_forward_eval<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
@@ -204,9 +163,6 @@ void register_cuda_ops() {
                                        Tensor& dgamma, Tensor& dbeta) {
     const char* op = "batchnorm_backward";
     const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, dx, op);
-    check_same_shape(x, dy, op);
-    check_per_channel(op, l.c, {&save_mean, &save_invstd, &dgamma, &dbeta});
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::batchnorm_backward<T>(l.n, l.c, l.hw, x.data<T>(), dy.data<T>(), gamma.data<T>(),
@@ -219,9 +175,6 @@ void register_cuda_ops() {
                                          Tensor& probs, Tensor& loss) {
     const char* op = "softmax_xent_forward";
     const int n = rows_of(logits), c = row_size(logits);
-    check_numel(labels, n, op, "labels");
-    check_same_shape(logits, probs, op);
-    check_numel(loss, 1, op, "loss");
     by_float_type(logits, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>(),
@@ -232,8 +185,6 @@ void register_cuda_ops() {
                                           Tensor& dlogits) {
     const char* op = "softmax_xent_backward";
     const int n = rows_of(probs), c = row_size(probs);
-    check_numel(labels, n, op, "labels");
-    check_same_shape(probs, dlogits, op);
     by_float_type(probs, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
@@ -242,8 +193,6 @@ void register_cuda_ops() {
   ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
     const char* op = "count_correct";
     const int n = rows_of(scores), c = row_size(scores);
-    check_numel(labels, n, op, "labels");
-    check_numel(correct, 1, op, "correct");
     by_float_type(scores, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::count_correct<T>(n, c, scores.data<T>(), labels.data<int32_t>(), correct.data<int32_t>());
@@ -253,8 +202,6 @@ void register_cuda_ops() {
   ops::sgd_step.define(B, [](const SgdConfig& cfg, Tensor& param, const Tensor& grad, Tensor& velocity) {
     const char* op = "sgd_step";
     const bool momentum = cfg.momentum != 0;
-    check_same_shape(param, grad, op);
-    if (momentum) check_same_shape(param, velocity, op);
     by_float_type(param, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::sgd_step<T>(param.numel(), cfg, param.data<T>(), grad.data<T>(), momentum ? velocity.data<T>() : nullptr);
@@ -263,9 +210,6 @@ void register_cuda_ops() {
   ops::adam_step.define(B, [](const AdamConfig& cfg, int64_t step, Tensor& param, const Tensor& grad, Tensor& m,
                               Tensor& v) {
     const char* op = "adam_step";
-    check_same_shape(param, grad, op);
-    check_same_shape(param, m, op);
-    check_same_shape(param, v, op);
     by_float_type(param, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::adam_step<T>(param.numel(), cfg, step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());

@@ -1,5 +1,5 @@
 // Binds the CUDA kernels of step_kernels.h to the *_indirect ops and accumulate_loss of runtime/ops.h, with
-// the same checks as their direct counterparts in register_cuda.cpp.
+// the registry checking their arguments as for their direct counterparts (kernels/op_contracts.cpp).
 #include "kernels/backends.h"
 #include "kernels/binding.h"
 #include "kernels/cuda/step_kernels.h"
@@ -14,7 +14,6 @@ void register_cuda_step_ops() {
   ops::dropout_forward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
                                              const Tensor& x, Tensor& y) {
     const char* op = "dropout_forward_indirect";
-    check_same_shape(x, y, op);
     const double* k = step_values_of(values, op);
     by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
@@ -24,7 +23,6 @@ void register_cuda_step_ops() {
   ops::dropout_backward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
                                               const Tensor& dy, Tensor& dx) {
     const char* op = "dropout_backward_indirect";
-    check_same_shape(dy, dx, op);
     const double* k = step_values_of(values, op);
     by_float_type(dy, op, [&](auto tag) {
       using T = decltype(tag);
@@ -35,8 +33,6 @@ void register_cuda_step_ops() {
                                       Tensor& velocity) {
     const char* op = "sgd_step_indirect";
     const bool momentum = cfg.momentum != 0;
-    check_same_shape(param, grad, op);
-    if (momentum) check_same_shape(param, velocity, op);
     const double* k = step_values_of(values, op);
     by_float_type(param, op, [&](auto tag) {
       using T = decltype(tag);
@@ -47,9 +43,6 @@ void register_cuda_step_ops() {
   ops::adam_step_indirect.define(B, [](const AdamConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
                                        Tensor& m, Tensor& v) {
     const char* op = "adam_step_indirect";
-    check_same_shape(param, grad, op);
-    check_same_shape(param, m, op);
-    check_same_shape(param, v, op);
     const double* k = step_values_of(values, op);
     by_float_type(param, op, [&](auto tag) {
       using T = decltype(tag);
@@ -58,7 +51,6 @@ void register_cuda_step_ops() {
   });
   ops::accumulate_loss.define(B, [](const Tensor& loss, const Tensor& correct, int64_t n, Tensor& sums) {
     const char* op = "accumulate_loss";
-    check_loss_sums(loss, correct, sums, op);
     by_float_type(loss, op, [&](auto tag) {
       using T = decltype(tag);
       cuda::accumulate_loss<T>(loss.data<T>(), correct.data<int32_t>(), n, sums.data<double>());

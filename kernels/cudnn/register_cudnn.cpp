@@ -66,10 +66,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   ops::conv2d_forward.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                       Tensor& y) {
     const char* op = "conv2d_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(b, g.k, op, "bias");
-    check_numel(y, g.y_size(), op, "y");
     cudnn_or_custom(
         op, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_forward(ctx->settings->get(), ctx->conv_algos, g, x, w, b, y); },
@@ -77,9 +73,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   });
   ops::conv2d_backward_data.define(B, [ctx](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
     const char* op = "conv2d_backward_data";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(w, g.w_size(), op, "w");
-    check_numel(dy, g.y_size(), op, "dy");
     cudnn_or_custom(
         op, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_backward_data(ctx->settings->get(), ctx->conv_algos, g, dy, w, dx); },
@@ -88,10 +81,6 @@ void define_convolution(const std::shared_ptr<Context>& ctx) {
   ops::conv2d_backward_weights.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
                                                Tensor* db) {
     const char* op = "conv2d_backward_weights";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(dw, g.w_size(), op, "dw");
-    check_numel(dy, g.y_size(), op, "dy");
-    check_numel(db, g.k, op, "dbias");
     cudnn_or_custom(
         op, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_backward_filter(ctx->settings->get(), ctx->conv_algos, g, x, dy, dw, db); },
@@ -105,16 +94,12 @@ void define_pooling() {
   define_custom(ops::maxpool_backward);
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
     const char* op = "avgpool_forward";
-    check_numel(x, g.x_size(), op, "x");
-    check_numel(y, g.y_size(), op, "y");
     cudnn_or_custom(
         op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_forward(g, x, y); },
         [&] { ops::avgpool_forward(Backend::Cuda, g, x, y); });
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
     const char* op = "avgpool_backward";
-    check_numel(dx, g.x_size(), op, "dx");
-    check_numel(dy, g.y_size(), op, "dy");
     cudnn_or_custom(
         op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_backward(g, dy, dx); },
         [&] { ops::avgpool_backward(Backend::Cuda, g, dy, dx); });
@@ -124,7 +109,6 @@ void define_pooling() {
 void define_activations() {
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     const char* op = "activation_forward";
-    check_same_shape(x, y, op);
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_forward(act, x, y); },
         [&] { ops::activation_forward(Backend::Cuda, act, alpha, x, y); });
@@ -132,9 +116,6 @@ void define_activations() {
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
     const char* op = "activation_backward";
-    check_same_shape(x, dx, op);
-    check_same_shape(y, dx, op);
-    check_same_shape(dy, dx, op);
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_backward(act, x, y, dy, dx); },
         [&] { ops::activation_backward(Backend::Cuda, act, alpha, x, y, dy, dx); });
@@ -146,9 +127,6 @@ void define_batchnorm() {
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
     const char* op = "batchnorm_forward_train";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, y, op);
-    check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); },
         [&] {
@@ -164,9 +142,6 @@ void define_batchnorm() {
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
     const char* op = "batchnorm_forward_eval";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, y, op);
-    check_per_channel(op, l.c, {&beta, &running_mean, &running_var});
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); },
         [&] { cudnn::batchnorm_forward_eval(x, gamma, beta, running_mean, running_var, eps, y); },
@@ -176,10 +151,6 @@ void define_batchnorm() {
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
     const char* op = "batchnorm_backward";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    check_same_shape(x, dx, op);
-    check_same_shape(x, dy, op);
-    check_per_channel(op, l.c, {&save_mean, &save_invstd, &dgamma, &dbeta});
     cudnn_or_custom(
         op, [&] { return cudnn::describe(x); },
         [&] { cudnn::batchnorm_backward(x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta); },
