@@ -88,10 +88,7 @@ double training_step_flops(Graph& graph, const ModelDescription& desc, int batch
 // The whole-step math mode: fp32, or tf32 on a GPU (--math auto means fp32 here; both is for --ops).
 bool whole_step_tf32(const std::string& math, const Placement& placement) {
   QUILL_CHECK(math != "both", "--math both compares modes op by op and needs --ops; give fp32 or tf32");
-  const bool tf32 = math == "tf32";
-  QUILL_CHECK(!tf32 || !placement.device.is_cpu(),
-              "--math tf32 needs a CUDA device; this run is on the CPU, which computes in float32 only");
-  return tf32;
+  return tf32_requested(math, placement.device);
 }
 
 int run_bench(const BenchOptions& o, const std::string& command_line) {

@@ -185,9 +185,7 @@ Recipe apply_recipe(TrainCommandOptions& o, const std::string& dataset_name) {
 // Sets both GPU backends' math mode from --math, and says how the run computes. TF32 asked of a run on the
 // CPU is an error rather than a silent float32 run.
 std::string apply_math_mode(const TrainCommandOptions& o, const Placement& placement) {
-  const bool tf32 = o.math == "tf32";
-  QUILL_CHECK(!tf32 || !placement.device.is_cpu(),
-              "--math tf32 needs a CUDA device; this run is on the CPU, which computes in float32 only");
+  const bool tf32 = tf32_requested(o.math, placement.device);
   set_gpu_tf32(tf32);
   if (!tf32) return placement.device.is_cpu() ? "float32" : "strict float32";
   if (placement.backend == Backend::Cuda && !custom_tf32_available())

@@ -1,5 +1,7 @@
 #include "apps/gpu_math.h"
 
+#include "runtime/error.h"
+
 // Set for this file by apps/CMakeLists.txt when the build has those backends.
 #if QUILL_HAVE_CUDA
 #include "kernels/cuda/settings.h"
@@ -10,6 +12,13 @@
 #endif
 
 namespace quill {
+
+bool tf32_requested(const std::string& math, Device device) {
+  const bool tf32 = math == "tf32";
+  QUILL_CHECK(!tf32 || !device.is_cpu(),
+              "--math tf32 needs a CUDA device; this run is on the CPU, which computes in float32 only");
+  return tf32;
+}
 
 void set_gpu_tf32(bool on) {
 #if QUILL_HAVE_CUDA

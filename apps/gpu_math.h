@@ -5,7 +5,15 @@
 // kernels: the convolutions' three passes, dense layers and gemm run the TF32 WMMA kernel where it was
 // compiled for sm_80 or later (kernels/cuda/settings.h). The CPU computes in float32 only. Every other op
 // (pooling, activations, batch norm, the loss, the optimizers) is float32 in both modes.
+#include <string>
+
+#include "runtime/device.h"
+
 namespace quill {
+
+// Whether a run on `device` asks for TF32 (--math tf32 of train and bench); fp32 is the other mode. TF32 on
+// the CPU, which computes in float32 only, is a one-line error rather than a silent float32 run.
+bool tf32_requested(const std::string& math, Device device);
 
 // Sets the TF32 switch of every GPU backend this build has, keeping their other settings.
 void set_gpu_tf32(bool on);
