@@ -344,8 +344,10 @@ Command add_train_command(CLI::App& quill) {
   rd.push_back(cmd->add_option("--label-smoothing", o->label_smoothing, "Label smoothing in [0, 1)")
                    ->check(CLI::Range(0.0, 0.99))
                    ->capture_default_str());
-  rd.push_back(cmd->add_option("--augment", o->augment, "Training augmentation: none, affine or elastic")
-                   ->check(CLI::IsMember({"none", "affine", "elastic"}))
+  rd.push_back(cmd->add_option("--augment", o->augment,
+                               "Training augmentation: none; shift (whole pixels, up to 2, no resampling); affine "
+                               "(rotation, scale, shift, shear); or elastic (affine and an elastic distortion)")
+                   ->check(CLI::IsMember({"none", "shift", "affine", "elastic"}))
                    ->capture_default_str());
   rd.push_back(cmd->add_option("--seed", o->seed, "Seed of every random choice (initialisation, order, augmentation, dropout)")
                    ->capture_default_str());

@@ -24,6 +24,7 @@ LoaderOptions loader_options(const TrainOptions& o) {
   lo.shuffle = true;
   lo.seed = o.seed;
   lo.augment = o.augment != "none";
+  if (o.augment == "shift") lo.augmentation = shift_only();
   lo.augmentation.elastic = o.augment == "elastic";
   return lo;
 }
@@ -32,8 +33,8 @@ void check_options(const TrainOptions& o) {
   QUILL_CHECK(o.epochs >= 1, "the number of epochs must be at least 1, got ", o.epochs);
   QUILL_CHECK(o.batch_size >= 1, "the batch size must be at least 1, got ", o.batch_size);
   QUILL_CHECK(o.eval_batch_size >= 1, "the evaluation batch size must be at least 1");
-  QUILL_CHECK(o.augment == "none" || o.augment == "affine" || o.augment == "elastic", "unknown augmentation '",
-              o.augment, "' (expected none, affine or elastic)");
+  QUILL_CHECK(o.augment == "none" || o.augment == "shift" || o.augment == "affine" || o.augment == "elastic",
+              "unknown augmentation '", o.augment, "' (expected none, shift, affine or elastic)");
   QUILL_CHECK(o.label_smoothing >= 0 && o.label_smoothing < 1, "label smoothing must be in [0, 1), got ",
               o.label_smoothing);
 }

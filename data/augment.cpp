@@ -88,6 +88,17 @@ constexpr uint64_t kFieldBlocks = uint64_t(1) << 40;
 
 }  // namespace
 
+AugmentConfig shift_only(int max_shift_px) {
+  QUILL_CHECK(max_shift_px >= 0, "augment: the shift must not be negative, got ", max_shift_px);
+  AugmentConfig c;
+  c.max_rotation_deg = 0;
+  c.min_scale = c.max_scale = 1;
+  c.max_shear = 0;
+  c.max_shift_px = float(max_shift_px);
+  c.whole_pixel_shift = true;
+  return c;
+}
+
 uint64_t augment_stream(int64_t epoch, int64_t sample) {
   const uint64_t h = splitmix64(splitmix64(uint64_t(epoch)) ^ uint64_t(sample));
   return h | (uint64_t(1) << 63);
@@ -101,8 +112,15 @@ void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const A
   const double angle = rng.uniform(-c.max_rotation_deg, c.max_rotation_deg) * (3.14159265358979323846 / 180.0);
   const double scale = rng.uniform(c.min_scale, c.max_scale);
   const double shear = rng.uniform(-c.max_shear, c.max_shear);
-  const double tx = rng.uniform(-c.max_shift_px, c.max_shift_px);
-  const double ty = rng.uniform(-c.max_shift_px, c.max_shift_px);
+  double tx = rng.uniform(-c.max_shift_px, c.max_shift_px);
+  double ty = rng.uniform(-c.max_shift_px, c.max_shift_px);
+  if (c.whole_pixel_shift) {
+    // Stretch [-max, max] to [-max - 0.5, max + 0.5) before rounding, so the end values are as likely as
+    // the others.
+    const double stretch = (c.max_shift_px + 0.5) / std::max(c.max_shift_px, 1e-9f);
+    tx = std::clamp(std::round(tx * stretch), -double(c.max_shift_px), double(c.max_shift_px));
+    ty = std::clamp(std::round(ty * stretch), -double(c.max_shift_px), double(c.max_shift_px));
+  }
 
   // Forward map about the centre: M = rotation * shear * scale; invert it to pull source pixels.
   const double cs = std::cos(angle), sn = std::sin(angle);

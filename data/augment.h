@@ -18,10 +18,17 @@ struct AugmentConfig {
   float max_scale = 1.1f;
   float max_shift_px = 2.0f;       // x and y shifts, each uniform in [-max, max] pixels
   float max_shear = 0.2f;          // horizontal shear factor (x += k * y) uniform in [-max, max]
+  // Round the shifts to whole pixels. With no rotation, scale or shear the result is then an exact copy
+  // of moved pixels: no resampling blurs the strokes (see shift_only()).
+  bool whole_pixel_shift = false;
   bool elastic = false;            // elastic distortion on top of the affine map
   float elastic_alpha = 34.0f;     // displacement scale, pixels
   float elastic_sigma = 4.0f;      // Gaussian smoothing of the displacement field, pixels
 };
+
+// Whole-pixel shifts of up to `max_shift_px` in x and y, each of the 2*max+1 values equally likely, and
+// nothing else: strokes keep their exact width and grey levels (`quill train --augment shift`).
+AugmentConfig shift_only(int max_shift_px = 2);
 
 // The Rng stream of (epoch, sample): a mix of both, with the top bit set so it never equals the
 // plain epoch streams that shuffling uses (BatchLoader).

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -190,6 +191,39 @@ TEST_CASE("data: augmentation is reproducible and changes images") {
   double cx_in = 0, cx_out = 0, m_in = 0, m_out = 0;
   for (int p = 0; p < 784; ++p) cx_in += (p % 28) * d.image(0)[p], m_in += d.image(0)[p], cx_out += (p % 28) * a[p], m_out += a[p];
   CHECK(std::abs(cx_out / m_out - cx_in / m_in) <= 2.05);
+}
+
+TEST_CASE("data: shift augmentation moves whole pixels and keeps every grey level") {
+  const quill::Dataset d = make_dataset(1);
+  const quill::AugmentConfig shift = quill::shift_only(2);
+  const uint8_t* src = d.image(0);
+  std::vector<uint8_t> out(784);
+  std::map<std::pair<int, int>, int> seen;  // (dx, dy) -> count
+  const int draws = 2500;
+  for (int64_t i = 0; i < draws; ++i) {
+    quill::augment_sample(src, out.data(), 28, 28, shift, 7, 0, i);
+    // Find the one whole-pixel offset that explains every output pixel (zero where it comes from outside).
+    int matches = 0;
+    for (int dy = -2; dy <= 2; ++dy)
+      for (int dx = -2; dx <= 2; ++dx) {
+        bool same = true;
+        for (int y = 0; y < 28 && same; ++y)
+          for (int x = 0; x < 28 && same; ++x) {
+            const int sx = x - dx, sy = y - dy;
+            const uint8_t expect = (sx < 0 || sy < 0 || sx >= 28 || sy >= 28) ? 0 : src[sy * 28 + sx];
+            same = out[y * 28 + x] == expect;
+          }
+        if (same) ++matches, ++seen[{dx, dy}];
+      }
+    REQUIRE(matches == 1);
+  }
+  // All 25 offsets occur, each about 1/25 of the time (100 expected; 4 sigma is about +-40).
+  CHECK(seen.size() == 25);
+  for (const auto& [offset, count] : seen) {
+    CHECK(count > 55);
+    CHECK(count < 145);
+  }
+  CHECK_THROWS_AS(quill::shift_only(-1), quill::Error);
 }
 
 TEST_CASE("data: loader augmentation depends on sample and epoch, not on batch order") {
