@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <exception>
+#include <stdexcept>
+#include <string>
 
 namespace quill {
 
@@ -61,6 +63,11 @@ void Batcher::loop() {
       n += queue_[take++].samples.size();
     for (size_t i = 0; i < take; ++i) batch.push_back(std::move(queue_[i]));
     queue_.erase(queue_.begin(), queue_.begin() + long(take));
+    // Counted before any caller is answered, so a caller that reads stats() afterwards sees its batch.
+    stats_.batches += 1;
+    stats_.samples += int64_t(n);
+    stats_.requests += int64_t(batch.size());
+    if (int64_t(n) > stats_.largest_batch) stats_.largest_batch = int64_t(n);
     lock.unlock();
 
     Samples all;
@@ -68,6 +75,9 @@ void Batcher::loop() {
     for (const Pending& p : batch) all.insert(all.end(), p.samples.begin(), p.samples.end());
     try {
       Probabilities probs = run_(all);
+      if (probs.size() != all.size())
+        throw std::logic_error("serve: the model answered " + std::to_string(probs.size()) + " rows for " +
+                               std::to_string(all.size()) + " samples");
       size_t at = 0;
       for (Pending& p : batch) {
         Probabilities mine(std::make_move_iterator(probs.begin() + long(at)),
@@ -80,10 +90,6 @@ void Batcher::loop() {
     }
 
     lock.lock();
-    stats_.batches += 1;
-    stats_.samples += int64_t(n);
-    stats_.requests += int64_t(batch.size());
-    if (int64_t(n) > stats_.largest_batch) stats_.largest_batch = int64_t(n);
   }
 }
 
