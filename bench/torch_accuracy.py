@@ -26,7 +26,8 @@ What is matched (read from Quill's sources; see the comments at each piece):
     lr/25/1e4);
   - label smoothing (torch's definition is Quill's: (1-s) * one-hot + s/C), mean over the batch; evaluation
     losses without smoothing; the last, smaller batch of an epoch is kept; evaluation batches of 256;
-  - augmentation (data/augment.cpp): rotation U(-10, 10) deg, scale U(0.9, 1.1), shear U(-0.2, 0.2)
+  - augmentation (data/augment.cpp): shift: whole-pixel shifts -2..2, equally likely, nothing else;
+    affine: rotation U(-10, 10) deg, scale U(0.9, 1.1), shear U(-0.2, 0.2)
     (x += k*y), shifts U(-2, 2) px about the pixel-centre (cols-1)/2; elastic: uniform(-1, 1) fields
     blurred by a truncated Gaussian (sigma 4, radius 12, zero outside) times alpha 34, added to the
     source coordinates; bilinear resampling with background 0, rounded back to uint8 like Quill.
@@ -598,6 +599,17 @@ def draw_params(n, gen, device):
     return p
 
 
+def shift_only(params):
+    """--augment shift (data/augment.cpp, shift_only): the same five draws, then no rotation, scale or
+    shear, and the shifts stretched from [-2, 2] to [-2.5, 2.5) and rounded half away from zero like
+    std::round, so each whole-pixel offset -2..2 is equally likely and nothing is resampled."""
+    p = params.clone()
+    p[0], p[1], p[2] = 0.0, 1.0, 0.0
+    t = p[3:5] * ((MAX_SHIFT + 0.5) / MAX_SHIFT)
+    p[3:5] = torch.clamp(torch.sign(t) * torch.floor(t.abs() + 0.5), -MAX_SHIFT, MAX_SHIFT)
+    return p
+
+
 def gaussian_kernel(sigma, device):
     radius = max(1, int(math.ceil(3.0 * sigma)))
     k = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
@@ -837,7 +849,7 @@ def make_parser():
                    help="default: 5e-4 sgd, 0 adam, 0.01 adamw (decoupled)")
     p.add_argument("--schedule", default="onecycle", choices=["constant", "step", "cosine", "onecycle"])
     p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--augment", default="none", choices=["none", "affine", "elastic"])
+    p.add_argument("--augment", default="none", choices=["none", "shift", "affine", "elastic"])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
@@ -1194,6 +1206,8 @@ def run(a, recipe, argv):
                 else:
                     p = draw_params(n, gen, dev)
                     fields = elastic_fields(n, rows, cols, gen, dev) if a.augment == "elastic" else None
+                if a.augment == "shift":
+                    p = shift_only(p)
                 xb = augment_batch(xb, p, fields)
             rng_state["step"] = step
             lr = lr_at(a.schedule, a.lr_value, step, total_steps, step_size)
@@ -1481,6 +1495,20 @@ def self_test():
     c2 = centroid(sh)
     check(abs(c2[0] - 15.5) < 0.05 and abs(c2[1] - 12.5) < 0.05,
           "shift (+2, -1) moves the blob to (15.5, 12.5): (%.3f, %.3f)" % c2)
+
+    # --augment shift: whole-pixel offsets only, all 25 equally likely, the image an exact translate.
+    g = torch.Generator()
+    g.manual_seed(3)
+    sp = shift_only(draw_params(5000, g, "cpu"))
+    check(bool((sp[0] == 0).all() and (sp[1] == 1).all() and (sp[2] == 0).all()), "shift: no rotation, scale, shear")
+    counts = torch.bincount(((sp[3] + 2) * 5 + (sp[4] + 2)).long(), minlength=25)
+    check(bool((sp[3:5] == torch.round(sp[3:5])).all()) and counts.numel() == 25 and int(counts.min()) > 140
+          and int(counts.max()) < 260, "shift: offsets -2..2 each way, 25 pairs about equally likely (%d..%d of 200)"
+          % (int(counts.min()), int(counts.max())))
+    moved = augment_batch(blob.unsqueeze(0), sp[:, :1])[0]
+    dx, dy = int(sp[3, 0]), int(sp[4, 0])
+    expect = torch.roll(blob, shifts=(dy, dx), dims=(0, 1))  # the blob is far from the edges
+    check(torch.equal(moved, expect), "shift (%+d, %+d): an exact translate of the pixels" % (dx, dy))
 
     # The vectorised resampling against a literal transcription of Quill's per-pixel code.
     g = torch.Generator()
