@@ -18,6 +18,7 @@
 #include "apps/recipe.h"
 #include "apps/report.h"
 #include "apps/trainer.h"
+#include "data/augment.h"
 #include "runtime/text_file.h"
 
 namespace quill {
@@ -347,7 +348,7 @@ Command add_train_command(CLI::App& quill) {
   rd.push_back(cmd->add_option("--augment", o->augment,
                                "Training augmentation: none; shift (whole pixels, up to 2, no resampling); affine "
                                "(rotation, scale, shift, shear); or elastic (affine and an elastic distortion)")
-                   ->check(CLI::IsMember({"none", "shift", "affine", "elastic"}))
+                   ->check(CLI::IsMember(augmentation_names()))
                    ->capture_default_str());
   rd.push_back(cmd->add_option("--seed", o->seed, "Seed of every random choice (initialisation, order, augmentation, dropout)")
                    ->capture_default_str());

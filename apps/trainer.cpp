@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "apps/evaluate.h"
+#include "data/augment.h"
 #include "layers/model_description.h"
 
 namespace quill {
@@ -23,9 +24,9 @@ LoaderOptions loader_options(const TrainOptions& o) {
   lo.batch_size = o.batch_size;
   lo.shuffle = true;
   lo.seed = o.seed;
-  lo.augment = o.augment != "none";
-  if (o.augment == "shift") lo.augmentation = shift_only();
-  lo.augmentation.elastic = o.augment == "elastic";
+  const std::optional<AugmentConfig> augmentation = augmentation_named(o.augment);
+  lo.augment = augmentation.has_value();
+  if (augmentation) lo.augmentation = *augmentation;
   return lo;
 }
 
@@ -33,8 +34,7 @@ void check_options(const TrainOptions& o) {
   QUILL_CHECK(o.epochs >= 1, "the number of epochs must be at least 1, got ", o.epochs);
   QUILL_CHECK(o.batch_size >= 1, "the batch size must be at least 1, got ", o.batch_size);
   QUILL_CHECK(o.eval_batch_size >= 1, "the evaluation batch size must be at least 1");
-  QUILL_CHECK(o.augment == "none" || o.augment == "shift" || o.augment == "affine" || o.augment == "elastic",
-              "unknown augmentation '", o.augment, "' (expected none, shift, affine or elastic)");
+  augmentation_named(o.augment);  // throws for an unknown name
   QUILL_CHECK(o.label_smoothing >= 0 && o.label_smoothing < 1, "label smoothing must be in [0, 1), got ",
               o.label_smoothing);
 }

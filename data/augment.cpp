@@ -99,6 +99,23 @@ AugmentConfig shift_only(int max_shift_px) {
   return c;
 }
 
+const std::vector<std::string>& augmentation_names() {
+  static const std::vector<std::string> names = {"none", "shift", "affine", "elastic"};
+  return names;
+}
+
+std::optional<AugmentConfig> augmentation_named(const std::string& name) {
+  if (name == "none") return std::nullopt;
+  if (name == "shift") return shift_only();
+  if (name == "affine") return AugmentConfig{};
+  if (name == "elastic") {
+    AugmentConfig c;
+    c.elastic = true;
+    return c;
+  }
+  fail("unknown augmentation '", name, "' (expected none, shift, affine or elastic)");
+}
+
 uint64_t augment_stream(int64_t epoch, int64_t sample) {
   const uint64_t h = splitmix64(splitmix64(uint64_t(epoch)) ^ uint64_t(sample));
   return h | (uint64_t(1) << 63);

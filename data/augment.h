@@ -7,6 +7,9 @@
 // Reproducible by construction: sample i of epoch e draws from quill::Rng(seed, augment_stream(e, i)),
 // never from a shared sequential generator, so results don't depend on threads or batch order.
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "runtime/rng.h"
 
@@ -29,6 +32,12 @@ struct AugmentConfig {
 // Whole-pixel shifts of up to `max_shift_px` in x and y, each of the 2*max+1 values equally likely, and
 // nothing else: strokes keep their exact width and grey levels (`quill train --augment shift`).
 AugmentConfig shift_only(int max_shift_px = 2);
+
+// The augmentations `quill train --augment` offers, by name: none, shift, affine, elastic. The command line,
+// the trainer's check and the loader all go through these two, so a new one is added in one place.
+const std::vector<std::string>& augmentation_names();
+// The configuration of a named augmentation; nothing for "none". Throws quill::Error for an unknown name.
+std::optional<AugmentConfig> augmentation_named(const std::string& name);
 
 // The Rng stream of (epoch, sample): a mix of both, with the top bit set so it never equals the
 // plain epoch streams that shuffling uses (BatchLoader).

@@ -226,6 +226,18 @@ TEST_CASE("data: shift augmentation moves whole pixels and keeps every grey leve
   CHECK_THROWS_AS(quill::shift_only(-1), quill::Error);
 }
 
+TEST_CASE("data: augmentations by name") {
+  CHECK(!quill::augmentation_named("none"));
+  CHECK(quill::augmentation_named("shift")->whole_pixel_shift);
+  CHECK(quill::augmentation_named("affine")->max_rotation_deg > 0);
+  CHECK(!quill::augmentation_named("affine")->elastic);
+  CHECK(quill::augmentation_named("elastic")->elastic);
+  for (const std::string& name : quill::augmentation_names())
+    if (name != "none") CHECK(quill::augmentation_named(name).has_value());
+  CHECK_THROWS_WITH_AS(quill::augmentation_named("wobble"),
+                       "unknown augmentation 'wobble' (expected none, shift, affine or elastic)", quill::Error);
+}
+
 TEST_CASE("data: loader augmentation depends on sample and epoch, not on batch order") {
   const quill::Dataset d = make_dataset(50);
   quill::LoaderOptions opt;
