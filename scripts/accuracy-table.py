@@ -4,7 +4,7 @@
 
   scripts/accuracy-table.py out/accuracy [--json table.json]
 
-Reads OUT/<protocol>-s<seed>.log (quill train's output: its 'test accuracy:' line), .merged.txt (quill eval
+Reads OUT/train-args.txt (the recipe change, if any), OUT/<protocol>-s<seed>.log (quill train's output: its 'test accuracy:' line), .merged.txt (quill eval
 on the merged classes) and .torch.json (bench/torch_accuracy.py). Only the standard library is used.
 """
 import argparse
@@ -26,7 +26,7 @@ def quill_figures(log):
     m = re.search(r"^test accuracy: ([0-9.]+)%.*trained in (\S+)", text, re.M)
     if not m:
         return None
-    device = re.search(r"^model: .* on (\S+)", text, re.M)
+    device = re.search(r"^model: .* on ([^\s,]+)", text, re.M)
     return {"accuracy": float(m.group(1)), "time": m.group(2), "device": device.group(1) if device else "?"}
 
 
@@ -80,6 +80,10 @@ def main():
         rows[protocol] = {"quill": summary(quill), "torch": summary(torch), "times": times}
         if protocol == "byclass":
             rows["merged"] = {"quill": summary(merged), "torch": summary(torch_merged), "times": times}
+    args_file = os.path.join(a.folder, "train-args.txt")
+    train_args = open(args_file).read().strip() if os.path.exists(args_file) else ""
+    if train_args:
+        print(f"Recipes changed by: `{train_args}` (scripts/accuracy.sh --train-args)\n")
     print("| protocol | target | Quill | PyTorch | Quill training time (per seed) |")
     print("|---|---|---|---|---|")
     for p in ["mnist", "byclass", "merged", "letters", "digits"]:
