@@ -1,6 +1,7 @@
 // quill read: reads a line of handwritten characters. The line is segmented (data/segment.h), each
 // character preprocessed like the model's training set and classified; prints the string and each
-// character's confidence. Given several images, prints one line per image ("PATH: TEXT"); one image that
+// character's confidence. Where a wide segment may be two touching characters (CharacterSegment::split),
+// the reading the classifier is surer of wins (apps/line_reading.h). Given several images, prints one line per image ("PATH: TEXT"); one image that
 // cannot be read does not stop the others, the exit status reports it.
 // --json FILE also writes the results for programs:
 //   {"model": PATH, "images": [{"path": PATH, "text": "42 a",
@@ -18,6 +19,7 @@
 #include "apps/classifier.h"
 #include "apps/commands.h"
 #include "apps/json_output.h"
+#include "apps/line_reading.h"
 #include "data/png_io.h"
 #include "data/segment.h"
 
@@ -50,22 +52,20 @@ LineResult read_line(Classifier& classifier, const std::string& path, const std:
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
+  QUILL_CHECK(!line.characters.empty(), path, ": no characters found");
   LineResult r;
-  r.chars = std::move(line.characters);
-  QUILL_CHECK(!r.chars.empty(), path, ": no characters found");
   PreprocessOptions character = classifier.preprocess_options();
   character.polarity = line.polarity;  // as found on the whole line: a lone crop may be ambiguous
-  std::vector<std::vector<uint8_t>> samples;
-  for (const CharacterSegment& c : r.chars) samples.push_back(preprocess_character(c.crop, character));
-  if (!save_input.empty()) {
-    for (size_t i = 0; i < samples.size(); ++i)
+  LineSamples samples = line_samples(std::move(line), character);
+  const std::vector<std::vector<double>> probabilities = classifier.probabilities(samples.samples);
+  std::vector<ReadCharacter> read = read_characters(std::move(samples), probabilities, classifier.record().classes);
+  for (size_t i = 0; i < read.size(); ++i) {
+    r.top.push_back(classifier.top(read[i].probabilities, 3));
+    r.text += (read[i].segment.space_before ? " " : "") + r.top.back()[0].name;
+    if (!save_input.empty())
       write_png((std::filesystem::path(save_input) / (save_prefix + "char" + std::to_string(i + 1) + ".png")).string(),
-                sample_to_image(samples[i].data()));
-  }
-  const std::vector<std::vector<double>> probs = classifier.probabilities(samples);
-  for (size_t i = 0; i < r.chars.size(); ++i) {
-    r.top.push_back(classifier.top(probs[i], 3));
-    r.text += (r.chars[i].space_before ? " " : "") + r.top.back()[0].name;
+                sample_to_image(read[i].sample.data()));
+    r.chars.push_back(std::move(read[i].segment));
   }
   return r;
 }

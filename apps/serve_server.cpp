@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/classifier.h"
+#include "apps/line_reading.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
 #include "data/segment.h"
@@ -250,23 +251,23 @@ struct Server::Impl {
     const Drawing d = read_drawing(req, options.max_image_side);
     SegmentOptions segment;
     segment.ink = classifier.preprocess_options();
-    LineSegmentation line;
-    std::vector<std::vector<uint8_t>> samples;
+    LineSamples samples;
     try {
-      line = segment_line(d.image, segment);
+      LineSegmentation line = segment_line(d.image, segment);
       PreprocessOptions character = classifier.preprocess_options();
       character.polarity = line.polarity;
-      for (const CharacterSegment& c : line.characters) samples.push_back(preprocess_character(c.crop, character));
+      samples = line_samples(std::move(line), character);
     } catch (const Error& e) {
       reject(422, std::string("empty drawing: ") + e.what());
     }
-    if (samples.empty()) reject(422, "empty drawing: no characters found");
-    const std::vector<std::vector<double>> probs = batcher.classify(samples);
+    if (samples.samples.empty()) reject(422, "empty drawing: no characters found");
+    const std::vector<std::vector<double>> probabilities = batcher.classify(samples.samples);
+    const std::vector<ReadCharacter> read = read_characters(std::move(samples), probabilities, classifier.record().classes);
     std::string text;
     json chars = json::array();
-    for (size_t i = 0; i < samples.size(); ++i) {
-      const CharacterSegment& c = line.characters[i];
-      const std::vector<ClassScore> top = classifier.top(probs[i], std::min(d.top_k, 3));
+    for (const ReadCharacter& r : read) {
+      const CharacterSegment& c = r.segment;
+      const std::vector<ClassScore> top = classifier.top(r.probabilities, std::min(d.top_k, 3));
       text += (c.space_before ? " " : "") + top[0].name;
       chars.push_back({{"x", c.box.x},
                        {"y", c.box.y},
@@ -274,7 +275,7 @@ struct Server::Impl {
                        {"height", c.box.height},
                        {"space_before", c.space_before},
                        {"top", scores_json(top)},
-                       {"input", data_url(encode_png(sample_to_image(samples[i].data())))}});
+                       {"input", data_url(encode_png(sample_to_image(r.sample.data())))}});
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     send_json(res, {{"text", text}, {"characters", chars}, {"ms", ms}});

@@ -32,6 +32,8 @@ constexpr float kCutSearch = 0.35f;
 // How strongly a cut prefers its nominal position: this part of the median height (in projection counts)
 // at the edge of the search window.
 constexpr float kCutPull = 0.25f;
+// A two-part reading's cut is searched within this part of the piece's width around each nominal place.
+constexpr float kTwoPartSearch = 0.1f;
 // Splitting is repeated on parts still too wide (a first split may leave two characters together).
 constexpr int kSplitRounds = 3;
 // A part of a split with less ink than this part of the median character is a stray bit, not a character.
@@ -404,6 +406,54 @@ Image crop_character(const Image& photo, const InkMap& ink, const std::vector<in
   return crop;
 }
 
+// Where to try cutting piece k in two for its two-part readings: near a third, half and two thirds of its
+// width (touching characters need not be equally wide), each at the column with the least ink close by.
+std::vector<int> two_part_cuts(const std::vector<int>& profile) {
+  const int width = int(profile.size());
+  const int reach = std::max(1, int(std::lround(kTwoPartSearch * width)));
+  std::vector<int> cuts;
+  for (double fraction : {1.0 / 3, 0.5, 2.0 / 3}) {
+    const int nominal = int(std::lround(fraction * width));
+    int cut = -1;
+    for (int c = std::max(1, nominal - reach); c <= std::min(width - 2, nominal + reach); ++c)
+      if (cut < 0 || profile[c] < profile[cut]) cut = c;
+    if (cut >= 0 && std::find(cuts.begin(), cuts.end(), cut) == cuts.end()) cuts.push_back(cut);
+  }
+  return cuts;
+}
+
+// Piece k read as two characters cut after column cut_x (see CharacterSegment::two_part_readings), each
+// part cropped with the other painted over. None when a part would be a stray bit of ink.
+std::vector<CharacterSegment> two_part_reading(const Image& photo, const InkMap& ink, const std::vector<int>& owner,
+                                               const Piece& p, int k, int cut_x, double median_area, int margin,
+                                               int fringe) {
+  const int w = ink.width;
+  constexpr int kOtherPart = -3;  // the other part's pixels: foreign ink, so the crop paints them over
+  std::vector<CharacterSegment> parts;
+  for (int side = 0; side < 2; ++side) {
+    std::vector<int> part_owner = owner;
+    int x0 = w, y0 = ink.height, x1 = -1, y1 = -1;
+    int64_t area = 0;
+    for (int y = p.box.y; y < p.box.y + p.box.height; ++y)
+      for (int x = p.box.x; x < p.box.x_end(); ++x) {
+        int& o = part_owner[size_t(y) * w + x];
+        if (o != k) continue;
+        if ((x <= cut_x) != (side == 0)) {
+          o = kOtherPart;
+          continue;
+        }
+        x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+        ++area;
+      }
+    if (area < kMinPartFraction * median_area) return {};
+    CharacterSegment c;
+    c.box = {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+    c.crop = crop_character(photo, ink, part_owner, k, c.box, margin, fringe);
+    parts.push_back(std::move(c));
+  }
+  return parts;
+}
+
 }  // namespace
 
 LineSegmentation segment_line(const Image& photo, const SegmentOptions& options) {
@@ -473,6 +523,12 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
     CharacterSegment c;
     c.box = pieces[k].box;
     c.crop = crop_character(photo, ink, owner, k, c.box, margin, fringe);
+    if (c.box.width > options.alternative_width * median_height)
+      for (int cut : two_part_cuts(column_profile(pieces[k], k, owner, w))) {
+        std::vector<CharacterSegment> parts =
+            two_part_reading(photo, ink, owner, pieces[k], k, c.box.x + cut, median_area, margin, fringe);
+        if (!parts.empty()) c.two_part_readings.push_back(std::move(parts));
+      }
     if (k > 0) {
       float gap = float(gaps[k - 1]);
       c.space_before = gap > options.space_gap * median_gap && gap > options.space_min_height * median_height;

@@ -4,7 +4,8 @@
 // same columns: the dot of i/j, a stroke broken across; nearly touching pieces no wider than a character:
 // a stroke broken along), splits touching characters (a group too wide for one character at projection
 // minima near their expected places; a group only somewhat wide, which may be one wide M or W, only at a
-// neck of its ink), orders them left to right and marks word gaps.
+// neck of its ink), orders them left to right and marks word gaps. A wide character left whole also
+// comes with readings as two, for the classifier to choose from.
 #include <vector>
 
 #include "data/image.h"
@@ -23,6 +24,9 @@ struct SegmentOptions {
                                     // it is split where its ink has a neck ...
   float split_width = 1.5f;         // ... and one wider than this is (M and W reach about 1.5): split anyway
   float char_aspect = 0.9f;         // a wide character's width / height: how many parts a split makes
+  float alternative_width = 0.8f;   // a character wider than this many median heights that was not split
+                                    // may be two touching without a neck: it also gets two-part readings
+                                    // (CharacterSegment::two_part_readings) for a classifier to weigh (see apps/cmd_read)
   float space_gap = 2.5f;           // a gap this many times the median gap ...
   float space_min_height = 0.5f;    // ... and at least this part of the median height is a word space
 };
@@ -38,6 +42,11 @@ struct CharacterSegment {
   Image crop;                 // the photo around the box (with a margin); other characters' ink is painted
                               // over with paper, so it can go straight to preprocess_character
   bool space_before = false;  // a word gap separates it from the previous character
+  // Other readings of the same ink as two characters, left to right: one per place tried for the cut
+  // (near a third, half and two thirds of the width, at the least ink close by). None when the segment is
+  // narrow enough to be surely one character. One M or two touching digits: segmentation cannot tell,
+  // the shapes do (see alternative_width, and apps/line_reading.h for the choice).
+  std::vector<std::vector<CharacterSegment>> two_part_readings;
 };
 
 struct LineSegmentation {

@@ -322,6 +322,33 @@ TEST_CASE("segment: touching characters are split at a neck, and by width when t
   }
 }
 
+TEST_CASE("segment: a wide character left whole also comes with two-part readings; a narrow one without") {
+  // Two o's touching, their outer edges overlapping by 4 pixels: 1.36 heights together, under
+  // split_width, and their meeting tips are solid ink, heavier than a fifth of the rings' sides: no neck.
+  // So they stay one segment, as a wide M would. Its two-part readings must include the cut where the
+  // rings meet; the lone o beside (0.7 heights) is surely one character and gets none.
+  Drawing d(600, 200);
+  d.ring(100, 100, 35, 50, 14), d.ring(166, 100, 35, 50, 14);  // outer edges 65..135 and 131..201
+  d.ring(330, 100, 35, 50, 14);
+
+  LineSegmentation seg = segment_line(d.photo);
+  REQUIRE(seg.characters.size() == 2);
+  const CharacterSegment& pair = seg.characters[0];
+  CHECK(pair.box.width == doctest::Approx(136).epsilon(0.03));
+  CHECK(seg.characters[1].two_part_readings.empty());
+  REQUIRE_FALSE(pair.two_part_readings.empty());
+  bool cut_where_they_meet = false;
+  for (const std::vector<CharacterSegment>& reading : pair.two_part_readings) {
+    REQUIRE(reading.size() == 2);
+    CHECK(reading[0].box.x_end() <= reading[1].box.x);  // left to right, not overlapping
+    CHECK(reading[0].box.x == pair.box.x);              // together they hold the whole segment
+    CHECK(reading[1].box.x_end() == pair.box.x_end());
+    for (const CharacterSegment& part : reading) CHECK(part.crop.width > part.box.width);  // with margins
+    cut_where_they_meet = cut_where_they_meet || (reading[0].box.x_end() >= 128 && reading[0].box.x_end() <= 138);
+  }
+  CHECK(cut_where_they_meet);
+}
+
 TEST_CASE("segment: a thin 1 beside bold characters is kept, a speck of as little ink is not") {
   // Bold o's (about 3,500 pixels of ink each) and a 1 drawn 3 pixels wide (about 290): less than
   // speck_fraction of a typical character's ink, but as tall as one, so it is writing. The speck, with
