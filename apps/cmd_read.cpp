@@ -1,8 +1,9 @@
 // quill read: reads a line of handwritten characters. The line is segmented (data/segment.h), each
 // character preprocessed like the model's training set and classified; prints the string and each
-// character's confidence. Where a wide segment may be two touching characters (CharacterSegment::split),
-// the reading the classifier is surer of wins (apps/line_reading.h). Given several images, prints one line per image ("PATH: TEXT"); one image that
-// cannot be read does not stop the others, the exit status reports it.
+// character's confidence. Where a wide segment may be two touching characters
+// (CharacterSegment::two_part_readings), the reading the classifier is surer of wins (apps/line_reading.h).
+// Given several images, prints one line per image ("PATH: TEXT"); one image that cannot be read does not
+// stop the others, the exit status reports it.
 // --json FILE also writes the results for programs:
 //   {"model": PATH, "images": [{"path": PATH, "text": "42 a",
 //                               "characters": [{"x": 10, "y": 4, "width": 30, "height": 52,

@@ -113,7 +113,11 @@ std::optional<AugmentConfig> augmentation_named(const std::string& name) {
     c.elastic = true;
     return c;
   }
-  fail("unknown augmentation '", name, "' (expected none, shift, affine or elastic)");
+  const std::vector<std::string>& names = augmentation_names();
+  std::string expected;
+  for (size_t i = 0; i < names.size(); ++i)
+    expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  fail("unknown augmentation '", name, "' (expected ", expected, ")");
 }
 
 uint64_t augment_stream(int64_t epoch, int64_t sample) {

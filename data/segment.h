@@ -26,7 +26,8 @@ struct SegmentOptions {
   float char_aspect = 0.9f;         // a wide character's width / height: how many parts a split makes
   float alternative_width = 0.8f;   // a character wider than this many median heights that was not split
                                     // may be two touching without a neck: it also gets two-part readings
-                                    // (CharacterSegment::two_part_readings) for a classifier to weigh (see apps/cmd_read)
+                                    // (CharacterSegment::two_part_readings) for a classifier to weigh
+                                    // (apps/line_reading.h)
   float space_gap = 2.5f;           // a gap this many times the median gap ...
   float space_min_height = 0.5f;    // ... and at least this part of the median height is a word space
 };
