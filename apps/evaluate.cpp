@@ -1,22 +1,15 @@
 #include "apps/evaluate.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 
 #include "apps/batch_tensors.h"
 #include "data/loader.h"
 #include "layers/loss.h"
+#include "runtime/text.h"
 
 namespace quill {
-
-namespace {
-std::string lowercase(std::string s) {
-  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-}  // namespace
 
 ClassFold fold_classes(const std::vector<std::string>& model_classes, const std::vector<std::string>& data_classes) {
   ClassFold fold(model_classes.size(), -1);

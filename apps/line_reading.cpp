@@ -1,10 +1,10 @@
 #include "apps/line_reading.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 
 #include "runtime/error.h"
+#include "runtime/text.h"
 
 namespace quill {
 namespace {
@@ -27,8 +27,7 @@ std::vector<int> case_groups(const std::vector<std::string>& classes, int* group
   std::vector<std::string> folded;
   std::vector<int> group;
   for (const std::string& name : classes) {
-    std::string f = name;
-    for (char& ch : f) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string f = lowercase(name);
     auto it = std::find(folded.begin(), folded.end(), f);
     group.push_back(int(it - folded.begin()));
     if (it == folded.end()) folded.push_back(f);

@@ -7,6 +7,7 @@
 
 #include "data/idx.h"
 #include "runtime/error.h"
+#include "runtime/text.h"
 
 namespace quill {
 
@@ -56,8 +57,7 @@ bool file_exists(const std::string& path) {
 }  // namespace
 
 EmnistLabelSet parse_label_set(const std::string& name) {
-  std::string n;
-  for (char c : name) n += char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string n = lowercase(name);
   if (n == "byclass") return EmnistLabelSet::ByClass;
   if (n == "merged" || n == "bymerge" || n == "balanced") return EmnistLabelSet::Merged;
   if (n == "letters") return EmnistLabelSet::Letters;

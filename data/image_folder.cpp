@@ -1,13 +1,13 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <system_error>
 
 #include "data/png_io.h"
 #include "runtime/error.h"
+#include "runtime/text.h"
 
 namespace quill {
 
@@ -18,9 +18,7 @@ namespace {
 constexpr int kSide = 28;
 
 bool is_png_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".png";
+  return lowercase(p.extension().string()) == ".png";
 }
 
 // Sorted entries of `dir` that pass `keep`.
