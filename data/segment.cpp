@@ -382,8 +382,9 @@ void hand_back_fragments(const std::vector<Piece>& pieces, std::vector<int>& own
 }
 
 // The photo around a character, with every other ink pixel (and its fringe) painted over with paper.
-Image crop_character(const Image& photo, const InkMap& ink, const std::vector<int>& owner, int k, const Box& box,
-                     int margin, int fringe) {
+// mine(x, y) says whether the ink pixel at (x, y) belongs to the character.
+template <typename Mine>
+Image crop_character(const Image& photo, const InkMap& ink, const Mine& mine, const Box& box, int margin, int fringe) {
   int x0 = std::max(0, box.x - margin), y0 = std::max(0, box.y - margin);
   int x1 = std::min(photo.width, box.x_end() + margin), y1 = std::min(photo.height, box.y + box.height + margin);
   Image crop(x1 - x0, y1 - y0);
@@ -392,7 +393,7 @@ Image crop_character(const Image& photo, const InkMap& ink, const std::vector<in
   for (int y = std::max(0, y0 - fringe); y < std::min(photo.height, y1 + fringe); ++y)
     for (int x = std::max(0, x0 - fringe); x < std::min(photo.width, x1 + fringe); ++x) {
       size_t i = size_t(y) * photo.width + x;
-      if (!ink.mask[i] || owner[i] == k) continue;
+      if (!ink.mask[i] || mine(x, y)) continue;
       for (int yy = std::max(y0, y - fringe); yy < std::min(y1, y + fringe + 1); ++yy)
         for (int xx = std::max(x0, x - fringe); xx < std::min(x1, x + fringe + 1); ++xx)
           foreign[size_t(yy - y0) * crop.width + (xx - x0)] = 1;
@@ -400,7 +401,7 @@ Image crop_character(const Image& photo, const InkMap& ink, const std::vector<in
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) {
       size_t i = size_t(y) * photo.width + x;
-      bool paint = foreign[size_t(y - y0) * crop.width + (x - x0)] && owner[i] != k;
+      bool paint = foreign[size_t(y - y0) * crop.width + (x - x0)] && !mine(x, y);
       crop.at(x - x0, y - y0) = paint ? ink.paper[i] : photo.pixels[i];
     }
   return crop;
@@ -428,27 +429,21 @@ std::vector<CharacterSegment> two_part_reading(const Image& photo, const InkMap&
                                                const Piece& p, int k, int cut_x, double median_area, int margin,
                                                int fringe) {
   const int w = ink.width;
-  constexpr int kOtherPart = -3;  // the other part's pixels: foreign ink, so the crop paints them over
   std::vector<CharacterSegment> parts;
   for (int side = 0; side < 2; ++side) {
-    std::vector<int> part_owner = owner;
+    auto mine = [&](int x, int y) { return owner[size_t(y) * w + x] == k && (x <= cut_x) == (side == 0); };
     int x0 = w, y0 = ink.height, x1 = -1, y1 = -1;
     int64_t area = 0;
     for (int y = p.box.y; y < p.box.y + p.box.height; ++y)
       for (int x = p.box.x; x < p.box.x_end(); ++x) {
-        int& o = part_owner[size_t(y) * w + x];
-        if (o != k) continue;
-        if ((x <= cut_x) != (side == 0)) {
-          o = kOtherPart;
-          continue;
-        }
+        if (!mine(x, y)) continue;
         x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
         ++area;
       }
     if (area < kMinPartFraction * median_area) return {};
     CharacterSegment c;
     c.box = {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
-    c.crop = crop_character(photo, ink, part_owner, k, c.box, margin, fringe);
+    c.crop = crop_character(photo, ink, mine, c.box, margin, fringe);
     parts.push_back(std::move(c));
   }
   return parts;
@@ -522,7 +517,8 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
   for (int k = 0; k < int(pieces.size()); ++k) {
     CharacterSegment c;
     c.box = pieces[k].box;
-    c.crop = crop_character(photo, ink, owner, k, c.box, margin, fringe);
+    c.crop = crop_character(photo, ink, [&](int x, int y) { return owner[size_t(y) * w + x] == k; }, c.box, margin,
+                            fringe);
     if (c.box.width > options.alternative_width * median_height)
       for (int cut : two_part_cuts(column_profile(pieces[k], k, owner, w))) {
         std::vector<CharacterSegment> parts =
