@@ -1381,11 +1381,22 @@ def eval_quill(a):
     return 0
 
 
+def finite_or_none(obj):
+    """NaN and infinity become null: json.dump would write the bare NaN that strict parsers reject."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
 def write_json(path, obj):
     tmp = path + ".tmp"
     try:
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, default=str)
+            json.dump(finite_or_none(obj), f, indent=1, default=str, allow_nan=False)
             f.write("\n")
         os.replace(tmp, path)
     except OSError as e:
