@@ -16,6 +16,8 @@ Classifier::~Classifier() = default;
 PreprocessOptions Classifier::preprocess_options() const {
   PreprocessOptions p;
   p.framing = record_.framing;
+  StrokeWidthRange strokes = stroke_width_range(record_.framing);
+  p.min_stroke_width = strokes.min, p.max_stroke_width = strokes.max;
   return p;
 }
 

@@ -23,6 +23,7 @@ struct PredictOptions {
   int top_k = 3;
   std::string save_input;
   bool raw = false;
+  bool keep_stroke_width = false;
   std::string json;
   std::string device = "auto", backend = "custom";
 };
@@ -39,6 +40,8 @@ int run_predict(const PredictOptions& o) {
     std::filesystem::create_directories(o.save_input, ec);
     QUILL_CHECK(!ec, "cannot create folder '", o.save_input, "': ", ec.message());
   }
+  PreprocessOptions preprocess = classifier.preprocess_options();
+  if (o.keep_stroke_width) preprocess.min_stroke_width = preprocess.max_stroke_width = 0;
   int failures = 0;
   nlohmann::json results = nlohmann::json::array();
   for (const std::string& path : o.images) {
@@ -46,7 +49,7 @@ int run_predict(const PredictOptions& o) {
     try {
       const Image image = read_png(path);
       const std::vector<uint8_t> sample =
-          o.raw ? raw_sample(image, path) : preprocess_character(image, classifier.preprocess_options());
+          o.raw ? raw_sample(image, path) : preprocess_character(image, preprocess);
       if (!o.save_input.empty()) write_png(saved_input_path(o.save_input, path), sample_to_image(sample.data()));
       const std::vector<double> p = classifier.probabilities({sample})[0];
       const std::vector<ClassScore> top = classifier.top(p, o.top_k);
@@ -76,6 +79,8 @@ Command add_predict_command(CLI::App& quill) {
       ->capture_default_str();
   cmd->add_option("--save-input", o->save_input, "Also write the 28x28 image the network saw into folder DIR");
   cmd->add_flag("--raw", o->raw, "Skip preprocessing: the images are 28x28 dataset-style samples");
+  cmd->add_flag("--keep-stroke-width", o->keep_stroke_width,
+                "Do not thicken or thin strokes outside the training set's range of widths");
   cmd->add_option("--json", o->json, "Also write the results as JSON to FILE (path and top-k classes per image)");
   add_device_options(cmd, o->device, o->backend);
   return {cmd, [o](const std::string&) { return run_predict(*o); }};

@@ -32,6 +32,7 @@ struct ReadOptions {
   std::vector<std::string> images;
   std::string save_input;
   std::string json;
+  bool keep_stroke_width = false;
   std::string device = "auto", backend = "custom";
 };
 
@@ -43,7 +44,7 @@ struct LineResult {
 
 // Reads one image; throws quill::Error on failure.
 LineResult read_line(Classifier& classifier, const std::string& path, const std::string& save_input,
-                     const std::string& save_prefix) {
+                     const std::string& save_prefix, bool keep_stroke_width) {
   const Image photo = read_png(path);
   SegmentOptions segment;
   segment.ink = classifier.preprocess_options();
@@ -57,6 +58,7 @@ LineResult read_line(Classifier& classifier, const std::string& path, const std:
   LineResult r;
   PreprocessOptions character = classifier.preprocess_options();
   character.polarity = line.polarity;  // as found on the whole line: a lone crop may be ambiguous
+  if (keep_stroke_width) character.min_stroke_width = character.max_stroke_width = 0;
   LineSamples samples = line_samples(std::move(line), character);
   const std::vector<std::vector<double>> probabilities = classifier.probabilities(samples.samples);
   std::vector<ReadCharacter> read = read_characters(std::move(samples), probabilities, classifier.record().classes);
@@ -100,7 +102,7 @@ int run_read(const ReadOptions& o) {
     // Several images: each one's characters are saved as STEM-charN.png, so they don't overwrite each other.
     const std::string prefix = single ? "" : std::filesystem::path(path).stem().string() + "-";
     try {
-      const LineResult r = read_line(classifier, path, o.save_input, prefix);
+      const LineResult r = read_line(classifier, path, o.save_input, prefix, o.keep_stroke_width);
       if (single) {
         std::printf("%s\n", r.text.c_str());
         for (size_t i = 0; i < r.chars.size(); ++i)
@@ -134,6 +136,8 @@ Command add_read_command(CLI::App& quill) {
                   "Also write each 28x28 character the network saw into folder DIR (several images: STEM-charN.png)");
   cmd->add_option("--json", o->json,
                   "Also write the results as JSON to FILE (text, characters with boxes and classes, per image)");
+  cmd->add_flag("--keep-stroke-width", o->keep_stroke_width,
+                "Do not thicken or thin strokes outside the training set's range of widths");
   add_device_options(cmd, o->device, o->backend);
   return {cmd, [o](const std::string&) { return run_read(*o); }};
 }

@@ -36,6 +36,9 @@ struct PreprocessOptions {
   float keep_min_fraction = 0.05f;  // Significant: minimum area relative to the largest component
   FramingConvention framing = FramingConvention::Mnist;
   bool deskew = false;  // shear so the ink's principal axis is vertical (only if the model was trained so)
+  // Stroke width (sample_stroke_width of the 28x28 result) outside [min, max] is thickened or thinned to
+  // the nearer bound; 0 turns it off. stroke_width_range gives the training set's own range.
+  float min_stroke_width = 0.0f, max_stroke_width = 0.0f;
   int max_side = 1024;  // larger photos are area-downscaled first: a 20-pixel result needs no more detail
 };
 
@@ -71,6 +74,18 @@ ComponentLabels label_components(const std::vector<uint8_t>& mask, int width, in
 std::vector<uint8_t> preprocess_character(const Image& photo, const PreprocessOptions& options = {});
 // The same sample as an Image, for saving "the image the network saw" (see sample_to_image).
 Image preprocess_character_image(const Image& photo, const PreprocessOptions& options = {});
+
+// The stroke width of a dataset-style sample (0 background .. 255 ink), in its pixels: ink mass over half
+// the summed gradient magnitude (the edge length), so a stroke of width w reads w whatever its blur.
+double sample_stroke_width(const uint8_t* sample, int rows = 28, int cols = 28);
+
+// The range of stroke widths the training images of a framing convention span, [min, max] for
+// PreprocessOptions (the 5th and 95th percentiles over the training images, tests/test_preprocess.cpp
+// recomputes them from the data).
+struct StrokeWidthRange {
+  float min, max;
+};
+StrokeWidthRange stroke_width_range(FramingConvention framing);
 
 // Conversions between Dataset samples (ink = 255) and Image. The value is carried over unchanged
 // (pixel = sample / 255), so a saved sample shows bright ink on black, as MNIST viewers show it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Makes photo-like PNGs from real test characters, to measure `quill predict` and `quill read` on.
 
-Every image is made from characters of the TEST part of a data set, never from training images:
+Every image is made from characters of the TEST part of a data set, never from training images (unless
+--split train, which is for tuning preprocessing without looking at the test part; see below):
   MNIST   (--data DIR with t10k-images-idx3-ubyte.gz): the official 10,000-image t10k test set.
   EMNIST  (--data DIR with emnist-byclass-test-images-idx3-ubyte.gz, --set byclass|merged|letters|digits):
           images 93,000..116,322 of that file, the test part of the reference protocol Quill trains with
@@ -10,6 +11,10 @@ Every image is made from characters of the TEST part of a data set, never from t
           for the set (data/emnist.cpp): merged turns the lowercase c i j k l m o p s u v w x y z into
           their uppercase class, letters turns every letter into its uppercase class and drops digits,
           digits keeps only 0-9.
+--split train takes the characters from the training part instead (MNIST: the 60,000 train-* images;
+EMNIST: ByClass images 0..92,999), so that changes to `quill predict`'s preprocessing can be tuned on
+photos the test measurement never sees. Models were trained on those images: use such a set only to
+compare preprocessing variants with each other, never as an accuracy figure.
 The chosen characters are spread over the whole test part: the single-character photos take every k-th
 test image (k = pool size // --count, starting at --start), so classes and writers are mixed; the lines
 take every k'-th of the images left over, so no character is both a photo and part of a line.
@@ -24,7 +29,8 @@ is the same whatever --count or --lines is given):
             (the loop of a 6, 8, 9, 0, a, e, B ...) must stay the same with at least 60% of their area,
             and the stroke may not break into more pieces; otherwise a is halved (up to 4 times, then 0).
             labels.tsv records a and the resulting ink area ratio (on MNIST: x0.6..x0.8 at a < -0.4,
-            x1.3..x1.9 at a > 0.6; about one glyph in eight is backed off).
+            x1.3..x1.9 at a > 0.6; about one glyph in eight is backed off). --stroke LO:HI draws a from
+            another range; beyond +-1 whole max4/min4 steps come first (--stroke 1:2: marker pens).
   size      enlarged by bilinear interpolation and a soft threshold at the 50% contour (an anti-aliased
             edge of about 1.5 pixels): photos are 120..240 pixels per side with the glyph's 28-pixel box
             at 45..80% of the shorter side; in lines the box is 80..150 pixels high (+-8% per character).
@@ -120,17 +126,19 @@ def emnist_class(char, label_set):
     raise SystemExit(f"unknown --set '{label_set}' (expected byclass, merged, letters or digits)")
 
 
-def load_test_pool(data, label_set):
-    """[(source index, class name, 28*28 upright ink bytes)], the test part only, and a description."""
+def load_test_pool(data, label_set, split="test"):
+    """[(source index, class name, 28*28 upright ink bytes)] of the test part (or with split="train",
+    the training part), and a description."""
     if os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte.gz")) or \
             os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte")):
         if label_set not in (None, "digits"):
             raise SystemExit("--set is for EMNIST; MNIST is digits only")
-        images, rows, cols = read_idx(find_file(data, "t10k-images-idx3-ubyte"))
-        labels, _, _ = read_idx(find_file(data, "t10k-labels-idx1-ubyte"))
+        prefix = "train" if split == "train" else "t10k"
+        images, rows, cols = read_idx(find_file(data, f"{prefix}-images-idx3-ubyte"))
+        labels, _, _ = read_idx(find_file(data, f"{prefix}-labels-idx1-ubyte"))
         if (rows, cols) != (28, 28) or len(images) != len(labels):
-            raise SystemExit(f"{data}: unexpected MNIST test files")
-        return [(i, str(labels[i]), images[i]) for i in range(len(images))], "MNIST t10k"
+            raise SystemExit(f"{data}: unexpected MNIST {prefix} files")
+        return [(i, str(labels[i]), images[i]) for i in range(len(images))], f"MNIST {prefix}"
     if not os.path.exists(os.path.join(data, "emnist-byclass-mapping.txt")):
         raise SystemExit(f"{data}: neither MNIST (t10k-images-idx3-ubyte.gz) nor EMNIST "
                          "(emnist-byclass-test-images-idx3-ubyte.gz, emnist-byclass-mapping.txt)")
@@ -146,13 +154,14 @@ def load_test_pool(data, label_set):
     if (rows, cols) != (28, 28) or len(images) != len(labels) or len(images) <= EMNIST_TEST_FIRST:
         raise SystemExit(f"{data}: unexpected EMNIST ByClass files")
     pool = []
-    for i in range(EMNIST_TEST_FIRST, len(images)):
+    part = range(0, EMNIST_TEST_FIRST) if split == "train" else range(EMNIST_TEST_FIRST, len(images))
+    for i in part:
         name = emnist_class(mapping[labels[i]], label_set)
         if name is not None:
             img = images[i]
             upright = bytes(img[c * 28 + r] for r in range(28) for c in range(28))  # stored transposed
             pool.append((i, name, upright))
-    return pool, f"EMNIST {label_set} (ByClass test file images {EMNIST_TEST_FIRST}..{len(images) - 1})"
+    return pool, f"EMNIST {label_set} (ByClass test file images {part.start}..{part.stop - 1}, the {split} part)"
 
 
 def spread(count, size, start):
@@ -202,6 +211,10 @@ def neighbour_extreme(f, pick):
 
 
 def change_stroke(f, a, nmax, nmin):
+    if abs(a) > 1:  # (--stroke beyond 1) whole steps of max4 / min4 first, then the fraction
+        g = neighbour_extreme(f, max if a > 0 else min)
+        rest = a - 1 if a > 0 else a + 1
+        return change_stroke(g, rest, neighbour_extreme(g, max), neighbour_extreme(g, min))
     if a >= 0:
         return [(1 - a) * v + a * m for v, m in zip(f, nmax)]
     return [(1 + a) * v - a * m for v, m in zip(f, nmin)]
@@ -422,9 +435,12 @@ def glyph_field(raw):
     return [v / 255.0 for v in raw]
 
 
+STROKE_RANGE = (-0.5, 0.8)  # --stroke
+
+
 def char_photo(raw, rng):
     f = glyph_field(raw)
-    f, a, area = gentle_stroke(f, rng.uniform(-0.5, 0.8))
+    f, a, area = gentle_stroke(f, rng.uniform(*STROKE_RANGE))
     W, H = rng.randint(120, 240), rng.randint(120, 240)
     scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
     angle = math.radians(rng.uniform(-8, 8))
@@ -446,7 +462,7 @@ def line_photo(raws, rng, touching):
     slope = math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
     for raw in raws:
-        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(-0.5, 0.8))
+        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(*STROKE_RANGE))
         scale = height / 28 * rng.uniform(0.92, 1.08)
         angle = slope + math.radians(rng.uniform(-4, 4))
         patch, side, box = render(f, scale, angle)
@@ -493,15 +509,28 @@ def main():
     p.add_argument("--min-len", type=int, default=4, help="fewest characters in a line (default 4)")
     p.add_argument("--max-len", type=int, default=8, help="most characters in a line (default 8)")
     p.add_argument("--touching", action="store_true", help="let neighbours in a line touch or overlap")
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="take the characters from the test part (default) or the training part (for tuning only)")
     p.add_argument("--write-clean", action="store_true",
                    help="also write each photo's original 28x28 test image into OUT/clean/ (for predict --raw)")
+    p.add_argument("--stroke", default="-0.5:0.8", metavar="LO:HI",
+                   help="range of the stroke change a (default -0.5:0.8; beyond +-1, whole max4/min4 steps "
+                        "first: e.g. 1:2 for marker pens)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
+    global STROKE_RANGE
+    try:
+        lo, hi = (float(v) for v in a.stroke.split(":"))
+    except ValueError:
+        raise SystemExit(f"--stroke {a.stroke}: expected LO:HI, two numbers")
+    if not -3 <= lo <= hi <= 3:
+        raise SystemExit(f"--stroke {a.stroke}: need -3 <= LO <= HI <= 3")
+    STROKE_RANGE = (lo, hi)
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
 
-    pool, source = load_test_pool(a.data, a.set)
+    pool, source = load_test_pool(a.data, a.set, a.split)
     chars = spread(a.count, len(pool), a.start)
     used = set(chars)
     rest = [i for i in range(len(pool)) if i not in used]

@@ -154,15 +154,19 @@ def main():
     p.add_argument("--batch", type=int, default=500, help="paths per quill process (default 500)")
     p.add_argument("--confusions", type=int, default=10, help="most common confusions shown (default 10)")
     p.add_argument("--json", help="also write every figure as JSON to this file")
+    p.add_argument("--keep-stroke-width", action="store_true",
+                   help="pass --keep-stroke-width to quill predict and read (no stroke-width fitting)")
     a = p.parse_args()
+    keep = ["--keep-stroke-width"] if a.keep_stroke_width else []
     quill = os.path.abspath(a.quill) if os.sep in a.quill else a.quill
     chars, lines = read_manifest(a.photos)
-    report = {"model": a.model, "photos": os.path.abspath(a.photos), "quill": quill}
+    report = {"model": a.model, "photos": os.path.abspath(a.photos), "quill": quill,
+              "stroke_width": "kept" if a.keep_stroke_width else "fitted to the training range"}
     out = []
 
     if chars:
         paths = [os.path.join(a.photos, name) for name, _, _ in chars]
-        got = run_quill(quill, "predict", a.model, paths, ["--top-k", "3"], a.batch, a.device)
+        got = run_quill(quill, "predict", a.model, paths, ["--top-k", "3"] + keep, a.batch, a.device)
         predicted = [top1(got.get(path)) for path in paths]
         acc, acc_ci, per_class, confusions = score_chars(chars, predicted)
         errors = sum(1 for path in paths if "error" in got.get(path, {"error": 1}))
@@ -212,7 +216,7 @@ def main():
 
     if lines:
         paths = [os.path.join(a.photos, name) for name, _ in lines]
-        got = run_quill(quill, "read", a.model, paths, [], a.batch, a.device)
+        got = run_quill(quill, "read", a.model, paths, keep, a.batch, a.device)
         dist = dist_ci = total = exact = exact_ci = wrong_count = unreadable = spaces = 0
         per_line = []
         for (name, truth), path in zip(lines, paths):

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -352,4 +353,28 @@ TEST_CASE("cli: an unwritable --json path is a one-line error before any work") 
       CHECK(r.out.empty());
     }
   }
+}
+
+TEST_CASE("cli: predict and read fit thin strokes to the training range unless --keep-stroke-width") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);  // MNIST framing
+  Image photo(120, 120, 0.9f);                      // a ring 80 pixels wide drawn with a 3-pixel pen
+  for (int y = 0; y < 120; ++y)
+    for (int x = 0; x < 120; ++x)
+      if (std::fabs(std::hypot(x - 59.5, (y - 59.5) * 0.8) - 40) < 1.5) photo.at(x, y) = 0.1f;
+  const std::string thin = box.file("thin.png");
+  write_png(thin, photo);
+  double width[2];
+  for (int keep = 0; keep < 2; ++keep) {
+    const std::string seen = box.file(keep ? "kept" : "fitted");
+    Result r = box.quill("predict --model " + model + " --save-input " + seen + (keep ? " --keep-stroke-width " : " ") + thin);
+    REQUIRE(r.status == 0);
+    width[keep] = sample_stroke_width(image_to_sample(read_png(seen + "/thin.input.png")).data());
+    r = box.quill("read --model " + model + (keep ? " --keep-stroke-width " : " ") + thin);
+    CHECK(r.status == 0);
+  }
+  const StrokeWidthRange range = stroke_width_range(FramingConvention::Mnist);
+  MESSAGE("thin ring: stroke width ", width[1], " kept, ", width[0], " fitted (range ", range.min, "..", range.max, ")");
+  CHECK(width[1] < range.min);
+  CHECK(width[0] == doctest::Approx(range.min).epsilon(0.05));
 }
