@@ -13,11 +13,13 @@ Classifier::Classifier(const std::string& model_path, const Placement& placement
 
 Classifier::~Classifier() = default;
 
-PreprocessOptions Classifier::preprocess_options() const {
+PreprocessOptions Classifier::preprocess_options(bool fit_stroke_width) const {
   PreprocessOptions p;
   p.framing = record_.framing;
-  StrokeWidthRange strokes = stroke_width_range(record_.framing);
-  p.min_stroke_width = strokes.min, p.max_stroke_width = strokes.max;
+  if (fit_stroke_width) {
+    StrokeWidthRange strokes = stroke_width_range(record_.framing);
+    p.min_stroke_width = strokes.min, p.max_stroke_width = strokes.max;
+  }
   return p;
 }
 

@@ -25,8 +25,9 @@ class Classifier {
   ~Classifier();
 
   const ModelRecord& record() const { return record_; }
-  // Preprocessing options matching the model's training set (its framing convention).
-  PreprocessOptions preprocess_options() const;
+  // Preprocessing options matching the model's training set (its framing convention and, unless
+  // fit_stroke_width is false, its range of stroke widths).
+  PreprocessOptions preprocess_options(bool fit_stroke_width = true) const;
 
   // Class probabilities of each 28x28 sample (MNIST convention: 255 = ink), in one batch.
   std::vector<std::vector<double>> probabilities(const std::vector<std::vector<uint8_t>>& samples);

@@ -40,8 +40,7 @@ int run_predict(const PredictOptions& o) {
     std::filesystem::create_directories(o.save_input, ec);
     QUILL_CHECK(!ec, "cannot create folder '", o.save_input, "': ", ec.message());
   }
-  PreprocessOptions preprocess = classifier.preprocess_options();
-  if (o.keep_stroke_width) preprocess.min_stroke_width = preprocess.max_stroke_width = 0;
+  const PreprocessOptions preprocess = classifier.preprocess_options(!o.keep_stroke_width);
   int failures = 0;
   nlohmann::json results = nlohmann::json::array();
   for (const std::string& path : o.images) {

@@ -56,9 +56,8 @@ LineResult read_line(Classifier& classifier, const std::string& path, const std:
   }
   QUILL_CHECK(!line.characters.empty(), path, ": no characters found");
   LineResult r;
-  PreprocessOptions character = classifier.preprocess_options();
+  PreprocessOptions character = classifier.preprocess_options(!keep_stroke_width);
   character.polarity = line.polarity;  // as found on the whole line: a lone crop may be ambiguous
-  if (keep_stroke_width) character.min_stroke_width = character.max_stroke_width = 0;
   LineSamples samples = line_samples(std::move(line), character);
   const std::vector<std::vector<double>> probabilities = classifier.probabilities(samples.samples);
   std::vector<ReadCharacter> read = read_characters(std::move(samples), probabilities, classifier.record().classes);

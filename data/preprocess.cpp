@@ -470,22 +470,19 @@ Plane morph_disc(const Plane& c, double radius) {
   return b.x1 < b.x0 ? lo : crop(lo, b);
 }
 
-// The character with its strokes thickened or thinned until the framed sample's stroke width lies in
-// [lo, hi] (sample pixels), found by bisection on the disc radius; unchanged when it already does. Works
-// on a copy resampled to kStrokeCanvas pixels, so the radius steps are fine whatever the photo's size.
+// The character with its strokes thickened or thinned until the framed sample's stroke width reaches
+// target (sample pixels; `width` is what the character reads now), found by bisection on the disc radius.
+// Works on a copy resampled to kStrokeCanvas pixels, so the radius steps are fine whatever the photo's size.
 // Why: a network trained on one set's pens misreads much thicker ones (marker-pen photos: 80.8% right
 // kept, 82.2% fitted, docs/RESULTS.md); the range is the set's own spread, so typical writing is untouched.
 constexpr int kStrokeCanvas = 96;
 template <class Frame>
-Plane fit_stroke_width(const Plane& c, float lo, float hi, Frame frame) {
-  double width = stroke_width(frame(c));
-  if (!(lo > 0 && hi >= lo) || (width >= lo && width <= hi)) return c;
-  double target = width < lo ? lo : hi;
+Plane fit_stroke_width(const Plane& c, double width, double target, Frame frame) {
   double scale = double(kStrokeCanvas) / std::max(c.w, c.h);
   Plane canvas = resize(c, std::max(1, int(std::lround(c.w * scale))), std::max(1, int(std::lround(c.h * scale))));
   // The radius changing the width by (target - width) sample pixels, with room to spare.
   double span = 2.0 * std::fabs(target - width) * kStrokeCanvas / kSide + 1.0;
-  double low = width < lo ? 0.0 : -span, high = width < lo ? span : 0.0;
+  double low = width < target ? 0.0 : -span, high = width < target ? span : 0.0;
   Plane best = c;
   double best_error = std::fabs(width - target);
   for (int i = 0; i < 12; ++i) {
@@ -641,8 +638,12 @@ std::vector<uint8_t> preprocess_character(const Image& photo, const PreprocessOp
   Plane character = cut_out(ink, select_components(cl, options.keep, options.keep_min_fraction));
   if (options.deskew) character = deskew(character);
   auto frame = [&](const Plane& c) { return options.framing == FramingConvention::Emnist ? frame_emnist(c) : frame_mnist(c); };
-  character = fit_stroke_width(character, options.min_stroke_width, options.max_stroke_width, frame);
   Plane framed = frame(character);
+  const float lo = options.min_stroke_width, hi = options.max_stroke_width;
+  if (lo > 0 && hi >= lo) {
+    double width = stroke_width(framed);
+    if (width < lo || width > hi) framed = frame(fit_stroke_width(character, width, width < lo ? lo : hi, frame));
+  }
   std::vector<uint8_t> sample(framed.v.size());
   for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(framed.v[i]) * 255.0f));
   return sample;

@@ -435,12 +435,9 @@ def glyph_field(raw):
     return [v / 255.0 for v in raw]
 
 
-STROKE_RANGE = (-0.5, 0.8)  # --stroke
-
-
-def char_photo(raw, rng):
+def char_photo(raw, rng, stroke_range):
     f = glyph_field(raw)
-    f, a, area = gentle_stroke(f, rng.uniform(*STROKE_RANGE))
+    f, a, area = gentle_stroke(f, rng.uniform(*stroke_range))
     W, H = rng.randint(120, 240), rng.randint(120, 240)
     scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
     angle = math.radians(rng.uniform(-8, 8))
@@ -457,12 +454,12 @@ def char_photo(raw, rng):
                    f"area={area:.2f} {desc}")
 
 
-def line_photo(raws, rng, touching):
+def line_photo(raws, rng, touching, stroke_range):
     height = rng.uniform(80, 150)  # the glyph's 28-pixel box
     slope = math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
     for raw in raws:
-        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(*STROKE_RANGE))
+        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(*stroke_range))
         scale = height / 28 * rng.uniform(0.92, 1.08)
         angle = slope + math.radians(rng.uniform(-4, 4))
         patch, side, box = render(f, scale, angle)
@@ -519,14 +516,12 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
-    global STROKE_RANGE
     try:
         lo, hi = (float(v) for v in a.stroke.split(":"))
     except ValueError:
         raise SystemExit(f"--stroke {a.stroke}: expected LO:HI, two numbers")
     if not -3 <= lo <= hi <= 3:
         raise SystemExit(f"--stroke {a.stroke}: need -3 <= LO <= HI <= 3")
-    STROKE_RANGE = (lo, hi)
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
 
@@ -544,7 +539,7 @@ def main():
     for n, pos in enumerate(chars):
         index, label, raw = pool[pos]
         rng = random.Random(f"{a.seed}-char-{n}")
-        photo, desc = char_photo(raw, rng)
+        photo, desc = char_photo(raw, rng, (lo, hi))
         name = f"char-{n:04d}-{label}.png"
         write_png(os.path.join(a.out, name), photo)
         if a.write_clean:
@@ -559,7 +554,7 @@ def main():
         members = [pool[rest[pos]] for pos in line_pos[k:k + length]]
         k += length
         rng = random.Random(f"{a.seed}-line-{n}")
-        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching)
+        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi))
         text = "".join(label for _, label, _ in members)
         name = f"line-{n:03d}.png"
         write_png(os.path.join(a.out, name), photo)
