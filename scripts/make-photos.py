@@ -27,10 +27,19 @@ is the same whatever --count or --lines is given):
             thinner). That moves the 50% contour by about a of a source pixel, i.e. up to +0.8 / -0.5
             source pixels per side. The change is checked on a 4x enlargement: the number of holes
             (the loop of a 6, 8, 9, 0, a, e, B ...) must stay the same with at least 60% of their area,
-            and the stroke may not break into more pieces; otherwise a is halved (up to 4 times, then 0).
+            and the stroke may not break into more pieces; a thinner stroke must also keep at least 30%
+            of the ink area (a pen line, not a trace); otherwise a is halved (up to 4 times, then 0).
             labels.tsv records a and the resulting ink area ratio (on MNIST: x0.6..x0.8 at a < -0.4,
             x1.3..x1.9 at a > 0.6; about one glyph in eight is backed off). --stroke LO:HI draws a from
             another range; beyond +-1 whole max4/min4 steps come first (--stroke 1:2: marker pens).
+            Thinning cannot go much further: MNIST strokes are 2-3 source pixels wide, and --stroke=-1.5:-0.8
+            backs off to a > -0.8 for 95% of MNIST glyphs (61% to a > -0.4). For thin pens, use --pen.
+  pen       (--pen LO:HI instead of --stroke) the glyph is redrawn with a pen LO..HI source pixels wide:
+            the 50% contour at 4x is thinned to its one-pixel centre line (Zhang-Suen) and a round pen of
+            the drawn width follows it, with an edge as soft as a source glyph's. A ballpoint on a
+            character a few centimetres high is about 0.5..1.2 source pixels (--pen 0.5:1.2) against the
+            2..4 of the datasets. Centre lines keep the writer's path but not the width it varied in, and a
+            loop the source had filled in becomes a line: some glyphs lose what told them apart.
   size      enlarged by bilinear interpolation and a soft threshold at the 50% contour (an anti-aliased
             edge of about 1.5 pixels): photos are 120..240 pixels per side with the glyph's 28-pixel box
             at 45..80% of the shorter side; in lines the box is 80..150 pixels high (+-8% per character).
@@ -285,6 +294,9 @@ def topology(f):
     return holes, pieces, sum(mask)
 
 
+MIN_THINNED_AREA = 0.3  # of the glyph's ink area at 4x, the least a thinner stroke may keep
+
+
 def gentle_stroke(f, a):
     """The glyph with its stroke changed by `a` (see the docstring), backed off until it keeps the
     glyph's topology. Returns (glyph, a used, ink area ratio)."""
@@ -296,24 +308,112 @@ def gentle_stroke(f, a):
         g = change_stroke(f, a, nmax, nmin)
         holes, pieces, area = topology(g)
         keeps_holes = len(holes) == len(holes0) and all(h >= 0.6 * h0 for h, h0 in zip(holes, holes0))
-        if keeps_holes and pieces <= pieces0 and area > 0:
+        # Thinning must leave a pen line, not a trace: MNIST strokes are 2-3 source pixels wide, so
+        # -1.5 per side erases most of them, and without this floor a fifth of the --stroke=-1.5:-0.8
+        # glyphs kept under a tenth of their ink area (all but blank photos). It never binds in the
+        # default range (the least area kept there is 0.43), so the default photos are unchanged.
+        keeps_line = a > 0 or area >= MIN_THINNED_AREA * area0
+        if keeps_holes and pieces <= pieces0 and keeps_line and area > 0:
             return g, a, area / max(area0, 1)
         a /= 2
     return f, 0.0, 1.0
 
 
+# ---------------------------------------------------------------------------------------------- pen
+
+PEN_RES = 4  # the pen redraws the glyph at 4x, fine enough for lines down to a quarter source pixel
+
+
+def skeleton(mask, side):
+    """Zhang-Suen thinning of a 0/1 mask: the one-pixel centre lines of its strokes, as a 0/1 mask."""
+    m = bytearray(mask)
+    offsets = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)]  # P2..P9, clockwise
+
+    def ring(i):
+        y, x = divmod(i, side)
+        return [m[(y + dy) * side + x + dx] if 0 <= x + dx < side and 0 <= y + dy < side else 0
+                for dx, dy in offsets]
+    live = [i for i in range(side * side) if m[i]]
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            drop = []
+            for i in live:
+                n = ring(i)
+                b = sum(n)
+                if not 2 <= b <= 6:
+                    continue
+                if sum(1 for k in range(8) if n[k] == 0 and n[(k + 1) % 8] == 1) != 1:
+                    continue
+                p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+                if step == 0 and (p2 and p4 and p6 or p4 and p6 and p8):
+                    continue
+                if step == 1 and (p2 and p4 and p8 or p2 and p6 and p8):
+                    continue
+                drop.append(i)
+            for i in drop:
+                m[i] = 0
+            if drop:
+                changed = True
+                live = [i for i in live if m[i]]
+    return m
+
+
+def pen_field(f, width):
+    """The glyph redrawn along its centre line with a pen `width` source pixels wide: (field, side), a
+    PEN_RES-times finer field whose 50% contour lies width/2 from the centre line and which, like a
+    source glyph, goes from 0 to 1 over about one source pixel across the edge."""
+    mask, side = check_mask(f, PEN_RES)
+    centre = skeleton(mask, side)
+    radius = width * PEN_RES / 2
+    reach = int(math.ceil(radius + PEN_RES / 2))
+    field = [0.0] * (side * side)
+    for i in range(side * side):
+        if not centre[i]:
+            continue
+        y, x = divmod(i, side)
+        for dy in range(-reach, reach + 1):
+            yy = y + dy
+            if not 0 <= yy < side:
+                continue
+            for dx in range(-reach, reach + 1):
+                xx = x + dx
+                if 0 <= xx < side:
+                    v = 0.5 + (radius - math.hypot(dx, dy)) / PEN_RES  # 0.5 at the pen's edge
+                    j = yy * side + xx
+                    if v > field[j]:
+                        field[j] = v if v < 1.0 else 1.0
+    return field, side
+
+
+def draw_glyph(raw, rng, stroke_range, pen_range):
+    """The glyph's field to render, its side and how it was drawn: with its stroke changed (gentle_stroke),
+    or, given pen_range, redrawn with a pen of a width drawn from it."""
+    f = glyph_field(raw)
+    if pen_range:
+        width = rng.uniform(*pen_range)
+        field, side = pen_field(f, width)
+        return field, side, f"pen={width:.2f}"
+    f, a, area = gentle_stroke(f, rng.uniform(*stroke_range))
+    return f, 28, f"stroke={a:+.2f} area={area:.2f}"
+
+
 # ---------------------------------------------------------------------------------------------- drawing
 
-def render(f, scale, angle):
-    """The glyph enlarged `scale` times and rotated by `angle` (radians) with a soft 50% threshold:
-    (rows of ink 0..1, side, ink box (x0, y0, x1, y1) inclusive, or None)."""
+def render(f, scale, angle, n=28):
+    """The glyph field (n x n, flat) enlarged `scale` times and rotated by `angle` (radians) with a soft
+    50% threshold: (rows of ink 0..1, side, ink box (x0, y0, x1, y1) inclusive, or None)."""
     c, s = math.cos(angle), math.sin(angle)
-    side = int(math.ceil(28 * scale * (abs(c) + abs(s)))) + 4
+    side = int(math.ceil(n * scale * (abs(c) + abs(s)))) + 4
     half = side / 2.0
-    padded = [0.0] * (30 * 30)  # one pixel of paper around the glyph: no edge cases in the lookup
-    for y in range(28):
-        padded[(y + 1) * 30 + 1:(y + 1) * 30 + 29] = f[y * 28:(y + 1) * 28]
-    soft = 0.75 / scale  # field units over which ink goes 0 -> 1: about 1.5 output pixels
+    p = n + 2  # one pixel of paper around the glyph: no edge cases in the lookup
+    padded = [0.0] * (p * p)
+    for y in range(n):
+        padded[(y + 1) * p + 1:(y + 1) * p + n + 1] = f[y * n:(y + 1) * n]
+    # field units over which ink goes 0 -> 1: about 1.5 output pixels (fields change by about 1 per source
+    # pixel, and a source pixel is n // 28 field pixels)
+    soft = 0.75 / (scale * (n // 28))
     inv = 1.0 / (2 * soft)
     du, dv = c / scale, -s / scale  # source step per output pixel along x
     rows = []
@@ -323,19 +423,19 @@ def render(f, scale, angle):
         dy = (y + 0.5 - half) / scale
         dx = (0.5 - half) / scale
         # output -> source (inverse rotation), in padded pixel-centre coordinates
-        u = 14 + dx * c + dy * s + 0.5
-        v = 14 - dx * s + dy * c + 0.5
+        u = n / 2 + dx * c + dy * s + 0.5
+        v = n / 2 - dx * s + dy * c + 0.5
         row = [0.0] * side
         for x in range(side):
-            if 0.0 <= u < 29.0 and 0.0 <= v < 29.0:
+            if 0.0 <= u < n + 1 and 0.0 <= v < n + 1:
                 iu, iv = int(u), int(v)
                 fu, fv = u - iu, v - iv
-                i = iv * 30 + iu
+                i = iv * p + iu
                 a = padded[i]
                 b = padded[i + 1]
                 top = a + (b - a) * fu
-                a = padded[i + 30]
-                b = padded[i + 31]
+                a = padded[i + p]
+                b = padded[i + p + 1]
                 val = top + (a + (b - a) * fu - top) * fv
                 ink = (val - 0.5) * inv + 0.5
                 if ink > 0.0:
@@ -435,13 +535,12 @@ def glyph_field(raw):
     return [v / 255.0 for v in raw]
 
 
-def char_photo(raw, rng, stroke_range):
-    f = glyph_field(raw)
-    f, a, area = gentle_stroke(f, rng.uniform(*stroke_range))
+def char_photo(raw, rng, stroke_range, pen_range=None):
+    f, n, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
     W, H = rng.randint(120, 240), rng.randint(120, 240)
     scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
     angle = math.radians(rng.uniform(-8, 8))
-    patch, side, box = render(f, scale, angle)
+    patch, side, box = render(f, scale / (n // 28), angle, n)
     canvas = [[0.0] * W for _ in range(H)]
     if box:
         x0, y0, x1, y1 = box
@@ -450,21 +549,20 @@ def char_photo(raw, rng, stroke_range):
         top = rng.randint(margin, max(margin, H - margin - (y1 - y0 + 1)))
         paste(canvas, patch, left - x0, top - y0)
     photo, desc = photograph(canvas, rng, scale)
-    return photo, (f"size={W}x{H} scale={scale:.2f} angle={math.degrees(angle):+.1f} stroke={a:+.2f} "
-                   f"area={area:.2f} {desc}")
+    return photo, f"size={W}x{H} scale={scale:.2f} angle={math.degrees(angle):+.1f} {drawn} {desc}"
 
 
-def line_photo(raws, rng, touching, stroke_range):
+def line_photo(raws, rng, touching, stroke_range, pen_range=None):
     height = rng.uniform(80, 150)  # the glyph's 28-pixel box
     slope = math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
     for raw in raws:
-        f, a, area = gentle_stroke(glyph_field(raw), rng.uniform(*stroke_range))
+        f, n, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
         scale = height / 28 * rng.uniform(0.92, 1.08)
         angle = slope + math.radians(rng.uniform(-4, 4))
-        patch, side, box = render(f, scale, angle)
+        patch, side, box = render(f, scale / (n // 28), angle, n)
         glyphs.append((patch, side, box, scale))
-        strokes.append(f"{a:+.2f}")
+        strokes.append(drawn.split()[0].split("=")[1])
     # Place ink boxes left to right; the baseline follows the slope.
     margin_x, margin_y = rng.randint(10, 40), rng.randint(10, 40)
     blur_room = int(0.7 * height / 28) + 2
@@ -486,7 +584,8 @@ def line_photo(raws, rng, touching, stroke_range):
     for patch, left, top in placed:
         paste(canvas, patch, left, int(round(top + shift)))
     photo, desc = photograph(canvas, rng, height / 28)
-    return photo, (f"size={W}x{H} box={height:.0f} slope={math.degrees(slope):+.1f} strokes={','.join(strokes)} "
+    return photo, (f"size={W}x{H} box={height:.0f} slope={math.degrees(slope):+.1f} "
+                   f"{'pens' if pen_range else 'strokes'}={','.join(strokes)} "
                    f"{desc}")
 
 
@@ -510,18 +609,32 @@ def main():
                    help="take the characters from the test part (default) or the training part (for tuning only)")
     p.add_argument("--write-clean", action="store_true",
                    help="also write each photo's original 28x28 test image into OUT/clean/ (for predict --raw)")
-    p.add_argument("--stroke", default="-0.5:0.8", metavar="LO:HI",
+    p.add_argument("--stroke", metavar="LO:HI",
                    help="range of the stroke change a (default -0.5:0.8; beyond +-1, whole max4/min4 steps "
                         "first: e.g. 1:2 for marker pens)")
+    p.add_argument("--pen", metavar="LO:HI",
+                   help="redraw each glyph along its centre line with a pen LO..HI source pixels wide instead "
+                        "of changing its stroke (e.g. 0.5:1.2 for ballpoint pens; dataset strokes are 2-4)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
+    if a.stroke and a.pen:
+        raise SystemExit("--stroke and --pen exclude each other: a pen redraws the stroke")
+    a.stroke = a.stroke or "-0.5:0.8"
     try:
         lo, hi = (float(v) for v in a.stroke.split(":"))
     except ValueError:
         raise SystemExit(f"--stroke {a.stroke}: expected LO:HI, two numbers")
     if not -3 <= lo <= hi <= 3:
         raise SystemExit(f"--stroke {a.stroke}: need -3 <= LO <= HI <= 3")
+    pen = None
+    if a.pen:
+        try:
+            pen = tuple(float(v) for v in a.pen.split(":"))
+        except ValueError:
+            raise SystemExit(f"--pen {a.pen}: expected LO:HI, two numbers")
+        if len(pen) != 2 or not 0.25 <= pen[0] <= pen[1] <= 8:
+            raise SystemExit(f"--pen {a.pen}: need 0.25 <= LO <= HI <= 8")
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
 
@@ -539,7 +652,7 @@ def main():
     for n, pos in enumerate(chars):
         index, label, raw = pool[pos]
         rng = random.Random(f"{a.seed}-char-{n}")
-        photo, desc = char_photo(raw, rng, (lo, hi))
+        photo, desc = char_photo(raw, rng, (lo, hi), pen)
         name = f"char-{n:04d}-{label}.png"
         write_png(os.path.join(a.out, name), photo)
         if a.write_clean:
@@ -554,7 +667,7 @@ def main():
         members = [pool[rest[pos]] for pos in line_pos[k:k + length]]
         k += length
         rng = random.Random(f"{a.seed}-line-{n}")
-        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi))
+        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi), pen)
         text = "".join(label for _, label, _ in members)
         name = f"line-{n:03d}.png"
         write_png(os.path.join(a.out, name), photo)
