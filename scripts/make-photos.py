@@ -388,22 +388,27 @@ def pen_field(f, width):
 
 
 def draw_glyph(raw, rng, stroke_range, pen_range):
-    """The glyph's field to render, its side and how it was drawn: with its stroke changed (gentle_stroke),
-    or, given pen_range, redrawn with a pen of a width drawn from it."""
+    """The glyph with its stroke changed (gentle_stroke) or, given pen_range, redrawn with a pen of a width
+    drawn from it: (field, its side, the stroke change or pen width, the description for labels.tsv)."""
     f = glyph_field(raw)
     if pen_range:
         width = rng.uniform(*pen_range)
         field, side = pen_field(f, width)
-        return field, side, f"pen={width:.2f}"
+        return field, side, f"{width:.2f}", f"pen={width:.2f}"
     f, a, area = gentle_stroke(f, rng.uniform(*stroke_range))
-    return f, 28, f"stroke={a:+.2f} area={area:.2f}"
+    return f, 28, f"{a:+.2f}", f"stroke={a:+.2f} area={area:.2f}"
 
 
 # ---------------------------------------------------------------------------------------------- drawing
 
 def render(f, scale, angle, n=28):
-    """The glyph field (n x n, flat) enlarged `scale` times and rotated by `angle` (radians) with a soft
-    50% threshold: (rows of ink 0..1, side, ink box (x0, y0, x1, y1) inclusive, or None)."""
+    """The glyph field (n x n, flat: the 28x28 glyph n // 28 times finer) with its 28-pixel box enlarged
+    `scale` times and rotated by `angle` (radians), with a soft 50% threshold: (rows of ink 0..1, side,
+    ink box (x0, y0, x1, y1) inclusive, or None)."""
+    # Fields change by about 1 per source pixel: ink goes 0 -> 1 over this many field units, about 1.5
+    # output pixels.
+    soft = 0.75 / scale
+    scale /= n // 28  # from here on, output pixels per field pixel
     c, s = math.cos(angle), math.sin(angle)
     side = int(math.ceil(n * scale * (abs(c) + abs(s)))) + 4
     half = side / 2.0
@@ -411,9 +416,6 @@ def render(f, scale, angle, n=28):
     padded = [0.0] * (p * p)
     for y in range(n):
         padded[(y + 1) * p + 1:(y + 1) * p + n + 1] = f[y * n:(y + 1) * n]
-    # field units over which ink goes 0 -> 1: about 1.5 output pixels (fields change by about 1 per source
-    # pixel, and a source pixel is n // 28 field pixels)
-    soft = 0.75 / (scale * (n // 28))
     inv = 1.0 / (2 * soft)
     du, dv = c / scale, -s / scale  # source step per output pixel along x
     rows = []
@@ -536,11 +538,11 @@ def glyph_field(raw):
 
 
 def char_photo(raw, rng, stroke_range, pen_range=None):
-    f, n, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
+    f, n, _, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
     W, H = rng.randint(120, 240), rng.randint(120, 240)
     scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
     angle = math.radians(rng.uniform(-8, 8))
-    patch, side, box = render(f, scale / (n // 28), angle, n)
+    patch, side, box = render(f, scale, angle, n)
     canvas = [[0.0] * W for _ in range(H)]
     if box:
         x0, y0, x1, y1 = box
@@ -557,12 +559,12 @@ def line_photo(raws, rng, touching, stroke_range, pen_range=None):
     slope = math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
     for raw in raws:
-        f, n, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
+        f, n, change, _ = draw_glyph(raw, rng, stroke_range, pen_range)
         scale = height / 28 * rng.uniform(0.92, 1.08)
         angle = slope + math.radians(rng.uniform(-4, 4))
-        patch, side, box = render(f, scale / (n // 28), angle, n)
+        patch, side, box = render(f, scale, angle, n)
         glyphs.append((patch, side, box, scale))
-        strokes.append(drawn.split()[0].split("=")[1])
+        strokes.append(change)
     # Place ink boxes left to right; the baseline follows the slope.
     margin_x, margin_y = rng.randint(10, 40), rng.randint(10, 40)
     blur_room = int(0.7 * height / 28) + 2
@@ -590,6 +592,16 @@ def line_photo(raws, rng, touching, stroke_range, pen_range=None):
 
 
 # ---------------------------------------------------------------------------------------------- main
+
+def parse_range(option, text, least, most):
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise SystemExit(f"{option} {text}: expected LO:HI, two numbers")
+    if not least <= lo <= hi <= most:
+        raise SystemExit(f"{option} {text}: need {least} <= LO <= HI <= {most}")
+    return lo, hi
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
@@ -620,21 +632,8 @@ def main():
     a = p.parse_args()
     if a.stroke and a.pen:
         raise SystemExit("--stroke and --pen exclude each other: a pen redraws the stroke")
-    a.stroke = a.stroke or "-0.5:0.8"
-    try:
-        lo, hi = (float(v) for v in a.stroke.split(":"))
-    except ValueError:
-        raise SystemExit(f"--stroke {a.stroke}: expected LO:HI, two numbers")
-    if not -3 <= lo <= hi <= 3:
-        raise SystemExit(f"--stroke {a.stroke}: need -3 <= LO <= HI <= 3")
-    pen = None
-    if a.pen:
-        try:
-            pen = tuple(float(v) for v in a.pen.split(":"))
-        except ValueError:
-            raise SystemExit(f"--pen {a.pen}: expected LO:HI, two numbers")
-        if len(pen) != 2 or not 0.25 <= pen[0] <= pen[1] <= 8:
-            raise SystemExit(f"--pen {a.pen}: need 0.25 <= LO <= HI <= 8")
+    lo, hi = parse_range("--stroke", a.stroke or "-0.5:0.8", -3, 3)
+    pen = parse_range("--pen", a.pen, 0.25, 8) if a.pen else None
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
 
