@@ -18,7 +18,7 @@ PreprocessOptions Classifier::preprocess_options(bool fit_stroke_width) const {
   p.framing = record_.framing;
   if (fit_stroke_width) {
     StrokeWidthRange strokes = stroke_width_range(record_.framing);
-    p.min_stroke_width = strokes.min, p.max_stroke_width = strokes.max;
+    p.min_stroke_width = strokes.min, p.max_stroke_width = strokes.max, p.thin_stroke_target = strokes.thin_target;
   }
   return p;
 }

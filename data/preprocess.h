@@ -36,9 +36,10 @@ struct PreprocessOptions {
   float keep_min_fraction = 0.05f;  // Significant: minimum area relative to the largest component
   FramingConvention framing = FramingConvention::Mnist;
   bool deskew = false;  // shear so the ink's principal axis is vertical (only if the model was trained so)
-  // Stroke width (sample_stroke_width of the 28x28 result) outside [min, max] is thickened or thinned to
-  // the nearer bound; 0 turns it off. stroke_width_range gives the training set's own range.
-  float min_stroke_width = 0.0f, max_stroke_width = 0.0f;
+  // Stroke width (sample_stroke_width of the 28x28 result) outside [min, max] is fitted: a wider one is
+  // thinned to max, a narrower one thickened to thin_stroke_target (min where that is 0). min and max 0
+  // turn it off. stroke_width_range gives the training set's own values.
+  float min_stroke_width = 0.0f, max_stroke_width = 0.0f, thin_stroke_target = 0.0f;
   int max_side = 1024;  // larger photos are area-downscaled first: a 20-pixel result needs no more detail
 };
 
@@ -80,11 +81,12 @@ Image preprocess_character_image(const Image& photo, const PreprocessOptions& op
 // about 2 pixels read about 1.8, and blurred thin strokes read wider than they are.
 double sample_stroke_width(const uint8_t* sample, int rows = 28, int cols = 28);
 
-// The range of stroke widths the training images of a framing convention span, [min, max] for
-// PreprocessOptions (the 5th and 95th percentiles over the training images, tests/test_preprocess.cpp
+// The stroke widths of a framing convention's training images, for PreprocessOptions: min and max are the
+// 5th and 95th percentiles, thin_target where a stroke under min is taken (tests/test_preprocess.cpp
 // recomputes them from the data).
 struct StrokeWidthRange {
   float min, max;
+  float thin_target;
 };
 StrokeWidthRange stroke_width_range(FramingConvention framing);
 

@@ -68,13 +68,13 @@ struct Sandbox {
 bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
 
 // A valid model file made without training.
-std::string write_tiny_model(const Sandbox& box) {
+std::string write_tiny_model(const Sandbox& box, FramingConvention framing = FramingConvention::Mnist) {
   const std::string text = "conv 2 k3 p1\nrelu\nmaxpool 2\ndense classes\n";
   Graph g;
   add_to_graph(parse_model_description(text), 10, g);
   g.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 1);
-  ModelRecord r = capture_model(g, text, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, FramingConvention::Mnist);
-  const std::string path = box.file("tiny.quill");
+  ModelRecord r = capture_model(g, text, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, framing);
+  const std::string path = box.file(framing == FramingConvention::Mnist ? "tiny.quill" : "tiny-emnist.quill");
   save_model_file(path, r);
   return path;
 }
@@ -357,24 +357,29 @@ TEST_CASE("cli: an unwritable --json path is a one-line error before any work") 
 
 TEST_CASE("cli: predict and read fit thin strokes to the training range unless --keep-stroke-width") {
   Sandbox box;
-  const std::string model = write_tiny_model(box);  // MNIST framing
-  Image photo(120, 120, 0.9f);                      // a ring 80 pixels wide drawn with a 3-pixel pen
+  Image photo(120, 120, 0.9f);  // a ring 80 pixels wide drawn with a 3-pixel pen
   for (int y = 0; y < 120; ++y)
     for (int x = 0; x < 120; ++x)
       if (std::fabs(std::hypot(x - 59.5, (y - 59.5) * 0.8) - 40) < 1.5) photo.at(x, y) = 0.1f;
   const std::string thin = box.file("thin.png");
   write_png(thin, photo);
-  double width[2];
-  for (int keep = 0; keep < 2; ++keep) {
-    const std::string seen = box.file(keep ? "kept" : "fitted");
-    Result r = box.quill("predict --model " + model + " --save-input " + seen + (keep ? " --keep-stroke-width " : " ") + thin);
-    REQUIRE(r.status == 0);
-    width[keep] = sample_stroke_width(image_to_sample(read_png(seen + "/thin.input.png")).data());
-    r = box.quill("read --model " + model + (keep ? " --keep-stroke-width " : " ") + thin);
-    CHECK(r.status == 0);
+  for (FramingConvention framing : {FramingConvention::Mnist, FramingConvention::Emnist}) {
+    const bool emnist = framing == FramingConvention::Emnist;
+    CAPTURE(emnist);
+    const std::string model = write_tiny_model(box, framing);
+    double width[2];
+    for (int keep = 0; keep < 2; ++keep) {
+      const std::string seen = box.file(std::string(emnist ? "emnist-" : "mnist-") + (keep ? "kept" : "fitted"));
+      Result r = box.quill("predict --model " + model + " --save-input " + seen + (keep ? " --keep-stroke-width " : " ") + thin);
+      REQUIRE(r.status == 0);
+      width[keep] = sample_stroke_width(image_to_sample(read_png(seen + "/thin.input.png")).data());
+      r = box.quill("read --model " + model + (keep ? " --keep-stroke-width " : " ") + thin);
+      CHECK(r.status == 0);
+    }
+    const StrokeWidthRange range = stroke_width_range(framing);
+    MESSAGE("thin ring: stroke width ", width[1], " kept, ", width[0], " fitted (range ", range.min, "..", range.max,
+            ", thin strokes to ", range.thin_target, ")");
+    CHECK(width[1] < range.min);
+    CHECK(width[0] == doctest::Approx(range.thin_target).epsilon(0.05));
   }
-  const StrokeWidthRange range = stroke_width_range(FramingConvention::Mnist);
-  MESSAGE("thin ring: stroke width ", width[1], " kept, ", width[0], " fitted (range ", range.min, "..", range.max, ")");
-  CHECK(width[1] < range.min);
-  CHECK(width[0] == doctest::Approx(range.min).epsilon(0.05));
 }

@@ -472,15 +472,19 @@ TEST_CASE("preprocess: strokes outside the training range are thickened or thinn
     options.min_stroke_width = options.max_stroke_width = 0;
     std::vector<uint8_t> off = preprocess_character(photo, options);
     options.min_stroke_width = range.min, options.max_stroke_width = range.max;
+    options.thin_stroke_target = range.thin_target;
     std::vector<uint8_t> on = preprocess_character(photo, options);
     double before = sample_stroke_width(off.data()), after = sample_stroke_width(on.data());
-    MESSAGE("ring stroke ", stroke, " px: width ", before, " -> ", after, " (range ", range.min, "..", range.max, ")");
+    MESSAGE("ring stroke ", stroke, " px: width ", before, " -> ", after, " (range ", range.min, "..", range.max,
+            ", thin strokes to ", range.thin_target, ")");
     if (before >= range.min && before <= range.max) {
       CHECK(on == off);  // typical writing is left exactly as it was
     } else {
-      // Bisection to 12 steps on a 96-pixel canvas: within 0.1 sample pixels of the nearer bound.
+      // Bisection to 12 steps on a 96-pixel canvas: within 0.1 sample pixels of the target, which is the
+      // upper bound for thick strokes and thin_target (EMNIST: above the lower bound) for thin ones.
+      const double target = before < range.min ? range.thin_target : range.max;
+      CHECK(after == doctest::Approx(target).epsilon(0.1 / target));
       CHECK(after >= range.min - 0.1);
-      CHECK(after <= range.max + 0.1);
     }
     CHECK(count_ink_components(on) == 1);  // still one ring: thinning or thickening kept its shape
   }
@@ -505,10 +509,15 @@ TEST_CASE("preprocess: the stroke width range is the training images' 5th to 95t
     for (int64_t i = 0; i < std::min<int64_t>(set.framing == FramingConvention::Emnist ? 93000 : 60000, all.count); ++i)
       widths.push_back(sample_stroke_width(all.pixels.data() + i * 784));  // a transpose keeps the width
     std::sort(widths.begin(), widths.end());
-    double p5 = widths[widths.size() * 5 / 100], p95 = widths[widths.size() * 95 / 100];
+    double p5 = widths[widths.size() * 5 / 100], p25 = widths[widths.size() * 25 / 100],
+           p95 = widths[widths.size() * 95 / 100];
     const StrokeWidthRange range = stroke_width_range(set.framing);
-    MESSAGE("5th..95th percentile ", p5, "..", p95, " against ", range.min, "..", range.max);
+    MESSAGE("5th, 25th, 95th percentile ", p5, ", ", p25, ", ", p95, " against ", range.min, ", ",
+            range.thin_target, ", ", range.max);
     CHECK(range.min == doctest::Approx(p5).epsilon(0.02));
     CHECK(range.max == doctest::Approx(p95).epsilon(0.02));
+    // Thin EMNIST strokes go to the first quartile, thin MNIST strokes to the 5th percentile.
+    const double thin = set.framing == FramingConvention::Emnist ? p25 : p5;
+    CHECK(range.thin_target == doctest::Approx(thin).epsilon(0.02));
   }
 }
