@@ -662,7 +662,7 @@ double sample_stroke_width(const uint8_t* sample, int rows, int cols) {
 }
 
 // Thin strokes go to EMNIST's first quartile, not just to its 5th percentile: a ballpoint-thin character
-// thickened only to 2.10 still reads as thin, and on fresh ballpoint training photos the quartile got 1.9
+// thickened only to 2.10 still reads as thin, and on fresh ballpoint training photos the quartile got 2.0
 // points more right (docs/RESULTS.md). MNIST's models read thin strokes well (1 of 500 ballpoint photos
 // more at 2.6), so they stay at the 5th percentile.
 StrokeWidthRange stroke_width_range(FramingConvention framing) {
