@@ -346,7 +346,8 @@ Command add_train_command(CLI::App& quill) {
                    ->check(CLI::Range(0.0, 0.99))
                    ->capture_default_str());
   rd.push_back(cmd->add_option("--augment", o->augment,
-                               "Training augmentation: none; shift (whole pixels, up to 2, no resampling); affine "
+                               "Training augmentation: none; shift (whole pixels, up to 2, no resampling); shift-stroke (shift, "
+                               "then strokes up to half a pixel thicker or thinner); affine "
                                "(rotation, scale, shift, shear); or elastic (affine and an elastic distortion)")
                    ->check(CLI::IsMember(augmentation_names()))
                    ->capture_default_str());

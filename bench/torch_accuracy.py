@@ -27,6 +27,8 @@ What is matched (read from Quill's sources; see the comments at each piece):
   - label smoothing (torch's definition is Quill's: (1-s) * one-hot + s/C), mean over the batch; evaluation
     losses without smoothing; the last, smaller batch of an epoch is kept; evaluation batches of 256;
   - augmentation (data/augment.cpp): shift: whole-pixel shifts -2..2, equally likely, nothing else;
+    shift-stroke: the same shifts, then each pixel moved a of the way to the largest (a > 0) or smallest
+    (a < 0) value of its 4-neighbourhood, a U(-0.5, 0.5) per image (a partial dilation or erosion);
     affine: rotation U(-10, 10) deg, scale U(0.9, 1.1), shear U(-0.2, 0.2)
     (x += k*y), shifts U(-2, 2) px about the pixel-centre (cols-1)/2; elastic: uniform(-1, 1) fields
     blurred by a truncated Gaussian (sigma 4, radius 12, zero outside) times alpha 34, added to the
@@ -584,6 +586,7 @@ def lr_at(kind, lr, step, total, step_size):
 # Augmentation (data/augment.cpp), vectorised over a batch
 
 MAX_ROTATION_DEG, MIN_SCALE, MAX_SCALE, MAX_SHIFT, MAX_SHEAR = 10.0, 0.9, 1.1, 2.0, 0.2
+MAX_STROKE_CHANGE = 0.5  # shift-stroke (data/augment.cpp, shift_and_stroke)
 ELASTIC_ALPHA, ELASTIC_SIGMA = 34.0, 4.0
 
 
@@ -608,6 +611,24 @@ def shift_only(params):
     t = p[3:5] * ((MAX_SHIFT + 0.5) / MAX_SHIFT)
     p[3:5] = torch.clamp(torch.sign(t) * torch.floor(t.abs() + 0.5), -MAX_SHIFT, MAX_SHIFT)
     return p
+
+
+def change_stroke_width(x, a):
+    """data/augment.cpp's change_stroke_width over a batch: x [n, rows, cols] whole grey levels 0..255
+    (float), a [n]: each pixel moves |a| of the way to the largest (a > 0) or smallest (a < 0) value of
+    itself and its 4 neighbours (0 outside the image), in float32, rounded like Quill's uint8 store."""
+    x = x.float()
+    p = F.pad(x, (1, 1, 1, 1))
+    near = torch.stack([x, p[:, :-2, 1:-1], p[:, 2:, 1:-1], p[:, 1:-1, :-2], p[:, 1:-1, 2:]])
+    a = a.float().view(-1, 1, 1)
+    extreme = torch.where(a > 0, near.amax(0), near.amin(0))
+    return torch.floor(torch.clamp(x + a.abs() * (extreme - x) + 0.5, 0.0, 255.0))
+
+
+def draw_stroke_changes(n, gen, device):
+    """shift-stroke's a per image, uniform in [-MAX_STROKE_CHANGE, MAX_STROKE_CHANGE]."""
+    u = torch.rand(n, generator=gen, device=device, dtype=torch.float64)
+    return (-MAX_STROKE_CHANGE + 2 * MAX_STROKE_CHANGE * u).float()
 
 
 def gaussian_kernel(sigma, device):
@@ -787,6 +808,14 @@ def qrng_augment(seed, epoch, samples, rows, cols, elastic):
     return torch.from_numpy(p), (torch.from_numpy(fields) if fields is not None else None)
 
 
+def qrng_stroke_changes(seed, epoch, samples):
+    """shift-stroke's a per sample: augment_image's sixth Rng::uniform (words 10 and 11), as float."""
+    w = qrng_words(seed, augment_streams(epoch, samples), 10, 2).astype(np.float64)
+    u = (np.floor(w[:, 0] / 32) * 67108864.0 + np.floor(w[:, 1] / 64)) * (1.0 / 9007199254740992.0)
+    lo, hi = -float(np.float32(MAX_STROKE_CHANGE)), float(np.float32(MAX_STROKE_CHANGE))
+    return torch.from_numpy((lo + (hi - lo) * u).astype(np.float32))
+
+
 DROPOUT_SEED_MIX = 0x9E3779B97F4A7C15
 
 
@@ -849,7 +878,7 @@ def make_parser():
                    help="default: 5e-4 sgd, 0 adam, 0.01 adamw (decoupled)")
     p.add_argument("--schedule", default="onecycle", choices=["constant", "step", "cosine", "onecycle"])
     p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--augment", default="none", choices=["none", "shift", "affine", "elastic"])
+    p.add_argument("--augment", default="none", choices=["none", "shift", "shift-stroke", "affine", "elastic"])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
@@ -1206,9 +1235,13 @@ def run(a, recipe, argv):
                 else:
                     p = draw_params(n, gen, dev)
                     fields = elastic_fields(n, rows, cols, gen, dev) if a.augment == "elastic" else None
-                if a.augment == "shift":
+                if a.augment in ("shift", "shift-stroke"):
                     p = shift_only(p)
                 xb = augment_batch(xb, p, fields)
+                if a.augment == "shift-stroke":
+                    strokes = (qrng_stroke_changes(a.seed, epoch, idx.cpu().numpy()).to(dev) if a.quill_rng
+                               else draw_stroke_changes(n, gen, dev))
+                    xb = change_stroke_width(xb, strokes)
             rng_state["step"] = step
             lr = lr_at(a.schedule, a.lr_value, step, total_steps, step_size)
             for g in opt.param_groups:
@@ -1453,6 +1486,21 @@ def _quill_blur_reference(field, rows, cols, sigma):
              for x in range(cols)] for y in range(rows)]
 
 
+def _quill_stroke_reference(img, rows, cols, a):
+    """A literal, per-pixel transcription of data/augment.cpp's change_stroke_width (float32 arithmetic)."""
+    f = np.float32
+    at = lambda y, x: 0 if (x < 0 or y < 0 or x >= cols or y >= rows) else int(img[y][x])
+    w = f(abs(a))
+    out = [[0] * cols for _ in range(rows)]
+    for y in range(rows):
+        for x in range(cols):
+            v, e = at(y, x), at(y, x)
+            for n in (at(y - 1, x), at(y + 1, x), at(y, x - 1), at(y, x + 1)):
+                e = max(e, n) if a > 0 else min(e, n)
+            out[y][x] = int(min(max(f(v) + w * f(e - v) + f(0.5), f(0.0)), f(255.0)))
+    return out
+
+
 def self_test():
     failures = []
 
@@ -1548,6 +1596,25 @@ def self_test():
     check(worst_aff <= 1.0, "affine resampling matches Quill's per-pixel code (max diff %g of 255)" % worst_aff)
     check(worst_field < 1e-4, "elastic field blur matches Quill's (max diff %.2g px)" % worst_field)
     check(worst_ela <= 1.0, "elastic resampling matches Quill's per-pixel code (max diff %g of 255)" % worst_ela)
+
+    # shift-stroke's width change against a literal transcription, thicker and thinner; its draws.
+    worst_stroke = 0.0
+    for a in (0.37, -0.42, 0.5, -0.5):
+        ref = torch.tensor(_quill_stroke_reference(img_l, rows, cols, a), dtype=torch.float32)
+        got = change_stroke_width(img.unsqueeze(0), torch.tensor([a]))[0]
+        worst_stroke = max(worst_stroke, float((ref - got).abs().max()))
+    check(worst_stroke == 0.0, "stroke-width change matches Quill's per-pixel code (max diff %g of 255)" % worst_stroke)
+    thick = change_stroke_width(img.unsqueeze(0), torch.tensor([0.5]))[0]
+    thin = change_stroke_width(img.unsqueeze(0), torch.tensor([-0.5]))[0]
+    check(float(thin.sum()) < float(img.sum()) < float(thick.sum()),
+          "stroke-width change: a > 0 adds ink, a < 0 removes it (%d < %d < %d)"
+          % (int(thin.sum()), int(img.sum()), int(thick.sum())))
+    g = torch.Generator()
+    g.manual_seed(9)
+    drawn = draw_stroke_changes(4000, g, "cpu")
+    check(-0.5 <= float(drawn.min()) < -0.45 and 0.45 < float(drawn.max()) <= 0.5 and abs(float(drawn.mean())) < 0.02,
+          "stroke changes uniform in [-0.5, 0.5] (min %.3f, max %.3f, mean %+.4f)"
+          % (float(drawn.min()), float(drawn.max()), float(drawn.mean())))
 
     # The model: Quill's parameter counts for models/cnn.txt.
     path = os.path.join(REPO, "models", "cnn.txt")

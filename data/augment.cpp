@@ -83,6 +83,27 @@ void random_field(std::vector<float>& field, const Rng& rng, uint64_t first_bloc
   }
 }
 
+// Moves every pixel `a` of the way to the largest (a > 0) or smallest (a < 0) value of its 4-neighbourhood
+// and itself, outside the image counting as background: a partial grey-level dilation or erosion by one
+// pixel, so strokes change width smoothly with a and keep their grey levels.
+void change_stroke_width(uint8_t* img, int rows, int cols, float a) {
+  if (a == 0.0f) return;
+  const std::vector<uint8_t> src(img, img + size_t(rows) * cols);
+  auto at = [&](int y, int x) -> int {
+    return (x < 0 || y < 0 || x >= cols || y >= rows) ? 0 : src[size_t(y) * cols + x];
+  };
+  const bool grow = a > 0;
+  const float w = std::fabs(a);
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      const int v = at(y, x);
+      int e = v;
+      for (int n : {at(y - 1, x), at(y + 1, x), at(y, x - 1), at(y, x + 1)})
+        e = grow ? std::max(e, n) : std::min(e, n);
+      img[size_t(y) * cols + x] = uint8_t(std::clamp(float(v) + w * float(e - v) + 0.5f, 0.0f, 255.0f));
+    }
+}
+
 // The elastic fields use Philox blocks from here on, far past anything the sequential draws reach.
 constexpr uint64_t kFieldBlocks = uint64_t(1) << 40;
 
@@ -99,14 +120,23 @@ AugmentConfig shift_only(int max_shift_px) {
   return c;
 }
 
+AugmentConfig shift_and_stroke(int max_shift_px, float max_stroke_change) {
+  QUILL_CHECK(max_stroke_change >= 0 && max_stroke_change <= 1, "augment: the stroke change must be in [0, 1], got ",
+              max_stroke_change);
+  AugmentConfig c = shift_only(max_shift_px);
+  c.max_stroke_change = max_stroke_change;
+  return c;
+}
+
 const std::vector<std::string>& augmentation_names() {
-  static const std::vector<std::string> names = {"none", "shift", "affine", "elastic"};
+  static const std::vector<std::string> names = {"none", "shift", "shift-stroke", "affine", "elastic"};
   return names;
 }
 
 std::optional<AugmentConfig> augmentation_named(const std::string& name) {
   if (name == "none") return std::nullopt;
   if (name == "shift") return shift_only();
+  if (name == "shift-stroke") return shift_and_stroke();
   if (name == "affine") return AugmentConfig{};
   if (name == "elastic") {
     AugmentConfig c;
@@ -129,6 +159,8 @@ void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const A
   QUILL_CHECK(c.min_scale > 0 && c.min_scale <= c.max_scale, "augment: scale range [", c.min_scale, ", ",
               c.max_scale, "] must be positive and ordered");
   QUILL_CHECK(!c.elastic || c.elastic_sigma > 0, "augment: elastic_sigma must be positive, got ", c.elastic_sigma);
+  QUILL_CHECK(c.max_stroke_change >= 0 && c.max_stroke_change <= 1,
+              "augment: max_stroke_change must be in [0, 1], got ", c.max_stroke_change);
   // Draw every parameter in a fixed order, even zero-width ranges, so the stream layout never shifts.
   const double angle = rng.uniform(-c.max_rotation_deg, c.max_rotation_deg) * (3.14159265358979323846 / 180.0);
   const double scale = rng.uniform(c.min_scale, c.max_scale);
@@ -175,6 +207,9 @@ void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const A
       const float v = sample_bilinear(src, rows, cols, sx, sy);
       dst[size_t(y) * cols + x] = uint8_t(std::clamp(v + 0.5f, 0.0f, 255.0f));  // round to nearest
     }
+  // Drawn last, and only when on, so the other augmentations keep the streams they always had.
+  if (c.max_stroke_change > 0)
+    change_stroke_width(dst, rows, cols, float(rng.uniform(-c.max_stroke_change, c.max_stroke_change)));
 }
 
 void augment_sample(const uint8_t* src, uint8_t* dst, int rows, int cols, const AugmentConfig& config, uint64_t seed,

@@ -2,7 +2,8 @@
 // Training augmentation for small uint8 samples (MNIST convention, background 0): one random affine
 // map (rotation, scale, shift, shear) optionally combined with an elastic distortion (Simard et al.,
 // ICDAR 2003: a random displacement field smoothed by a Gaussian of `elastic_sigma`, scaled by
-// `elastic_alpha`), applied as a single bilinear resampling.
+// `elastic_alpha`), applied as a single bilinear resampling; optionally followed by a stroke-width change
+// (a partial grey-level dilation or erosion, as different pens make).
 //
 // Reproducible by construction: sample i of epoch e draws from quill::Rng(seed, augment_stream(e, i)),
 // never from a shared sequential generator, so results don't depend on threads or batch order.
@@ -25,6 +26,11 @@ struct AugmentConfig {
   // of moved pixels: no resampling blurs the strokes (see shift_only()).
   bool whole_pixel_shift = false;
   bool elastic = false;            // elastic distortion on top of the affine map
+  // Stroke-width change after the geometric map, as different pens make it: a uniform in
+  // [-max_stroke_change, max_stroke_change]; a > 0 moves each pixel a of the way to the largest of its
+  // 4-neighbourhood (grey-level dilation, strokes about a pixel thicker at a = 1), a < 0 to the smallest
+  // (erosion). Grey levels stay those of the image, nothing is resampled. 0: off.
+  float max_stroke_change = 0.0f;
   float elastic_alpha = 34.0f;     // displacement scale, pixels
   float elastic_sigma = 4.0f;      // Gaussian smoothing of the displacement field, pixels
 };
@@ -33,8 +39,11 @@ struct AugmentConfig {
 // nothing else: strokes keep their exact width and grey levels (`quill train --augment shift`).
 AugmentConfig shift_only(int max_shift_px = 2);
 
-// The augmentations `quill train --augment` offers, by name: none, shift, affine, elastic. The command line,
-// the trainer's check and the loader all go through these two, so a new one is added in one place.
+// shift_only plus a stroke-width change of up to `max_stroke_change` either way (`--augment shift-stroke`).
+AugmentConfig shift_and_stroke(int max_shift_px = 2, float max_stroke_change = 0.5f);
+
+// The augmentations `quill train --augment` offers, by name: none, shift, shift-stroke, affine, elastic. The
+// command line, the trainer's check and the loader all go through these two, so a new one is added in one place.
 const std::vector<std::string>& augmentation_names();
 // The configuration of a named augmentation; nothing for "none". Throws quill::Error for an unknown name.
 std::optional<AugmentConfig> augmentation_named(const std::string& name);

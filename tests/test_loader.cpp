@@ -226,16 +226,55 @@ TEST_CASE("data: shift augmentation moves whole pixels and keeps every grey leve
   CHECK_THROWS_AS(quill::shift_only(-1), quill::Error);
 }
 
+TEST_CASE("data: shift-stroke augmentation is the same shift, then a partial dilation or erosion") {
+  const quill::Dataset d = make_dataset(3);
+  const quill::AugmentConfig shift = quill::shift_only(2), stroke = quill::shift_and_stroke(2, 0.5f);
+  std::vector<uint8_t> shifted(784), out(784);
+  int thicker = 0, thinner = 0;
+  for (int64_t i = 0; i < 400; ++i) {
+    const uint8_t* src = d.image(i % 3);
+    quill::augment_sample(src, shifted.data(), 28, 28, shift, 5, 1, i);
+    quill::augment_sample(src, out.data(), 28, 28, stroke, 5, 1, i);
+    // Every pixel moves towards its 4-neighbourhood's maximum (all of them) or minimum (all of them), by at
+    // most half the way (the largest change), rounded to the nearest grey level.
+    bool up = true, down = true, bounded = true;
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        auto at = [&](int yy, int xx) {
+          return (xx < 0 || yy < 0 || xx >= 28 || yy >= 28) ? 0 : int(shifted[yy * 28 + xx]);
+        };
+        const int v = at(y, x), o = out[y * 28 + x];
+        int hi = v, lo = v;
+        for (int n : {at(y - 1, x), at(y + 1, x), at(y, x - 1), at(y, x + 1)})
+          hi = std::max(hi, n), lo = std::min(lo, n);
+        up = up && o >= v;
+        down = down && o <= v;
+        bounded = bounded && o <= v + (hi - v) / 2 + 1 && o >= v - (v - lo) / 2 - 1;
+      }
+    REQUIRE(bounded);
+    REQUIRE((up || down));
+    if (out != shifted) (up ? thicker : thinner) += 1;
+  }
+  // a is uniform in [-0.5, 0.5]: about half the draws thicken, half thin (200 expected; 4 sigma is +-40).
+  CHECK(thicker > 150);
+  CHECK(thinner > 150);
+  CHECK_THROWS_AS(quill::shift_and_stroke(2, 1.5f), quill::Error);
+  CHECK_THROWS_AS(quill::shift_and_stroke(2, -0.1f), quill::Error);
+}
+
 TEST_CASE("data: augmentations by name") {
   CHECK(!quill::augmentation_named("none"));
   CHECK(quill::augmentation_named("shift")->whole_pixel_shift);
+  CHECK(quill::augmentation_named("shift")->max_stroke_change == 0);
+  CHECK(quill::augmentation_named("shift-stroke")->whole_pixel_shift);
+  CHECK(quill::augmentation_named("shift-stroke")->max_stroke_change == doctest::Approx(0.5));
   CHECK(quill::augmentation_named("affine")->max_rotation_deg > 0);
   CHECK(!quill::augmentation_named("affine")->elastic);
   CHECK(quill::augmentation_named("elastic")->elastic);
   for (const std::string& name : quill::augmentation_names())
     if (name != "none") CHECK(quill::augmentation_named(name).has_value());
   CHECK_THROWS_WITH_AS(quill::augmentation_named("wobble"),
-                       "unknown augmentation 'wobble' (expected none, shift, affine or elastic)", quill::Error);
+                       "unknown augmentation 'wobble' (expected none, shift, shift-stroke, affine or elastic)", quill::Error);
 }
 
 TEST_CASE("data: loader augmentation depends on sample and epoch, not on batch order") {
