@@ -59,6 +59,9 @@ is the same whatever --count or --lines is given):
             units of the photo's width and height).
   texture   low-frequency paper texture (a coarse random grid, bilinear, amplitude 0..0.04) and
             per-pixel Gaussian noise of sigma 0.005..0.04; then rounded to 8-bit grey.
+  --plain   none of the above but size and place: the glyph enlarged as it is (stroke unchanged),
+            upright, black on white. What is lost on such photos is lost by finding, cutting out and
+            re-framing the character, not by the camera.
 
 Writes into --out:
   char-NNNN-<label>.png   single characters (label: the character, filenames are unique by NNNN)
@@ -503,9 +506,11 @@ def smooth_field(rng, W, H, cell, amplitude):
     return [[a + (b - a) * t for a, b in zip(wide[j], wide[j + 1])] for j, t in wy]
 
 
-def photograph(ink, rng, scale):
+def photograph(ink, rng, scale, plain=False):
     """Paper, lighting, dark ink, blur, texture and noise over an ink map (rows of 0..1):
-    (rows of grey 0..1, description)."""
+    (rows of grey 0..1, description). plain: black ink on white paper and nothing else."""
+    if plain:
+        return [[1.0 - a for a in row] for row in ink], "plain"
     H, W = len(ink), len(ink[0])
     r = rng.randint(0, max(1, int(0.35 * scale)))
     ink = blur(ink, r)
@@ -537,11 +542,11 @@ def glyph_field(raw):
     return [v / 255.0 for v in raw]
 
 
-def char_photo(raw, rng, stroke_range, pen_range=None):
+def char_photo(raw, rng, stroke_range, pen_range=None, plain=False):
     f, n, _, drawn = draw_glyph(raw, rng, stroke_range, pen_range)
     W, H = rng.randint(120, 240), rng.randint(120, 240)
     scale = rng.uniform(0.45, 0.80) * min(W, H) / 28
-    angle = math.radians(rng.uniform(-8, 8))
+    angle = 0.0 if plain else math.radians(rng.uniform(-8, 8))
     patch, side, box = render(f, scale, angle, n)
     canvas = [[0.0] * W for _ in range(H)]
     if box:
@@ -550,18 +555,18 @@ def char_photo(raw, rng, stroke_range, pen_range=None):
         left = rng.randint(margin, max(margin, W - margin - (x1 - x0 + 1)))
         top = rng.randint(margin, max(margin, H - margin - (y1 - y0 + 1)))
         paste(canvas, patch, left - x0, top - y0)
-    photo, desc = photograph(canvas, rng, scale)
+    photo, desc = photograph(canvas, rng, scale, plain)
     return photo, f"size={W}x{H} scale={scale:.2f} angle={math.degrees(angle):+.1f} {drawn} {desc}"
 
 
-def line_photo(raws, rng, touching, stroke_range, pen_range=None):
+def line_photo(raws, rng, touching, stroke_range, pen_range=None, plain=False):
     height = rng.uniform(80, 150)  # the glyph's 28-pixel box
-    slope = math.radians(rng.uniform(-3, 3))
+    slope = 0.0 if plain else math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
     for raw in raws:
         f, n, change, _ = draw_glyph(raw, rng, stroke_range, pen_range)
         scale = height / 28 * rng.uniform(0.92, 1.08)
-        angle = slope + math.radians(rng.uniform(-4, 4))
+        angle = 0.0 if plain else slope + math.radians(rng.uniform(-4, 4))
         patch, side, box = render(f, scale, angle, n)
         glyphs.append((patch, side, box, scale))
         strokes.append(change)
@@ -585,7 +590,7 @@ def line_photo(raws, rng, touching, stroke_range, pen_range=None):
     canvas = [[0.0] * W for _ in range(H)]
     for patch, left, top in placed:
         paste(canvas, patch, left, int(round(top + shift)))
-    photo, desc = photograph(canvas, rng, height / 28)
+    photo, desc = photograph(canvas, rng, height / 28, plain)
     return photo, (f"size={W}x{H} box={height:.0f} slope={math.degrees(slope):+.1f} "
                    f"{'pens' if pen_range else 'strokes'}={','.join(strokes)} "
                    f"{desc}")
@@ -627,12 +632,17 @@ def main():
     p.add_argument("--pen", metavar="LO:HI",
                    help="redraw each glyph along its centre line with a pen LO..HI source pixels wide instead "
                         "of changing its stroke (e.g. 0.5:1.2 for ballpoint pens; dataset strokes are 2-4)")
+    p.add_argument("--plain", action="store_true",
+                   help="no degradation: the glyph enlarged as it is (no stroke change), upright, black on white, "
+                        "no blur, lighting, texture or noise (what re-framing alone costs)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     if a.stroke and a.pen:
         raise SystemExit("--stroke and --pen exclude each other: a pen redraws the stroke")
-    lo, hi = parse_range("--stroke", a.stroke or "-0.5:0.8", -3, 3)
+    if a.plain and (a.stroke or a.pen):
+        raise SystemExit("--plain draws the glyph as it is: no --stroke or --pen with it")
+    lo, hi = parse_range("--stroke", "0:0" if a.plain else a.stroke or "-0.5:0.8", -3, 3)
     pen = parse_range("--pen", a.pen, 0.25, 8) if a.pen else None
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
@@ -651,7 +661,7 @@ def main():
     for n, pos in enumerate(chars):
         index, label, raw = pool[pos]
         rng = random.Random(f"{a.seed}-char-{n}")
-        photo, desc = char_photo(raw, rng, (lo, hi), pen)
+        photo, desc = char_photo(raw, rng, (lo, hi), pen, a.plain)
         name = f"char-{n:04d}-{label}.png"
         write_png(os.path.join(a.out, name), photo)
         if a.write_clean:
@@ -666,7 +676,7 @@ def main():
         members = [pool[rest[pos]] for pos in line_pos[k:k + length]]
         k += length
         rng = random.Random(f"{a.seed}-line-{n}")
-        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi), pen)
+        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi), pen, a.plain)
         text = "".join(label for _, label, _ in members)
         name = f"line-{n:03d}.png"
         write_png(os.path.join(a.out, name), photo)
