@@ -26,13 +26,13 @@ struct AugmentConfig {
   // of moved pixels: no resampling blurs the strokes (see shift_only()).
   bool whole_pixel_shift = false;
   bool elastic = false;            // elastic distortion on top of the affine map
+  float elastic_alpha = 34.0f;     // displacement scale, pixels
+  float elastic_sigma = 4.0f;      // Gaussian smoothing of the displacement field, pixels
   // Stroke-width change after the geometric map, as different pens make it: a uniform in
   // [-max_stroke_change, max_stroke_change]; a > 0 moves each pixel a of the way to the largest of its
   // 4-neighbourhood (grey-level dilation, strokes about a pixel thicker at a = 1), a < 0 to the smallest
   // (erosion). Grey levels stay those of the image, nothing is resampled. 0: off.
   float max_stroke_change = 0.0f;
-  float elastic_alpha = 34.0f;     // displacement scale, pixels
-  float elastic_sigma = 4.0f;      // Gaussian smoothing of the displacement field, pixels
 };
 
 // Whole-pixel shifts of up to `max_shift_px` in x and y, each of the 2*max+1 values equally likely, and

@@ -274,7 +274,8 @@ TEST_CASE("data: augmentations by name") {
   for (const std::string& name : quill::augmentation_names())
     if (name != "none") CHECK(quill::augmentation_named(name).has_value());
   CHECK_THROWS_WITH_AS(quill::augmentation_named("wobble"),
-                       "unknown augmentation 'wobble' (expected none, shift, shift-stroke, affine or elastic)", quill::Error);
+                       "unknown augmentation 'wobble' (expected none, shift, shift-stroke, affine or elastic)",
+                       quill::Error);
 }
 
 TEST_CASE("data: loader augmentation depends on sample and epoch, not on batch order") {
