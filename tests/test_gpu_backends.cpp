@@ -345,6 +345,9 @@ void compare_pool(Backend backend, const PoolGeometry& g, DType dt, Rng& rng) {
   ops::maxpool_backward(Backend::Cpu, g, dy, argmax, dx);
   ops::maxpool_backward(backend, g, dyg, argmaxg, dxg);
   check_close(dxg, dx, "maxpool_backward " + where);
+  // Every backend's max pooling is the custom kernel, which adds the gradients reaching one input in the
+  // CPU reference's order (windows row-major): the same bits.
+  check_identical(dxg, dx, "maxpool_backward " + where);
 
   Tensor ya = Tensor::empty(y_shape, dt), yag = poisoned(y_shape, dt);
   ops::avgpool_forward(Backend::Cpu, g, x, ya);
@@ -355,6 +358,9 @@ void compare_pool(Backend backend, const PoolGeometry& g, DType dt, Rng& rng) {
   ops::avgpool_backward(Backend::Cpu, g, dy, dxa);
   ops::avgpool_backward(backend, g, dyg, dxag);
   check_close(dxag, dxa, "avgpool_backward " + where);
+  // The custom kernel divides and adds each window's share as the CPU reference's scatter does, in its
+  // order (kernels/cuda/pool.cu): the same bits. cuDNN's order is its own.
+  if (backend == Backend::Cuda) check_identical(dxag, dxa, "avgpool_backward " + where);
 }
 
 // x is [n, ...] with `in` = numel / n features. Under Expect::Tf32 as compare_conv.

@@ -1,7 +1,7 @@
 // Max and average pooling: one thread per output element forward, one thread per input element backward.
 // Backward gathers from the windows that cover each input pixel instead of scattering into dx, so every
-// dx element is written once (no zero-fill pass, no atomics) and the sum follows the windows in row-major
-// order, the same order as the CPU reference's scatter.
+// dx element is written once (no zero-fill pass, no atomics) and the sum adds the windows in the order the
+// CPU reference's scatter does.
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -104,7 +104,9 @@ __host__ __device__ void avgpool_forward_at(const PoolDims& d, int64_t i, const 
   y[i] = sum / T((h1 - h0) * (w1 - w0));
 }
 
-// Input i: each covering window's share dy / count, windows in row-major order.
+// Input i: each covering window's share dy / count. Window rows ascend and, within a row, columns descend:
+// the CPU reference scatters one window column offset at a time, offset ascending, which reaches the
+// windows covering a pixel from the last to the first, and float sums must add in the same order.
 template <class T>
 __host__ __device__ void avgpool_backward_at(const PoolDims& d, int64_t i, const T* dy, T* dx) {
   const int64_t plane = i / (d.h * d.w);
@@ -115,7 +117,7 @@ __host__ __device__ void avgpool_backward_at(const PoolDims& d, int64_t i, const
   T sum = T(0);
   for (int p = rows.first; p < rows.last; ++p) {
     const int h_count = window_end(p, d.sh, d.ph, d.kh, d.h) - window_begin(p, d.sh, d.ph);
-    for (int q = cols.first; q < cols.last; ++q) {
+    for (int q = cols.last - 1; q >= cols.first; --q) {
       const int w_count = window_end(q, d.sw, d.pw, d.kw, d.w) - window_begin(q, d.sw, d.pw);
       sum += dy[base + p * d.q + q] / T(h_count * w_count);
     }
