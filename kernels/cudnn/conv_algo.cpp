@@ -1,6 +1,7 @@
 #include "kernels/cudnn/conv_algo.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "kernels/cudnn/cudnn_check.h"
 #include "kernels/cudnn/handle.h"
@@ -105,6 +106,16 @@ std::optional<ConvAlgo> search_backward_filter(cudnnHandle_t h, ConvProblem& p, 
   });
 }
 
+// The alignment a buffer guarantees, up to 16 bytes: some cuDNN engines need 16, and parameters are slices
+// of one flat buffer, so layers of one geometry can differ in it (nullptr: the pass does not read it).
+int64_t alignment(const void* p) {
+  if (p == nullptr) return 0;
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  int64_t bytes = 1;
+  while (bytes < 16 && address % (2 * bytes) == 0) bytes *= 2;
+  return bytes;
+}
+
 }  // namespace
 
 ConvProblem::ConvProblem(const ConvGeometry& g, cudnnDataType_t t)
@@ -118,7 +129,9 @@ std::optional<ConvAlgo> ConvAlgoCache::choose(cudnnHandle_t handle, ConvPass pas
                                               ConvProblem& problem, const ConvBuffers& buffers, const Settings& s) {
   const std::vector<int64_t> key = {int64_t(pass), current_device(), int64_t(problem.type), g.n, g.c, g.h, g.w,
                                     g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, int64_t(s.tf32),
-                                    int64_t(s.deterministic), int64_t(s.workspace_limit)};
+                                    int64_t(s.deterministic), int64_t(s.workspace_limit),
+                                    alignment(buffers.x), alignment(buffers.w), alignment(buffers.dy),
+                                    alignment(buffers.out)};
   // Held through the search: two threads timing at once would distort each other's timings.
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = choices_.find(key);

@@ -2,7 +2,9 @@
 // Choosing a cuDNN convolution algorithm per (shape, pass): cuDNN times its candidates on the real buffers
 // (cudnnFind*AlgorithmEx) within the workspace limit, and the fastest one the settings accept is kept:
 // only deterministic ones in deterministic mode, and none using tensor-core math in strict float32 mode.
-// The choice is cached per device, dtype, geometry, pass and settings, so the search runs once per layer.
+// The choice is cached per device, dtype, geometry, pass, settings and the buffers' alignment, so the search
+// runs about once per layer. Each algorithm is deterministic, but the choice is by timing: another process
+// may choose another one, and its results may differ in the last bits.
 #include <cudnn.h>
 
 #include <cstddef>
