@@ -1,9 +1,11 @@
 // The shape contract of every op: what the sizes of its tensors must be, checked by the op registry before
 // any backend runs (runtime/op.h), so the CPU, CUDA and cuDNN bindings state no checks of their own and a
-// fallback from one backend to another does not repeat them. Dtypes are left to the bindings (by_float_type
-// and Tensor::data<T> refuse a mismatch); devices to check_op_argument.
+// fallback from one backend to another does not repeat them. Scalars that no backend can honour outside a
+// range are checked here too (batch norm's eps). Dtypes are left to the bindings (by_float_type and
+// Tensor::data<T> refuse a mismatch); devices to check_op_argument.
 #include "kernels/backends.h"
 #include "kernels/binding.h"
+#include "runtime/error.h"
 #include "runtime/ops.h"
 
 namespace quill {
@@ -119,18 +121,23 @@ void define_dense_contracts() {
   });
 }
 
+// cuDNN 9 accepts eps = 0 (CUDNN_BN_MIN_EPSILON is 0), which turns a constant channel into inf.
+void check_eps(const char* op, double eps) { QUILL_CHECK(eps > 0, op, ": eps must be positive, got ", eps); }
+
 void define_batchnorm_contracts() {
   ops::batchnorm_forward_train.define_contract(
-      [](const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta, const double&, const double&,
+      [](const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta, const double& eps, const double&,
          const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& running_mean,
          const Tensor& running_var) {
+        check_eps(op, eps);
         const ChannelLayout l = channel_layout(x, gamma, op);
         check_same_shape(x, y, op);
         check_per_channel(op, l.c, {&beta, &save_mean, &save_invstd, &running_mean, &running_var});
       });
   ops::batchnorm_forward_eval.define_contract([](const char* op, const Tensor& x, const Tensor& gamma,
                                                  const Tensor& beta, const Tensor& running_mean,
-                                                 const Tensor& running_var, const double&, const Tensor& y) {
+                                                 const Tensor& running_var, const double& eps, const Tensor& y) {
+    check_eps(op, eps);
     const ChannelLayout l = channel_layout(x, gamma, op);
     check_same_shape(x, y, op);
     check_per_channel(op, l.c, {&beta, &running_mean, &running_var});

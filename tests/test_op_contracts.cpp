@@ -72,5 +72,15 @@ TEST_CASE("op contracts: every backend refuses the same wrong sizes before its k
     Tensor labels2 = Tensor::zeros(Shape{2}, DType::I32, d);
     CHECK_THROWS_WITH_AS(ops::softmax_xent_forward(backend, logits, labels2, 0.0, probs, loss),
                          doctest::Contains("labels"), Error);
+    // Batch norm with eps 0, which cuDNN itself accepts.
+    Tensor bx = filled(Shape{2, 3}, d), by = filled(Shape{2, 3}, d), gamma = filled(Shape{3}, d),
+           beta = filled(Shape{3}, d), mean = filled(Shape{3}, d), invstd = filled(Shape{3}, d),
+           running_mean = filled(Shape{3}, d), running_var = filled(Shape{3}, d);
+    CHECK_THROWS_WITH_AS(ops::batchnorm_forward_train(backend, bx, gamma, beta, 0.0, 0.1, by, mean, invstd,
+                                                      running_mean, running_var),
+                         doctest::Contains("batchnorm_forward_train: eps must be positive"), Error);
+    CHECK_THROWS_WITH_AS(ops::batchnorm_forward_eval(backend, bx, gamma, beta, running_mean, running_var, 0.0, by),
+                         doctest::Contains("batchnorm_forward_eval: eps must be positive"), Error);
+    CHECK_NOTHROW(ops::batchnorm_forward_eval(backend, bx, gamma, beta, running_mean, running_var, 1e-5, by));
   }
 }
