@@ -353,13 +353,14 @@ void compare_pool(Backend backend, const PoolGeometry& g, DType dt, Rng& rng) {
   ops::avgpool_forward(Backend::Cpu, g, x, ya);
   ops::avgpool_forward(backend, g, xg, yag);
   check_close(yag, ya, "avgpool_forward " + where);
+  if (backend == Backend::Cuda) check_identical(yag, ya, "avgpool_forward " + where);
 
   Tensor dxa = Tensor::empty(x_shape, dt), dxag = poisoned(x_shape, dt);
   ops::avgpool_backward(Backend::Cpu, g, dy, dxa);
   ops::avgpool_backward(backend, g, dyg, dxag);
   check_close(dxag, dxa, "avgpool_backward " + where);
-  // The custom kernel divides and adds each window's share as the CPU reference's scatter does, in its
-  // order (kernels/cuda/pool.cu): the same bits. cuDNN's order is its own.
+  // The custom average pooling adds the same terms in the CPU reference's order (kernels/cuda/pool_elements.cuh,
+  // checked on the host by test_cuda_index_maps.cu): the same bits. cuDNN's order is its own.
   if (backend == Backend::Cuda) check_identical(dxag, dxa, "avgpool_backward " + where);
 }
 

@@ -1,152 +1,18 @@
-// 2-D convolution as implicit GEMM on the shared tiled core (gemm_tiles.cuh): the operand functors below
-// gather image patches straight from x or dy, so each pass is one GEMM launch over the whole batch and no
-// column buffer is materialised.
-//
-//   forward:          y[k][(n,p,q)]   = sum over (c,r,s)  w[k][(c,r,s)] * x-patch[(c,r,s)][(n,p,q)]
-//   backward-data:    dx[c][(n,h,w)]  = sum over (k,r,s)  w[k][c][r][s] * dy[n][k][(h+ph-r)/sh][(w+pw-s)/sw]
-//                     (terms whose division is inexact or out of range are zero), so every dx element is
-//                     written once by one thread: no col2im scatter, no atomics.
-//   backward-weights: dw[k][(c,r,s)]  = sum over (n,p,q)  dy[n][k][(p,q)] * x-patch[(c,r,s)][(n,p,q)]
-//                     The batch reduction is long (n*p*q), so it is split into fixed chunks (split-K);
-//                     each chunk's partial dW goes to scratch and a second kernel adds the chunks in order.
+// 2-D convolution: the three passes of conv2d_gemm.cuh, each one launch of the tiled GEMM core
+// (gemm_tiles.cuh) over the whole batch; backward-weights adds its split-K chunks in order afterwards.
+#include "kernels/cuda/conv2d_gemm.cuh"
 #include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/gemm_tiles.cuh"
 
 namespace quill::cuda {
 namespace {
 
-// The geometry with the derived sizes the functors need, as plain ints for device code.
-struct ConvDims {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw, p, q;
-  __host__ __device__ int hw() const { return h * w; }
-  __host__ __device__ int pq() const { return p * q; }
-  __host__ __device__ int rs() const { return r * s; }
-  __host__ __device__ int crs() const { return c * r * s; }
-};
+using conv::ConvDims;
+using conv::dims_of;
 
-ConvDims dims_of(const ConvGeometry& g, const char* op) {
-  QUILL_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0, op,
-              ": sizes must be positive (n=", g.n, " c=", g.c, " h=", g.h, " w=", g.w, " k=", g.k, " r=", g.r,
-              " s=", g.s, ")");
-  QUILL_CHECK(g.stride_h > 0 && g.stride_w > 0, op, ": strides must be positive");
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0, op, ": padding must be non-negative");
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, op, ": filter ", g.r, "x", g.s,
-              " larger than the padded input ", g.h + 2 * g.pad_h, "x", g.w + 2 * g.pad_w);
-  // GEMM sizes are ints; these products bound them.
-  QUILL_CHECK(int64_t(g.n) * g.h * g.w <= INT32_MAX && g.y_size() / g.k <= INT32_MAX &&
-                  int64_t(g.k) * g.r * g.s <= INT32_MAX && int64_t(g.c) * g.r * g.s <= INT32_MAX,
-              op, ": tensor too large for 32-bit GEMM indices");
-  return {g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.p(), g.q()};
+template <class T, class Problem>
+void launch(Math math, const Problem& p) {
+  launch_gemm_tiles<T>(math, p.m, p.n, p.k, p.split, p.a, p.b, p.store);
 }
-
-// x at (image, channel, ih, iw), zero in the padding.
-template <class T>
-__host__ __device__ __forceinline__ T x_at(const T* x, const ConvDims& d, int image, int channel, int ih, int iw) {
-  if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) return T(0);
-  return x[((int64_t(image) * d.c + channel) * d.h + ih) * d.w + iw];
-}
-
-// ---- forward: M = k, N = n*p*q, K = c*r*s ----
-
-template <class T>
-struct FilterRows {  // w as a [k][c*r*s] matrix
-  const T* w;
-  int crs;
-  static constexpr bool kContiguousInK = true;
-  __host__ __device__ T operator()(int m, int kk) const { return w[int64_t(m) * crs + kk]; }
-};
-
-template <class T>
-struct ForwardPatches {  // im2col of x: row (c,r,s), column (image,p,q)
-  const T* x;
-  ConvDims d;
-  static constexpr bool kContiguousInK = false;
-  __host__ __device__ T operator()(int kk, int col) const {
-    const int channel = kk / d.rs(), rs = kk % d.rs(), r = rs / d.s, s = rs % d.s;
-    const int image = col / d.pq(), pq = col % d.pq(), p = pq / d.q, q = pq % d.q;
-    return x_at(x, d, image, channel, p * d.sh - d.ph + r, q * d.sw - d.pw + s);
-  }
-};
-
-template <class T>
-struct ForwardStore {  // y[image][k][p][q] = value + bias[k]
-  T* y;
-  const T* bias;
-  int k, pq;
-  __host__ __device__ void operator()(int m, int col, int, T value) const {
-    const int image = col / pq, offset = col % pq;
-    y[(int64_t(image) * k + m) * pq + offset] = bias != nullptr ? value + bias[m] : value;
-  }
-};
-
-// ---- backward-data: M = c, N = n*h*w, K = k*r*s ----
-
-template <class T>
-struct TransposedFilters {  // w[k][c][r][s] read as a [c][k*r*s] matrix
-  const T* w;
-  int c, rs;
-  static constexpr bool kContiguousInK = true;
-  __host__ __device__ T operator()(int m, int kk) const {
-    const int filter = kk / rs, offset = kk % rs;
-    return w[(int64_t(filter) * c + m) * rs + offset];
-  }
-};
-
-template <class T>
-struct OutputGradientPatches {  // row (k,r,s), column (image,ih,iw): the dy element that (r,s) maps there
-  const T* dy;
-  ConvDims d;
-  static constexpr bool kContiguousInK = false;
-  __host__ __device__ T operator()(int kk, int col) const {
-    const int filter = kk / d.rs(), rs = kk % d.rs(), r = rs / d.s, s = rs % d.s;
-    const int image = col / d.hw(), hw = col % d.hw(), ih = hw / d.w, iw = hw % d.w;
-    const int ph = ih + d.ph - r, pw = iw + d.pw - s;  // = p * stride when an output p uses (ih, r)
-    if (ph < 0 || pw < 0 || ph % d.sh != 0 || pw % d.sw != 0) return T(0);
-    const int p = ph / d.sh, q = pw / d.sw;
-    if (p >= d.p || q >= d.q) return T(0);
-    return dy[((int64_t(image) * d.k + filter) * d.p + p) * d.q + q];
-  }
-};
-
-template <class T>
-struct InputGradientStore {  // dx[image][c][h][w]
-  T* dx;
-  int c, hw;
-  __host__ __device__ void operator()(int m, int col, int, T value) const {
-    const int image = col / hw, offset = col % hw;
-    dx[(int64_t(image) * c + m) * hw + offset] = value;
-  }
-};
-
-// ---- backward-weights: M = k, N = c*r*s, K = n*p*q ----
-
-template <class T>
-struct OutputGradientRows {  // dy as a [k][n*p*q] matrix
-  const T* dy;
-  int k, pq;
-  static constexpr bool kContiguousInK = true;
-  __host__ __device__ T operator()(int m, int kk) const {
-    const int image = kk / pq, offset = kk % pq;
-    return dy[(int64_t(image) * k + m) * pq + offset];
-  }
-};
-
-template <class T>
-struct TransposedPatches {  // the forward patches transposed: row (image,p,q), column (c,r,s)
-  ForwardPatches<T> patches;
-  static constexpr bool kContiguousInK = true;
-  __host__ __device__ T operator()(int kk, int col) const { return patches(col, kk); }
-};
-
-template <class T>
-struct SplitStore {  // partial[split][m][n], or the final matrix when there is one split
-  T* out;
-  int ld;
-  int64_t split_stride;
-  __host__ __device__ void operator()(int m, int n, int split, T value) const {
-    out[split * split_stride + int64_t(m) * ld + n] = value;
-  }
-};
 
 // out[i] = sum over splits of partial[split][i], in split order.
 template <class T>
@@ -172,42 +38,30 @@ __global__ void __launch_bounds__(kThreads) bias_gradient_kernel(int n, int k, i
   if (threadIdx.x == 0) dbias[filter] = T(sum);
 }
 
-// Split-K sizing for backward-weights: chunks of about this many (image, pixel) terms, so a batch of
-// 28x28 images yields enough blocks to fill the GPU while the scratch stays small.
-constexpr int kWeightChunkTarget = 2048;
-constexpr int kMaxWeightSplits = 64;
-
 }  // namespace
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, Math math) {
-  const ConvDims d = dims_of(g, "conv2d_forward");
-  launch_gemm_tiles<T>(math, d.k, d.n * d.pq(), d.crs(), no_split(d.crs()), FilterRows<T>{w, d.crs()},
-                       ForwardPatches<T>{x, d}, ForwardStore<T>{y, bias, d.k, d.pq()});
+  launch<T>(math, conv::forward_problem(dims_of(g, "conv2d_forward"), x, w, bias, y));
 }
 
 template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, Math math) {
-  const ConvDims d = dims_of(g, "conv2d_backward_data");
-  const int K = d.k * d.rs();
-  launch_gemm_tiles<T>(math, d.c, d.n * d.hw(), K, no_split(K), TransposedFilters<T>{w, d.c, d.rs()},
-                       OutputGradientPatches<T>{dy, d}, InputGradientStore<T>{dx, d.c, d.hw()});
+  launch<T>(math, conv::backward_data_problem(dims_of(g, "conv2d_backward_data"), dy, w, dx));
 }
 
 template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* dbias, Math math) {
   const ConvDims d = dims_of(g, "conv2d_backward_weights");
-  const int K = d.n * d.pq();
   const int64_t w_size = int64_t(d.k) * d.crs();
-  const SplitK split = split_k(K, kWeightChunkTarget, kMaxWeightSplits);
-  const OutputGradientRows<T> a{dy, d.k, d.pq()};
-  const TransposedPatches<T> b{ForwardPatches<T>{x, d}};
-  if (split.splits == 1) {
-    launch_gemm_tiles<T>(math, d.k, d.crs(), K, split, a, b, SplitStore<T>{dw, d.crs(), 0});
+  auto p = conv::backward_weights_problem(d, x, dy, dw);
+  if (p.split.splits == 1) {
+    launch<T>(math, p);
   } else {
-    DeviceScratch<T> partial(size_t(split.splits) * w_size);
-    launch_gemm_tiles<T>(math, d.k, d.crs(), K, split, a, b, SplitStore<T>{partial.get(), d.crs(), w_size});
-    sum_splits_kernel<T><<<blocks_for(w_size), kThreads, 0, stream()>>>(w_size, split.splits, partial.get(), dw);
+    DeviceScratch<T> partial(size_t(p.split.splits) * w_size);
+    p.store.out = partial.get();
+    launch<T>(math, p);
+    sum_splits_kernel<T><<<blocks_for(w_size), kThreads, 0, stream()>>>(w_size, p.split.splits, partial.get(), dw);
     QUILL_CUDA_CHECK_LAUNCH();
   }
   if (dbias != nullptr) {

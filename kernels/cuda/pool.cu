@@ -1,145 +1,30 @@
-// Max and average pooling: one thread per output element forward, one thread per input element backward.
-// Backward gathers from the windows that cover each input pixel instead of scattering into dx, so every
-// dx element is written once (no zero-fill pass, no atomics) and the sum adds the windows in the order the
-// CPU reference's scatter does.
+// Max and average pooling: one thread per output element forward, one thread per input element backward,
+// each running one element function of pool_elements.cuh.
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/pool_elements.cuh"
 
 namespace quill::cuda {
 namespace {
 
-struct PoolDims {
-  int n, c, h, w, kh, kw, sh, sw, ph, pw, p, q;
-};
-
-PoolDims dims_of(const PoolGeometry& g, const char* op) {
-  QUILL_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0, op, ": sizes must be positive (n=", g.n, " c=", g.c,
-              " h=", g.h, " w=", g.w, ")");
-  QUILL_CHECK(g.kh > 0 && g.kw > 0 && g.stride_h > 0 && g.stride_w > 0, op,
-              ": window and strides must be positive");
-  // pad < window guarantees every window overlaps the image (no empty max, no division by zero).
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw, op, ": padding ", g.pad_h, "x",
-              g.pad_w, " must be non-negative and smaller than the window ", g.kh, "x", g.kw);
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, op, ": window ", g.kh, "x", g.kw,
-              " larger than the padded input");
-  return {g.n, g.c, g.h, g.w, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.p(), g.q()};
-}
-
-__host__ __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
-__host__ __device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
-
-// Outputs [first, last) along one axis whose window covers input coordinate i.
-struct WindowRange {
-  int first, last;
-};
-__host__ __device__ __forceinline__ WindowRange windows_covering(int i, int pad, int kernel, int stride,
-                                                                 int count) {
-  // Window o covers i when o*stride - pad <= i < o*stride - pad + kernel.
-  const int t = i + pad;
-  const int first = t >= kernel ? (t - kernel) / stride + 1 : 0;
-  const int last = imin(count, t / stride + 1);
-  return {first, last};
-}
-
-// The part of window o along one axis that lies inside the image: [begin, end).
-__host__ __device__ __forceinline__ int window_begin(int o, int stride, int pad) { return imax(o * stride - pad, 0); }
-__host__ __device__ __forceinline__ int window_end(int o, int stride, int pad, int kernel, int size) {
-  return imin(o * stride - pad + kernel, size);
-}
-
-// One element of each pass, as host-device functions: the kernels below loop them over the grid.
-
-// Output i: the first maximum in row-major window order; argmax is ih * w + iw within the (n, c) plane.
-template <class T>
-__host__ __device__ void maxpool_forward_at(const PoolDims& d, int64_t i, const T* x, T* y, int32_t* argmax) {
-  const int64_t plane = i / (d.p * d.q);
-  const int pq = static_cast<int>(i % (d.p * d.q)), p = pq / d.q, q = pq % d.q;
-  const T* xp = x + plane * d.h * d.w;
-  const int h0 = window_begin(p, d.sh, d.ph), h1 = window_end(p, d.sh, d.ph, d.kh, d.h);
-  const int w0 = window_begin(q, d.sw, d.pw), w1 = window_end(q, d.sw, d.pw, d.kw, d.w);
-  int best_index = h0 * d.w + w0;  // windows always overlap the image (pad < window is checked)
-  T best = xp[best_index];
-  for (int ih = h0; ih < h1; ++ih)
-    for (int iw = w0; iw < w1; ++iw) {
-      const T v = xp[ih * d.w + iw];
-      // First maximum wins ties; a NaN wins over numbers so that it propagates (as on the CPU).
-      if (v > best || (v != v && best == best)) {
-        best = v;
-        best_index = ih * d.w + iw;
-      }
-    }
-  y[i] = best;
-  argmax[i] = best_index;
-}
-
-// Input i: the sum of dy over the windows covering it whose maximum it was.
-template <class T>
-__host__ __device__ void maxpool_backward_at(const PoolDims& d, int64_t i, const T* dy, const int32_t* argmax,
-                                             T* dx) {
-  const int64_t plane = i / (d.h * d.w);
-  const int hw = static_cast<int>(i % (d.h * d.w)), ih = hw / d.w, iw = hw % d.w;
-  const WindowRange rows = windows_covering(ih, d.ph, d.kh, d.sh, d.p);
-  const WindowRange cols = windows_covering(iw, d.pw, d.kw, d.sw, d.q);
-  const int64_t base = plane * d.p * d.q;
-  T sum = T(0);
-  for (int p = rows.first; p < rows.last; ++p)
-    for (int q = cols.first; q < cols.last; ++q) {
-      const int64_t o = base + p * d.q + q;
-      if (argmax[o] == hw) sum += dy[o];
-    }
-  dx[i] = sum;
-}
-
-// Output i: padding is not counted, the divisor is the number of window elements inside the image.
-template <class T>
-__host__ __device__ void avgpool_forward_at(const PoolDims& d, int64_t i, const T* x, T* y) {
-  const int64_t plane = i / (d.p * d.q);
-  const int pq = static_cast<int>(i % (d.p * d.q)), p = pq / d.q, q = pq % d.q;
-  const T* xp = x + plane * d.h * d.w;
-  const int h0 = window_begin(p, d.sh, d.ph), h1 = window_end(p, d.sh, d.ph, d.kh, d.h);
-  const int w0 = window_begin(q, d.sw, d.pw), w1 = window_end(q, d.sw, d.pw, d.kw, d.w);
-  T sum = T(0);
-  for (int ih = h0; ih < h1; ++ih)
-    for (int iw = w0; iw < w1; ++iw) sum += xp[ih * d.w + iw];
-  y[i] = sum / T((h1 - h0) * (w1 - w0));
-}
-
-// Input i: each covering window's share dy / count. Window rows ascend and, within a row, columns descend:
-// the CPU reference scatters one window column offset at a time, offset ascending, which reaches the
-// windows covering a pixel from the last to the first, and float sums must add in the same order.
-template <class T>
-__host__ __device__ void avgpool_backward_at(const PoolDims& d, int64_t i, const T* dy, T* dx) {
-  const int64_t plane = i / (d.h * d.w);
-  const int hw = static_cast<int>(i % (d.h * d.w)), ih = hw / d.w, iw = hw % d.w;
-  const WindowRange rows = windows_covering(ih, d.ph, d.kh, d.sh, d.p);
-  const WindowRange cols = windows_covering(iw, d.pw, d.kw, d.sw, d.q);
-  const int64_t base = plane * d.p * d.q;
-  T sum = T(0);
-  for (int p = rows.first; p < rows.last; ++p) {
-    const int h_count = window_end(p, d.sh, d.ph, d.kh, d.h) - window_begin(p, d.sh, d.ph);
-    for (int q = cols.last - 1; q >= cols.first; --q) {
-      const int w_count = window_end(q, d.sw, d.pw, d.kw, d.w) - window_begin(q, d.sw, d.pw);
-      sum += dy[base + p * d.q + q] / T(h_count * w_count);
-    }
-  }
-  dx[i] = sum;
-}
+using pool::PoolDims;
+using pool::dims_of;
 
 template <class T>
 __global__ void maxpool_forward_kernel(PoolDims d, int64_t total, const T* x, T* y, int32_t* argmax) {
-  for (int64_t i = grid_index(); i < total; i += grid_stride()) maxpool_forward_at(d, i, x, y, argmax);
+  for (int64_t i = grid_index(); i < total; i += grid_stride()) pool::maxpool_forward_at(d, i, x, y, argmax);
 }
 template <class T>
 __global__ void maxpool_backward_kernel(PoolDims d, int64_t total, const T* dy, const int32_t* argmax, T* dx) {
-  for (int64_t i = grid_index(); i < total; i += grid_stride()) maxpool_backward_at(d, i, dy, argmax, dx);
+  for (int64_t i = grid_index(); i < total; i += grid_stride()) pool::maxpool_backward_at(d, i, dy, argmax, dx);
 }
 template <class T>
 __global__ void avgpool_forward_kernel(PoolDims d, int64_t total, const T* x, T* y) {
-  for (int64_t i = grid_index(); i < total; i += grid_stride()) avgpool_forward_at(d, i, x, y);
+  for (int64_t i = grid_index(); i < total; i += grid_stride()) pool::avgpool_forward_at(d, i, x, y);
 }
 template <class T>
 __global__ void avgpool_backward_kernel(PoolDims d, int64_t total, const T* dy, T* dx) {
-  for (int64_t i = grid_index(); i < total; i += grid_stride()) avgpool_backward_at(d, i, dy, dx);
+  for (int64_t i = grid_index(); i < total; i += grid_stride()) pool::avgpool_backward_at(d, i, dy, dx);
 }
 
 }  // namespace
