@@ -10,12 +10,15 @@
 #   scripts/gpu-verify.sh train      MNIST with the recipe on the GPU: custom and cuDNN, fp32 and TF32, and
 #                                    the custom backend with --cuda-graph on; test accuracy of each
 #   scripts/gpu-verify.sh all        every phase in turn
+#   scripts/gpu-verify.sh first      for a short lease, one call: build, the GPU test cases, one MNIST epoch
+#                                    and the training throughput on each backend, then the sanitizers on the
+#                                    GPU tests while time remains, all within QUILL_GPU_BUDGET seconds (540)
 # Logs and results go to $OUT when set (the device tool's output folder), else out/gpu-verify/.
 # Where Debian's libraries and the data were carried in .gpu-carry/ (../shared/scripts/prepare-gpu-carry.sh),
 # the paths are taken from there; cuDNN is found in the CUDA toolkit or in Python's nvidia-cudnn-cu13 package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?usage: scripts/gpu-verify.sh build|test|sanitize|bench|profile|train|all}
+phase=${1:?usage: scripts/gpu-verify.sh build|test|sanitize|bench|profile|train|all|first}
 out=${OUT:-out/gpu-verify}
 mkdir -p "$out"
 py=${PYTHON:-python3}
@@ -52,7 +55,6 @@ run_tests() {
 }
 
 run_sanitizer() {
-  local gpu_tests='gpu*,cuda graph gpu*,op bench: custom and cudnn*'
   for tool in memcheck racecheck synccheck; do
     compute-sanitizer --tool "$tool" --error-exitcode 97 "$build/tests/quill_tests" -tc="$gpu_tests" \
         > "$out/sanitizer-$tool.log" 2>&1 && rc=0 || rc=$?
@@ -97,6 +99,40 @@ run_training() {
   cat "$out/train.md"
 }
 
+# The GPU test cases: the rest of the suite runs in CI, without a GPU.
+gpu_tests='gpu*,cuda graph gpu*,op bench: custom and cudnn*,cuda index maps*'
+
+# Everything the first call on a GPU should learn, most important first, each step under the time left.
+run_first() {
+  local budget=${QUILL_GPU_BUDGET:-540} start=$SECONDS
+  left() { echo $((budget - (SECONDS - start))); }
+  within() {  # within SECONDS_NEEDED COMMAND...: runs it under the time left, or says it was skipped
+    local need=$1 t
+    shift
+    t=$(left)
+    if [ "$t" -lt "$need" ]; then echo "skipped, ${t}s left: $*"; return 0; fi
+    timeout "$t" "$@" && echo "ok: $1 ($((SECONDS - start))s)" || echo "exit $?: $* ($((SECONDS - start))s)"
+  }
+  run_build
+  QUILL_REQUIRE_CUDA=1 QUILL_REQUIRE_CUDNN=1 within 30 "$build/tests/quill_tests" -tc="$gpu_tests" \
+    > "$out/first-tests.log" 2>&1
+  grep -E "^\[doctest\] (test cases|assertions|Status)|^(ok|exit|skipped)" "$out/first-tests.log"
+  grep -m 12 -E "ERROR|FATAL" "$out/first-tests.log" | cut -c1-240 || true
+  for backend in custom cudnn; do
+    within 30 "$quill" train --dataset mnist --device cuda --backend "$backend" --epochs 1 \
+      --out "$out/first-$backend.quill" > "$out/first-train-$backend.log" 2>&1
+    grep -E "test accuracy|error|^(ok|exit|skipped)" "$out/first-train-$backend.log" | tail -3
+    within 30 "$quill" bench --model cnn --device cuda --backend "$backend" --batch 256 \
+      --json "$out/first-bench-$backend.json" > "$out/first-bench-$backend.log" 2>&1
+    tail -4 "$out/first-bench-$backend.log"
+  done
+  for tool in memcheck racecheck; do
+    within 60 compute-sanitizer --tool "$tool" --error-exitcode 97 "$build/tests/quill_tests" -tc="$gpu_tests" \
+      > "$out/first-sanitizer-$tool.log" 2>&1
+    grep -E "ERROR SUMMARY|^(ok|exit|skipped)" "$out/first-sanitizer-$tool.log" | tail -2
+  done
+}
+
 case "$phase" in
   build) run_build ;;
   test) run_tests ;;
@@ -105,5 +141,6 @@ case "$phase" in
   profile) run_profile ;;
   train) run_training ;;
   all) run_build; run_tests; run_sanitizer; run_bench; run_profile; run_training ;;
-  *) echo "gpu-verify: unknown phase '$phase' (build, test, sanitize, bench, profile, train or all)" >&2; exit 2 ;;
+  first) run_first ;;
+  *) echo "gpu-verify: unknown phase '$phase' (build, test, sanitize, bench, profile, train, all or first)" >&2; exit 2 ;;
 esac
