@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -19,8 +18,10 @@
 #include "kernels/cuda/pool_elements.cuh"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
+#include "tests/kernel_shapes.h"
 
 using namespace quill;
+using namespace quill::test_shapes;
 
 namespace {
 
@@ -72,68 +73,20 @@ void multiply_on_host(const Problem& p) {
   }
 }
 
-std::string describe(const ConvGeometry& g) {
-  std::ostringstream os;
-  os << "conv n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " " << g.r << "x" << g.s
-     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
-  return os.str();
-}
-
-std::string describe(const PoolGeometry& g) {
-  std::ostringstream os;
-  os << "pool n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " window " << g.kh << "x" << g.kw
-     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
-  return os.str();
-}
-
-// Batch 1 and 3; channels 1, 3, 17; kernel 1, 3, 5; stride 1, 2; padding 0, 1, 2; odd image sizes; filter
-// counts 4, 17 and 70 in turn. Plus asymmetric shapes and batches long enough for split-K backward-weights.
+// The shared grid (kernel_shapes.h) in batches 1 and 3, plus asymmetric shapes and batches long enough for
+// split-K backward-weights.
 std::vector<ConvGeometry> conv_geometries() {
-  std::vector<ConvGeometry> out;
-  const int filters[] = {4, 17, 70};
-  int index = 0;
-  auto add = [&](int n, int c, int h, int w, int k, int r, int s, int sh, int sw, int ph, int pw) {
-    ConvGeometry g;
-    g.n = n, g.c = c, g.h = h, g.w = w, g.k = k, g.r = r, g.s = s;
-    g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
-    out.push_back(g);
-  };
-  for (int n : {1, 3})
-    for (int c : {1, 3, 17})
-      for (int kernel : {1, 3, 5})
-        for (int stride : {1, 2})
-          for (int pad : {0, 1, 2}) {
-            const bool odd = index % 2;
-            add(n, c, odd ? 7 : 11, odd ? 13 : 9, filters[index % 3], kernel, kernel, stride, stride, pad, pad);
-            ++index;
-          }
-  add(3, 5, 10, 15, 7, 3, 5, 1, 2, 2, 1);  // non-square filter, stride and padding
-  add(5, 3, 1, 17, 6, 1, 3, 1, 1, 0, 1);   // a single row
-  add(4, 1, 28, 28, 8, 5, 5, 1, 1, 2, 2);  // n*p*q = 3,136: backward-weights in two split-K chunks
-  add(9, 2, 27, 29, 3, 3, 3, 1, 1, 1, 1);  // 7,047: four chunks, the last one short
+  std::vector<ConvGeometry> out = conv_shape_grid({1, 3});
+  out.push_back(conv_geometry(3, 5, 10, 15, 7, 3, 5, 1, 2, 2, 1));  // non-square filter, stride and padding
+  out.push_back(conv_geometry(5, 3, 1, 17, 6, 1, 3, 1, 1, 0, 1));   // a single row
+  // Backward-weights reductions n*p*q of 3,136 (two split-K chunks) and 7,047 (four, the last one short).
+  out.push_back(conv_geometry(4, 1, 28, 28, 8, 5, 5, 1, 1, 2, 2));
+  out.push_back(conv_geometry(9, 2, 27, 29, 3, 3, 3, 1, 1, 1, 1));
   return out;
 }
 
 std::vector<PoolGeometry> pool_geometries() {
-  std::vector<PoolGeometry> out;
-  int index = 0;
-  for (int n : {1, 3})
-    for (int c : {1, 3, 17})
-      for (int window : {1, 2, 3, 5})
-        for (int stride : {1, 2, 3})
-          for (int pad : {0, 1, 2}) {
-            if (pad >= window) continue;  // every window must overlap the image
-            PoolGeometry g;
-            g.n = n;
-            g.c = c;
-            g.h = index % 2 ? 7 : 11;
-            g.w = index % 2 ? 13 : 9;
-            g.kh = g.kw = window;
-            g.stride_h = g.stride_w = stride;
-            g.pad_h = g.pad_w = pad;
-            out.push_back(g);
-            ++index;
-          }
+  std::vector<PoolGeometry> out = pool_shape_grid({1, 3});
   PoolGeometry wide;  // a window wider than tall, strides that differ
   wide.n = 2, wide.c = 3, wide.h = 10, wide.w = 15, wide.kh = 2, wide.kw = 5, wide.stride_h = 1, wide.stride_w = 2;
   wide.pad_h = 1, wide.pad_w = 2;

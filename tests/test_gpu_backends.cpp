@@ -29,6 +29,7 @@
 #include "apps/gpu_math.h"
 #include "kernels/backends.h"
 #include "tests/gpu_backends.h"
+#include "tests/kernel_shapes.h"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
 #if QUILL_HAVE_CUDA  // set by tests/CMakeLists.txt in CUDA builds
@@ -39,6 +40,7 @@
 using namespace quill;
 using test_gpu::cuda_usable;
 using test_gpu::gpu_backends;
+using namespace test_shapes;
 
 namespace {
 
@@ -187,55 +189,15 @@ const char* name_of(DType t) { return dtype_name(t); }
 
 // ---- geometries ----
 
-std::string describe(const ConvGeometry& g) {
-  std::ostringstream os;
-  os << "conv n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " k=" << g.k << " " << g.r << "x" << g.s
-     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
-  return os.str();
-}
-
-std::string describe(const PoolGeometry& g) {
-  std::ostringstream os;
-  os << "pool n=" << g.n << " c=" << g.c << " " << g.h << "x" << g.w << " window " << g.kh << "x" << g.kw
-     << " stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
-  return os.str();
-}
-
-// Batch 1, 3, 64; channels 1, 3, 17; kernel 1, 3, 5; stride 1, 2; padding 0, 1, 2; odd image sizes; filter
-// counts cycling through 4, 17 and 70 (70 spans two 64-row GEMM tiles). Plus MNIST-like layers (the
-// batch reduction of backward-weights then takes the split-K path) and asymmetric shapes.
+// The shared grid (kernel_shapes.h) in batches 1, 3 and 64, plus MNIST-like layers (the batch reduction of
+// backward-weights then takes the split-K path) and asymmetric shapes.
 std::vector<ConvGeometry> conv_geometries() {
-  std::vector<ConvGeometry> out;
-  const int filters[] = {4, 17, 70};
-  int index = 0;
-  for (int n : {1, 3, 64})
-    for (int c : {1, 3, 17})
-      for (int kernel : {1, 3, 5})
-        for (int stride : {1, 2})
-          for (int pad : {0, 1, 2}) {
-            ConvGeometry g;
-            g.n = n;
-            g.c = c;
-            g.h = index % 2 ? 7 : 11;
-            g.w = index % 2 ? 13 : 9;
-            g.k = filters[index % 3];
-            g.r = g.s = kernel;
-            g.stride_h = g.stride_w = stride;
-            g.pad_h = g.pad_w = pad;
-            out.push_back(g);
-            ++index;
-          }
-  auto add = [&](int n, int c, int h, int w, int k, int r, int s, int sh, int sw, int ph, int pw) {
-    ConvGeometry g;
-    g.n = n, g.c = c, g.h = h, g.w = w, g.k = k, g.r = r, g.s = s;
-    g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
-    out.push_back(g);
-  };
-  add(64, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2);   // MNIST first layer
-  add(64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1);  // MNIST second layer
-  add(3, 5, 10, 15, 7, 3, 5, 1, 2, 2, 1);     // non-square filter, stride and padding
-  add(2, 70, 9, 7, 5, 3, 3, 2, 2, 1, 1);      // many input channels
-  add(5, 3, 1, 17, 6, 1, 3, 1, 1, 0, 1);      // a single row
+  std::vector<ConvGeometry> out = conv_shape_grid({1, 3, 64});
+  out.push_back(conv_geometry(64, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2));   // MNIST first layer
+  out.push_back(conv_geometry(64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1));  // MNIST second layer
+  out.push_back(conv_geometry(3, 5, 10, 15, 7, 3, 5, 1, 2, 2, 1));     // non-square filter, stride and padding
+  out.push_back(conv_geometry(2, 70, 9, 7, 5, 3, 3, 2, 2, 1, 1));      // many input channels
+  out.push_back(conv_geometry(5, 3, 1, 17, 6, 1, 3, 1, 1, 0, 1));      // a single row
   return out;
 }
 
@@ -248,25 +210,7 @@ std::vector<ConvGeometry> conv_geometries_f64() {
 }
 
 std::vector<PoolGeometry> pool_geometries() {
-  std::vector<PoolGeometry> out;
-  int index = 0;
-  for (int n : {1, 3, 64})
-    for (int c : {1, 3, 17})
-      for (int window : {1, 2, 3, 5})
-        for (int stride : {1, 2, 3})
-          for (int pad : {0, 1, 2}) {
-            if (pad >= window) continue;  // every window must overlap the image
-            PoolGeometry g;
-            g.n = n;
-            g.c = c;
-            g.h = index % 2 ? 7 : 11;
-            g.w = index % 2 ? 13 : 9;
-            g.kh = g.kw = window;
-            g.stride_h = g.stride_w = stride;
-            g.pad_h = g.pad_w = pad;
-            out.push_back(g);
-            ++index;
-          }
+  std::vector<PoolGeometry> out = pool_shape_grid({1, 3, 64});
   PoolGeometry g;  // non-square window, stride and padding
   g.n = 3, g.c = 2, g.h = 10, g.w = 15, g.kh = 3, g.kw = 2, g.stride_h = 2, g.stride_w = 1, g.pad_h = 1, g.pad_w = 0;
   out.push_back(g);
