@@ -1,8 +1,9 @@
 // The CUDA kernels' index math run on the host, where no GPU is needed, against the CPU reference: the
 // convolution passes as the GEMM problems the tiled kernel multiplies (kernels/cuda/conv2d_gemm.cuh: sizes,
-// split-K chunks and every operand and store functor), and the pooling passes' element functions
-// (kernels/cuda/pool_elements.cuh). Compiled in CUDA builds only. What only a GPU can check (the tiled
-// kernel's staging through shared memory, the launches) is in test_gpu_backends.cpp.
+// split-K chunks and every operand and store functor), gemm and the dense passes the same way
+// (kernels/cuda/matrix_gemm.cuh), the pooling passes' element functions (kernels/cuda/pool_elements.cuh),
+// and which tile element each thread of the GEMM kernels stages (gemm_staging.cuh). Compiled in CUDA builds
+// only. What only a GPU can check (shared memory, synchronisation, the launches) is in test_gpu_backends.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "kernels/backends.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/conv2d_gemm.cuh"
+#include "kernels/cuda/matrix_gemm.cuh"
 #include "kernels/cuda/pool_elements.cuh"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
@@ -197,4 +200,141 @@ TEST_CASE("cuda index maps on the host: the pooling element functions match the 
     check_pool_elements<float>(g, rng);
     check_pool_elements<double>(g, rng);
   }
+}
+
+// gemm's four transposes with row strides wider than the rows (the gap must stay untouched), alpha and beta
+// (beta 0 must not read C, which holds NaN), in float64 against cpu::gemm: the only difference is the order
+// of the sums (a few 1e-16 relative at K 300), a wrong index or transpose is an error of order 1.
+TEST_CASE("cuda index maps on the host: gemm's problems match the CPU reference for every transpose") {
+  Rng rng(20261205);
+  struct Size {
+    int m, n, k;
+  };
+  const Size sizes[] = {{1, 1, 1}, {3, 5, 7}, {17, 70, 33}, {65, 129, 300}, {4, 3, 0}};
+  auto random_values = [&](size_t count) {
+    std::vector<double> v(count);
+    for (double& x : v) x = (rng.uniform() < 0.5 ? -1 : 1) * rng.uniform(0.05, 1.0);
+    return v;
+  };
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true})
+      for (const Size& z : sizes)
+        for (const double beta : {-0.5, 0.0}) {
+          const std::string where = "gemm " + std::to_string(z.m) + "x" + std::to_string(z.n) + "x" +
+                                    std::to_string(z.k) + " trans_a=" + std::to_string(ta) +
+                                    " trans_b=" + std::to_string(tb) + " beta=" + std::to_string(beta);
+          CAPTURE(where);
+          const double alpha = 0.75;
+          const int a_rows = ta ? z.k : z.m, a_cols = ta ? z.m : z.k, b_rows = tb ? z.n : z.k, b_cols = tb ? z.k : z.n;
+          const int lda = a_cols + 3, ldb = b_cols + 3, ldc = z.n + 3;
+          const std::vector<double> a = random_values(size_t(a_rows) * lda), b = random_values(size_t(b_rows) * ldb),
+                                    c0 = random_values(size_t(z.m) * ldc);
+          std::vector<double> want = c0, got = c0;
+          if (beta == 0) std::fill(got.begin(), got.end(), std::numeric_limits<double>::quiet_NaN());
+          const std::vector<double> before = got;
+          cpu::gemm<double>(ta, tb, z.m, z.n, z.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+          // The transposes are template arguments, as in cuda::gemm.
+          auto multiply = [&](auto trans_a, auto trans_b) {
+            multiply_on_host<double>(cuda::matrix_problem<double, decltype(trans_a)::value, decltype(trans_b)::value>(
+                z.m, z.n, z.k, alpha, a.data(), lda, b.data(), ldb, beta, got.data(), ldc));
+          };
+          if (ta && tb)
+            multiply(std::true_type{}, std::true_type{});
+          else if (ta)
+            multiply(std::true_type{}, std::false_type{});
+          else if (tb)
+            multiply(std::false_type{}, std::true_type{});
+          else
+            multiply(std::false_type{}, std::false_type{});
+          double diff = 0, norm = 0;
+          bool gap_kept = true;
+          for (int i = 0; i < z.m; ++i)
+            for (int j = 0; j < ldc; ++j) {
+              const size_t at = size_t(i) * ldc + j;
+              if (j < z.n) {
+                diff += (got[at] - want[at]) * (got[at] - want[at]);  // NaN (never written) fails below
+                norm += want[at] * want[at];
+              } else {
+                gap_kept &= std::isnan(before[at]) ? std::isnan(got[at]) : got[at] == before[at];
+              }
+            }
+          CHECK((norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff)) < 1e-12);  // norm 0: k 0 and beta 0
+          CHECK(gap_kept);
+        }
+}
+
+// The dense layer's three passes, with and without bias, against the CPU ops in float64 (same bound and
+// reasoning as the convolutions above).
+TEST_CASE("cuda index maps on the host: the dense passes' GEMM problems match the CPU reference") {
+  init_backends();
+  Rng rng(20261206);
+  for (const int n : {1, 3, 64})
+    for (const int in : {1, 17, 300})
+      for (const int out : {1, 10, 62}) {
+        const std::string where = "dense n=" + std::to_string(n) + " in=" + std::to_string(in) +
+                                  " out=" + std::to_string(out);
+        CAPTURE(where);
+        const Tensor x = random_tensor<double>(Shape{n, in}, rng), w = random_tensor<double>(Shape{out, in}, rng);
+        const Tensor bias = random_tensor<double>(Shape{out}, rng), dy = random_tensor<double>(Shape{n, out}, rng);
+        for (const Tensor* b : {&bias, static_cast<const Tensor*>(nullptr)}) {
+          Tensor y = Tensor::empty(dy.shape(), DType::F64);
+          ops::dense_forward(Backend::Cpu, x, w, b, y);
+          Tensor y_maps = poisoned_like(y);
+          multiply_on_host<double>(cuda::dense::forward_problem(n, in, out, x.data<double>(), w.data<double>(),
+                                                                b != nullptr ? b->data<double>() : nullptr,
+                                                                y_maps.data<double>()));
+          CHECK(relative_error(y_maps, y) < 1e-12);
+        }
+        Tensor dx = Tensor::empty(x.shape(), DType::F64), dw = Tensor::empty(w.shape(), DType::F64);
+        Tensor db = Tensor::empty(bias.shape(), DType::F64);
+        ops::dense_backward(Backend::Cpu, x, w, dy, &dx, dw, &db);
+        Tensor dx_maps = poisoned_like(dx), dw_maps = poisoned_like(dw);
+        const double *xp = x.data<double>(), *wp = w.data<double>(), *dyp = dy.data<double>();
+        multiply_on_host<double>(cuda::dense::backward_data_problem(n, in, out, dyp, wp, dx_maps.data<double>()));
+        multiply_on_host<double>(cuda::dense::backward_weights_problem(n, in, out, xp, dyp, dw_maps.data<double>()));
+        CHECK(relative_error(dx_maps, dx) < 1e-12);
+        CHECK(relative_error(dw_maps, dw) < 1e-12);
+      }
+}
+
+// Which tile element each load of the GEMM kernels fills (stage_tile): over all threads and their loads
+// every element exactly once, for both kernels' tiles and both operand layouts, and neighbouring threads
+// take neighbouring elements along the operand's contiguous direction (so their global reads coalesce).
+template <int kRows, int kDepth, int kThreads, bool kContiguousInK>
+void check_stage_slots() {
+  CAPTURE(kRows);
+  CAPTURE(kDepth);
+  CAPTURE(kThreads);
+  CAPTURE(kContiguousInK);
+  std::vector<int> filled(size_t(kRows * kDepth), 0);
+  bool neighbours = true;
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kRows * kDepth / kThreads; ++i) {
+      const cuda::StageSlot s = cuda::stage_slot<kRows, kDepth, kContiguousInK>(t + i * kThreads);
+      REQUIRE((s.row >= 0 && s.row < kRows && s.depth >= 0 && s.depth < kDepth));
+      ++filled[size_t(s.depth * kRows + s.row)];
+      if (t % 32 == 31) continue;  // the next thread is in another warp
+      const cuda::StageSlot next = cuda::stage_slot<kRows, kDepth, kContiguousInK>(t + 1 + i * kThreads);
+      // Within a warp, the next thread reads the next element of the contiguous direction, or starts the
+      // next row of it.
+      if (kContiguousInK)
+        neighbours &= (next.row == s.row && next.depth == s.depth + 1) || (next.depth == 0 && next.row == s.row + 1);
+      else
+        neighbours &= (next.depth == s.depth && next.row == s.row + 1) || (next.row == 0 && next.depth == s.depth + 1);
+    }
+  CHECK(std::all_of(filled.begin(), filled.end(), [](int count) { return count == 1; }));
+  CHECK(neighbours);
+}
+
+TEST_CASE("cuda index maps on the host: the GEMM kernels' staging loads fill every tile element once") {
+  using Simt = cuda::GemmTile;
+  using Tf32 = cuda::GemmTileTf32;
+  check_stage_slots<Simt::kM, Simt::kK, Simt::kThreads, true>();
+  check_stage_slots<Simt::kM, Simt::kK, Simt::kThreads, false>();
+  check_stage_slots<Simt::kN, Simt::kK, Simt::kThreads, true>();
+  check_stage_slots<Simt::kN, Simt::kK, Simt::kThreads, false>();
+  check_stage_slots<Tf32::kM, Tf32::kK, Tf32::kThreads, true>();
+  check_stage_slots<Tf32::kM, Tf32::kK, Tf32::kThreads, false>();
+  check_stage_slots<Tf32::kN, Tf32::kK, Tf32::kThreads, true>();
+  check_stage_slots<Tf32::kN, Tf32::kK, Tf32::kThreads, false>();
 }

@@ -858,7 +858,7 @@ TEST_CASE("gpu backends: the custom kernels' TF32 mode runs on tensor cores, and
 }
 
 #if QUILL_HAVE_CUDA
-// cuda::gemm directly (the ops reach only two of its four transposes, through dense): every transpose, row
+// cuda::gemm directly (no op calls it; dense builds its own problems, matrix_gemm.cuh): every transpose, row
 // strides wider than the rows (the gap holds values that must not be read), alpha and beta (beta 0 must not
 // read C, which holds NaN), odd sizes and ones spanning several tiles, against a float64 product on the CPU;
 // within float32 rounding in fp32 mode and within the TF32 bound in TF32 mode.

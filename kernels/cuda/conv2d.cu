@@ -9,11 +9,6 @@ namespace {
 using conv::ConvDims;
 using conv::dims_of;
 
-template <class T, class Problem>
-void launch(Math math, const Problem& p) {
-  launch_gemm_tiles<T>(math, p.m, p.n, p.k, p.split, p.a, p.b, p.store);
-}
-
 // out[i] = sum over splits of partial[split][i], in split order.
 template <class T>
 __global__ void sum_splits_kernel(int64_t size, int splits, const T* partial, T* out) {
@@ -42,12 +37,12 @@ __global__ void __launch_bounds__(kThreads) bias_gradient_kernel(int n, int k, i
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, Math math) {
-  launch<T>(math, conv::forward_problem(dims_of(g, "conv2d_forward"), x, w, bias, y));
+  launch_gemm_problem<T>(math, conv::forward_problem(dims_of(g, "conv2d_forward"), x, w, bias, y));
 }
 
 template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, Math math) {
-  launch<T>(math, conv::backward_data_problem(dims_of(g, "conv2d_backward_data"), dy, w, dx));
+  launch_gemm_problem<T>(math, conv::backward_data_problem(dims_of(g, "conv2d_backward_data"), dy, w, dx));
 }
 
 template <class T>
@@ -56,11 +51,11 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
   const int64_t w_size = int64_t(d.k) * d.crs();
   auto p = conv::backward_weights_problem(d, x, dy, dw);
   if (p.split.splits == 1) {
-    launch<T>(math, p);
+    launch_gemm_problem<T>(math, p);
   } else {
     DeviceScratch<T> partial(size_t(p.split.splits) * w_size);
     p.store.out = partial.get();
-    launch<T>(math, p);
+    launch_gemm_problem<T>(math, p);
     sum_splits_kernel<T><<<blocks_for(w_size), kThreads, 0, stream()>>>(w_size, p.split.splits, partial.get(), dw);
     QUILL_CUDA_CHECK_LAUNCH();
   }

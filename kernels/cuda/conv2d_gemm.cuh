@@ -153,16 +153,7 @@ struct SplitStore {  // partial[split][m][n], or the final matrix when there is 
   }
 };
 
-// ---- the three passes as GEMM problems: C[m][n] = sum over kk of a(m, kk) * b(kk, n), stored by store ----
-
-template <class A, class B, class Store>
-struct GemmProblem {
-  int m, n, k;
-  SplitK split;  // chunks of K; store receives the chunk index
-  A a;
-  B b;
-  Store store;
-};
+// ---- the three passes as GEMM problems (GemmProblem, gemm_tiles.cuh) ----
 
 template <class T>
 GemmProblem<FilterRows<T>, ForwardPatches<T>, ForwardStore<T>> forward_problem(const ConvDims& d, const T* x,

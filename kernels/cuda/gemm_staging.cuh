@@ -11,6 +11,18 @@ namespace quill::cuda {
 // K (or of a split-K chunk) add nothing. kContiguousInK picks which index neighbouring threads take, so
 // that their global reads coalesce: neighbouring k when the operand stores k contiguously, else
 // neighbouring rows. All kThreads threads of the block call it (a multiple of the tile size).
+struct StageSlot {
+  int row, depth;  // the tile element tile[depth][row]
+};
+
+// The tile element that the e-th load of a block (thread t's i-th is e = t + i * kThreads) fills: with
+// kContiguousInK neighbouring e take neighbouring depths, else neighbouring rows. Host-callable, so that
+// tests/test_cuda_index_maps.cu can check that the loads fill every element once.
+template <int kRows, int kDepth, bool kContiguousInK>
+__host__ __device__ constexpr StageSlot stage_slot(int e) {
+  return kContiguousInK ? StageSlot{e / kDepth, e % kDepth} : StageSlot{e % kRows, e / kRows};
+}
+
 template <int kRows, int kDepth, int kThreads, bool kContiguousInK, class T, int kLd, class Get>
 __device__ __forceinline__ void stage_tile(T (&tile)[kDepth][kLd], int row0, int rows, int k0, int k_end,
                                            const Get& get) {
@@ -18,11 +30,9 @@ __device__ __forceinline__ void stage_tile(T (&tile)[kDepth][kLd], int row0, int
   static_assert(kLd >= kRows, "tile rows must fit the leading dimension");
 #pragma unroll
   for (int i = 0; i < kRows * kDepth / kThreads; ++i) {
-    const int e = static_cast<int>(threadIdx.x) + i * kThreads;
-    const int rr = kContiguousInK ? e / kDepth : e % kRows;
-    const int kk = kContiguousInK ? e % kDepth : e / kRows;
-    const int row = row0 + rr, k = k0 + kk;
-    tile[kk][rr] = (row < rows && k < k_end) ? get(row, k) : T(0);
+    const StageSlot slot = stage_slot<kRows, kDepth, kContiguousInK>(static_cast<int>(threadIdx.x) + i * kThreads);
+    const int row = row0 + slot.row, k = k0 + slot.depth;
+    tile[slot.depth][slot.row] = (row < rows && k < k_end) ? get(row, k) : T(0);
   }
 }
 

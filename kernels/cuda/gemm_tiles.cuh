@@ -111,6 +111,18 @@ inline SplitK split_k(int K, int target, int max_splits) {
   return s;
 }
 
+// One GEMM for the tiled core: C[m][n] = sum over kk of a(m, kk) * b(kk, n), handed to store with the
+// split-K chunk index. The callers build these (conv2d_gemm.cuh, matrix_gemm.cuh) so that the index math can
+// also be multiplied on the host (tests/test_cuda_index_maps.cu).
+template <class A, class B, class Store>
+struct GemmProblem {
+  int m, n, k;
+  SplitK split;  // chunks of K; store receives the chunk index
+  A a;
+  B b;
+  Store store;
+};
+
 // The grid of a launch: one block per tile of C, one layer per split-K chunk.
 template <class Tile>
 dim3 gemm_grid(int M, int N, SplitK split) {
@@ -135,6 +147,11 @@ void launch_gemm_tiles(Math math, int M, int N, int K, SplitK split, LoadA load_
   gemm_tiles_kernel<T><<<gemm_grid<GemmTile>(M, N, split), GemmTile::kThreads, 0, stream()>>>(
       M, N, K, split.chunk, load_a, load_b, store);
   QUILL_CUDA_CHECK_LAUNCH();
+}
+
+template <class T, class A, class B, class Store>
+void launch_gemm_problem(Math math, const GemmProblem<A, B, Store>& p) {
+  launch_gemm_tiles<T>(math, p.m, p.n, p.k, p.split, p.a, p.b, p.store);
 }
 
 // ---- operands that are plain row-major matrices, optionally transposed ----
