@@ -374,6 +374,25 @@ TEST_CASE_TEMPLATE("cpu kernels: activations and their derivatives", T, float, d
   }
 }
 
+// A NaN in an activation's input (a diverged run) must reach the loss, where the trainer stops the run,
+// rather than be masked: cuDNN (CUDNN_PROPAGATE_NAN) and PyTorch propagate it too. Signed zeros and
+// infinities keep their usual values.
+TEST_CASE_TEMPLATE("cpu kernels: activations propagate NaN", T, float, double) {
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> x = {nan, T(-0.0), T(0), inf, -inf, T(2)};
+  const int n = int(x.size());
+  for (Activation act : {Activation::Relu, Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid}) {
+    CAPTURE(int(act));
+    std::vector<T> y(x.size());
+    activation_forward(act, 0.1, n, x.data(), y.data());
+    CHECK(std::isnan(y[0]));
+    for (int i = 1; i < n; ++i) CHECK_FALSE(std::isnan(y[i]));
+  }
+  std::vector<T> y(x.size());
+  activation_forward(Activation::Relu, 0, n, x.data(), y.data());
+  CHECK((y[1] == T(0) && !std::signbit(y[1]) && y[2] == T(0) && y[3] == inf && y[4] == T(0) && y[5] == T(2)));
+}
+
 TEST_CASE_TEMPLATE("cpu kernels: add", T, float, double) {
   const int n = 40000;  // above the threading threshold
   const auto a = random_vector<T>(n, 51), b = random_vector<T>(n, 52);

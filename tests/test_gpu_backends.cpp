@@ -548,6 +548,28 @@ TEST_CASE("gpu backends: activations match the cpu, forward and backward") {
   }
 }
 
+// A NaN input stays NaN through every activation on every backend, as on the CPU (cuDNN is asked for
+// CUDNN_PROPAGATE_NAN), so a diverged run reaches the trainer's check instead of being masked by a ReLU.
+TEST_CASE("gpu backends: activations propagate NaN like the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Tensor x = Tensor::empty(Shape{5}, DType::F32);
+    const float values[] = {std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, 2.0f, -3.0f};
+    std::memcpy(x.raw(), values, sizeof values);
+    for (Activation act : {Activation::Relu, Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid}) {
+      CAPTURE(int(act));
+      Tensor y = Tensor::empty(x.shape(), DType::F32);
+      y.fill(7.0);  // not NaN: an element left unwritten must not pass for a propagated NaN
+      Tensor yg = gpu(y);
+      ops::activation_forward(Backend::Cpu, act, 0.1, x, y);
+      ops::activation_forward(backend, act, 0.1, gpu(x), yg);
+      const Tensor got = host(yg);
+      CHECK(std::isnan(load(got, 0)));
+      for (int64_t i = 1; i < 5; ++i) CHECK(std::fabs(load(got, i) - load(y, i)) <= 1e-6);
+    }
+  }
+}
+
 TEST_CASE("gpu backends: add and fill") {
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));

@@ -37,7 +37,7 @@ void activation_forward(Activation act, double alpha, int64_t n, const T* x, T* 
   const T a = T(alpha);
   switch (act) {
     case Activation::Relu:
-      for_each_index(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+      for_each_index(n, [&](int64_t i) { y[i] = x[i] <= T(0) ? T(0) : x[i]; });  // NaN stays NaN
       break;
     case Activation::LeakyRelu:
       for_each_index(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : a * x[i]; });

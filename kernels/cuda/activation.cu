@@ -8,7 +8,7 @@ namespace {
 
 template <Activation A, class T>
 __device__ __forceinline__ T activate(T x, T alpha) {
-  if constexpr (A == Activation::Relu) return x > T(0) ? x : T(0);
+  if constexpr (A == Activation::Relu) return x <= T(0) ? T(0) : x;  // NaN stays NaN, as in cuDNN
   if constexpr (A == Activation::LeakyRelu) return x > T(0) ? x : alpha * x;
   if constexpr (A == Activation::Tanh) return tanh(x);
   if constexpr (A == Activation::Sigmoid) {  // exp only of non-positive numbers: no overflow
