@@ -188,6 +188,7 @@ bool Trainer::run(const TrainObserver& observer) {
           r.read_stats = [this] {
             if (device_sums_) {  // waits for the device: only when an observer asks
               read_device_sums();
+              check_loss_finite();
               last_step_loss_ = loss_.value();
             }
             return StepReport::Stats{epoch_loss_sum_ / double(epoch_seen_),
@@ -203,6 +204,7 @@ bool Trainer::run(const TrainObserver& observer) {
         const auto t = Clock::now();
         read_device_sums();  // also waits for the queued steps, whose time belongs to the epoch
         epoch_seconds_ += seconds_since(t);
+        check_loss_finite();
       }
     }
     if (batch_ == batches) finish_epoch(observer);
@@ -229,6 +231,29 @@ void Trainer::train_one_step(const Batch& batch, const LrSchedule& schedule) {
   epoch_seen_ += batch.n;
   ++step_;
   ++batch_;
+  if (!device_sums_) check_loss_finite();
+}
+
+void Trainer::check_loss_finite() const {
+  if (std::isfinite(epoch_loss_sum_)) return;
+  fail("training diverged: the loss became ", std::isnan(epoch_loss_sum_) ? "NaN" : "infinite", " in epoch ",
+       epoch_ + 1, " (by step ", step_, ", learning rate ", last_lr_,
+       "); nothing of this epoch was saved. Try a lower --lr");
+}
+
+void Trainer::check_weights_finite() const {
+  Tensor& weights = graph_->flat_values();
+  const Tensor host = weights.device().is_cpu() ? weights : weights.to(Device::cpu());
+  bool finite = true;
+  if (host.dtype() == DType::F32) {
+    const float* w = host.data<float>();
+    for (int64_t i = 0; i < host.numel(); ++i) finite &= std::isfinite(w[i]);
+  } else {
+    const double* w = host.data<double>();
+    for (int64_t i = 0; i < host.numel(); ++i) finite &= std::isfinite(w[i]);
+  }
+  QUILL_CHECK(finite, "training diverged: the weights hold NaN or infinite values after epoch ", epoch_ + 1,
+              " (learning rate ", last_lr_, "); nothing of this epoch was saved. Try a lower --lr");
 }
 
 void Trainer::write_device_sums() {
@@ -245,6 +270,7 @@ void Trainer::read_device_sums() {
 }
 
 void Trainer::finish_epoch(const TrainObserver& observer) {
+  check_weights_finite();  // before validation and the checkpoint read them
   EpochRecord r;
   r.epoch = epoch_ + 1;
   r.train_loss = epoch_loss_sum_ / double(epoch_seen_);

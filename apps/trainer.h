@@ -128,6 +128,10 @@ class Trainer {
   // them when a report asks and at the end of the run (a wait for the device).
   void write_device_sums();
   void read_device_sums();
+  // A run whose loss or weights are no longer finite has diverged (usually a learning rate too high):
+  // these throw, naming the epoch and learning rate, so that nothing of it is saved under a model's name.
+  void check_loss_finite() const;
+  void check_weights_finite() const;
 
   TrainOptions options_;
   const Dataset& train_;

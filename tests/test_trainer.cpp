@@ -1,5 +1,6 @@
 // The training loop: resuming from a checkpoint continues a run bit for bit, at an epoch boundary and
-// in the middle of an epoch, and a checkpoint of another run is refused.
+// in the middle of an epoch, a checkpoint of another run is refused, and a diverging run stops with an
+// error before anything of it is saved.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -7,12 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
 #include "apps/trainer.h"
 #include "data/idx.h"
 #include "runtime/rng.h"
+#include "tests/temp_files.h"
 
 using namespace quill;
 namespace fs = std::filesystem;
@@ -151,4 +154,55 @@ TEST_CASE("trainer: training lowers the loss and the record holds the run") {
   REQUIRE(c.checkpoint.has_value());
   CHECK(c.checkpoint->optimizer_steps == 20);
   CHECK(c.checkpoint->optimizer_state.size() == 2);  // AdamW's two moments
+}
+
+// The message of the quill::Error that f throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("trainer: a diverging run stops with a one-line error and saves no checkpoint") {
+  const Dataset train = small_training_set();
+  test_files::TempDir dir("diverge");
+  TrainOptions o = options_for_test();
+  o.optimizer.kind = "sgd";
+  o.optimizer.weight_decay = 0;
+  o.schedule.kind = "constant";
+  o.schedule.lr = 1e4;  // diverges within the first epoch
+  o.checkpoint_path = dir.file("run.ckpt");
+  Trainer t(o, train, nullptr);
+  const std::string message = error_of([&] { t.run(); });
+  INFO("message: ", message);
+  CHECK(message.find("training diverged: the loss became") != std::string::npos);
+  CHECK(message.find("in epoch 1") != std::string::npos);
+  CHECK(message.find("--lr") != std::string::npos);
+  CHECK(message.find('\n') == std::string::npos);
+  CHECK(t.history().empty());
+  CHECK(t.step() < t.batches_per_epoch());  // stopped at the step, not at the epoch's end
+  CHECK_FALSE(fs::exists(o.checkpoint_path));
+}
+
+// Weights that turn non-finite in an epoch's last update, after its losses were all finite, are caught
+// before the epoch's validation and checkpoint.
+TEST_CASE("trainer: non-finite weights at an epoch's end stop the run before its checkpoint") {
+  const Dataset train = small_training_set();
+  test_files::TempDir dir("nanweights");
+  TrainOptions o = options_for_test();
+  o.checkpoint_path = dir.file("run.ckpt");
+  Trainer t(o, train, nullptr);
+  TrainObserver poison_last_step;
+  poison_last_step.on_step = [&](const StepReport& r) {
+    if (r.batch == r.batches) t.graph().flat_values().data<float>()[7] = std::numeric_limits<float>::quiet_NaN();
+  };
+  const std::string message = error_of([&] { t.run(poison_last_step); });
+  INFO("message: ", message);
+  CHECK(message.find("training diverged: the weights hold NaN or infinite values after epoch 1") != std::string::npos);
+  CHECK(t.history().empty());
+  CHECK_FALSE(fs::exists(o.checkpoint_path));
 }
