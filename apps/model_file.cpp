@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -137,6 +138,19 @@ void read_section(const std::string& tag, ByteReader& in, ModelRecord& r) {
 
 Tensor host_copy(const Tensor& t) { return t.device().is_cpu() ? t.clone() : t.to(Device::cpu()); }
 
+// Whether every element of a host float tensor is finite (other dtypes: true).
+bool all_finite(const Tensor& t) {
+  bool finite = true;
+  if (t.dtype() == DType::F32) {
+    const float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) finite &= std::isfinite(p[i]);
+  } else if (t.dtype() == DType::F64) {
+    const double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i) finite &= std::isfinite(p[i]);
+  }
+  return finite;
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode_model_file(const ModelRecord& record) {
@@ -232,11 +246,16 @@ void restore_weights(const ModelRecord& record, Graph& graph, const std::string&
   std::vector<Tensor*> buffers = graph.buffers();
   QUILL_CHECK(record.buffers.size() == buffers.size(), what, " stores ", record.buffers.size(),
               " buffers but its model has ", buffers.size());
+  // Non-finite values come from a run that diverged (older quill saved those): every answer would be
+  // garbage, so refuse the file rather than predict from it.
+  QUILL_CHECK(all_finite(record.weights), what, " holds NaN or infinite weights (from a training run that diverged)");
   graph.flat_values().copy_from(record.weights.view(graph.flat_values().shape()));
   for (size_t i = 0; i < buffers.size(); ++i) {
     QUILL_CHECK(record.buffers[i].shape() == buffers[i]->shape() && record.buffers[i].dtype() == buffers[i]->dtype(),
                 what, ": buffer ", i, " has shape ", record.buffers[i].shape().str(), ", the model expects ",
                 buffers[i]->shape().str());
+    QUILL_CHECK(all_finite(record.buffers[i]), what, " holds NaN or infinite values in buffer ", i,
+                " (from a training run that diverged)");
     buffers[i]->copy_from(record.buffers[i]);
   }
 }

@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -195,6 +197,27 @@ TEST_CASE("model file: a description that does not match the weights is refused"
   save_model_file(dir.file("m.quill"), r);
   const std::string e = error_of([&] { build_model(load_model_file(dir.file("m.quill")), Device::cpu(), "m.quill"); });
   CHECK(e.find("weights but its model description has") != std::string::npos);
+}
+
+TEST_CASE("model file: NaN or infinite weights or buffers are refused when the model is built") {
+  TempDir dir("nonfinite");
+  auto g = make_graph();
+  ModelRecord r = make_record(*g);
+  r.weights.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
+  save_model_file(dir.file("w.quill"), r);
+  const std::string e = error_of([&] { build_model(load_model_file(dir.file("w.quill")), Device::cpu(), "w.quill"); });
+  CHECK(e == "model file 'w.quill' holds NaN or infinite weights (from a training run that diverged)");
+
+  ModelRecord b = make_record(*g);
+  REQUIRE(b.buffers.size() > 1);
+  b.buffers[1].data<float>()[0] = std::numeric_limits<float>::infinity();
+  save_model_file(dir.file("b.quill"), b);
+  const std::string eb = error_of([&] { build_model(load_model_file(dir.file("b.quill")), Device::cpu(), "b.quill"); });
+  CHECK(eb.find("holds NaN or infinite values in buffer 1") != std::string::npos);
+
+  // The finite original still builds.
+  save_model_file(dir.file("ok.quill"), make_record(*g));
+  CHECK(build_model(load_model_file(dir.file("ok.quill")), Device::cpu(), "ok.quill") != nullptr);
 }
 
 TEST_CASE("model file: a failed save leaves the previous file intact") {
