@@ -1,5 +1,8 @@
 // quill train: trains a model on a dataset, validating and checkpointing every epoch, then tests it
-// and writes the model file and its report images.
+// and writes the model file and its report images. Ctrl-C (or SIGTERM) stops it with a checkpoint.
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -23,6 +26,46 @@
 
 namespace quill {
 namespace {
+
+// ---- interruption: Ctrl-C or SIGTERM while training ----
+
+std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
+
+extern "C" void on_interrupt(int signal) {  // async-signal-safe: lock-free atomics only
+  g_signal.store(signal);
+  g_interrupted.store(true);
+}
+
+// While alive, SIGINT and SIGTERM set g_interrupted instead of killing the process, so the trainer finishes
+// its step and writes a checkpoint. Each handler is one-shot (SA_RESETHAND): a second Ctrl-C kills at once,
+// which loses nothing either, since files are written atomically. A SIGINT the shell set to be ignored (a
+// background job, nohup) stays ignored.
+class InterruptHandler {
+ public:
+  InterruptHandler() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    for (int i = 0; i < 2; ++i) {
+      sigaction(kSignals[i], nullptr, &previous_[i]);
+      if (kSignals[i] == SIGINT && previous_[i].sa_handler == SIG_IGN) continue;
+      installed_[i] = sigaction(kSignals[i], &action, nullptr) == 0;
+    }
+  }
+  ~InterruptHandler() {
+    for (int i = 0; i < 2; ++i)
+      if (installed_[i]) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  InterruptHandler(const InterruptHandler&) = delete;
+  InterruptHandler& operator=(const InterruptHandler&) = delete;
+
+ private:
+  static constexpr int kSignals[2] = {SIGINT, SIGTERM};
+  struct sigaction previous_[2] {};
+  bool installed_[2] = {false, false};
+};
 
 struct TrainCommandOptions {
   DataOptions data;
@@ -295,8 +338,24 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
   observer.on_step = [&](const StepReport& r) { printer.step(r); };
   observer.on_epoch = [&](const EpochRecord& r) { printer.epoch(r, trainer.options().epochs); };
   const auto start = std::chrono::steady_clock::now();
-  const bool finished = trainer.run(observer);
+  bool finished = false;
+  {
+    const InterruptHandler interrupt_handler;
+    trainer.set_interrupt_flag(&g_interrupted);
+    finished = trainer.run(observer);
+    trainer.set_interrupt_flag(nullptr);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!finished && g_interrupted.load()) {
+    const std::string signal_name = g_signal.load() == SIGTERM ? "SIGTERM" : "Ctrl-C";
+    if (trainer.step() > 0)  // a checkpoint of this position was written (or, resumed without a step, read)
+      printer.note("interrupted (" + signal_name + ") in epoch " + std::to_string(trainer.epochs_done() + 1) +
+                   " at step " + std::to_string(trainer.step()) + "; checkpoint " + options.checkpoint_path +
+                   "; continue with: quill train --resume " + options.checkpoint_path);
+    else
+      printer.note("interrupted (" + signal_name + ") before the first step; nothing was saved");
+    return 128 + g_signal.load();
+  }
   if (!finished) {
     printer.note("stopped after epoch " + std::to_string(trainer.epochs_done()) + " (step " +
                  std::to_string(trainer.step()) + "); checkpoint " + options.checkpoint_path +

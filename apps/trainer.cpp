@@ -164,7 +164,9 @@ void Trainer::restore(const ModelRecord& ckpt, const std::string& path) {
 bool Trainer::run(const TrainObserver& observer) {
   const LrSchedule schedule(options_.schedule, total_steps());
   const int64_t batches = batches_per_epoch();
-  auto should_stop = [&] { return options_.stop_after_steps >= 0 && step_ >= options_.stop_after_steps; };
+  auto should_stop = [&] {
+    return interrupted() || (options_.stop_after_steps >= 0 && step_ >= options_.stop_after_steps);
+  };
   while (!finished()) {
     if (batch_ < batches) {
       loader_->start_epoch(epoch_, batch_);

@@ -8,6 +8,7 @@
 // (seed, step, node) — so a checkpoint holding weights, batch-norm buffers, optimizer state and the
 // (epoch, batch, step) position continues a run bit for bit: N epochs in one go equal k epochs,
 // a checkpoint, and N-k more (on the CPU, whose kernels are deterministic).
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -98,8 +99,13 @@ class Trainer {
   // Continues from a checkpoint of the same run: weights, buffers, optimizer state, position, history.
   void restore(const ModelRecord& checkpoint, const std::string& path);
 
-  // Trains until all epochs are done (true) or options.stop_after_steps is reached (false).
+  // Trains until all epochs are done (true), or until options.stop_after_steps is reached or the interrupt
+  // flag is set (false): the step in progress finishes and, with a checkpoint path, a checkpoint of the
+  // position is written (resuming from it continues exactly).
   bool run(const TrainObserver& observer = {});
+  // A flag a signal handler sets (Ctrl-C); null: none. It must outlive run().
+  void set_interrupt_flag(const std::atomic<bool>* flag) { interrupt_ = flag; }
+  bool interrupted() const { return interrupt_ != nullptr && interrupt_->load(); }
 
   Graph& graph() { return *graph_; }
   const TrainOptions& options() const { return options_; }
@@ -147,6 +153,7 @@ class Trainer {
   bool device_sums_ = false;
   Tensor sums_;
   nlohmann::json metadata_ = nlohmann::json::object();
+  const std::atomic<bool>* interrupt_ = nullptr;
 
   // Position: the next step, epoch (0-based) and batch of the epoch.
   int64_t step_ = 0, epoch_ = 0, batch_ = 0;

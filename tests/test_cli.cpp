@@ -1,15 +1,21 @@
 // The quill binary on bad input: a non-zero exit and one line on stderr, never a crash or a hang.
 // With QUILL_DATA, also a short real run: train, eval, info, predict.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -382,4 +388,61 @@ TEST_CASE("cli: predict and read fit thin strokes to the training range unless -
     CHECK(width[1] < range.min);
     CHECK(width[0] == doctest::Approx(range.thin_target).epsilon(0.05));
   }
+}
+
+// Ctrl-C or SIGTERM during training: the step in progress finishes, a checkpoint of the position is written,
+// the exit status is 128 + the signal, and the run continues from the checkpoint. (SIGTERM here: a
+// background process started by a shell may have SIGINT ignored, which quill then respects.)
+TEST_CASE("cli: SIGTERM during train writes a checkpoint to resume from and exits 143") {
+  const char* root = std::getenv("QUILL_DATA");
+  if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
+    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
+    return;
+  }
+  Sandbox box;
+  const std::string model = box.file("run.quill");
+  // 200 epochs of 40 small steps: far longer than the test waits before the signal.
+  const std::vector<std::string> args = {QUILL_BINARY, "train", "--dataset", "mnist", "--data-dir", root,
+                                         "--model", "small", "--epochs", "200", "--train-limit", "2000",
+                                         "--test-limit", "100", "--batch", "50", "--device", "cpu", "--out", model};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, box.file("stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&files, 2, box.file("stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, QUILL_BINARY, &files, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&files);
+
+  // Wait for the first step's progress (at most 60 s), then signal.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (slurp(box.file("stderr")).find("epoch 1/200") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  int raw = 0;
+  pid_t done = 0;
+  while ((done = waitpid(pid, &raw, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (done == 0) {  // a hang: kill it and fail
+    kill(pid, SIGKILL);
+    waitpid(pid, &raw, 0);
+    FAIL("quill train did not stop within 30 s of SIGTERM");
+  }
+  const std::string log = slurp(box.file("stderr"));  // progress and notes go to stderr
+  INFO("stderr: ", log);
+  REQUIRE(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 128 + SIGTERM);
+  CHECK(log.find("interrupted (SIGTERM) in epoch ") != std::string::npos);
+  CHECK(log.find("continue with: quill train --resume " + model + ".ckpt") != std::string::npos);
+  CHECK_FALSE(fs::exists(model));  // not finished: no model, only the checkpoint
+  REQUIRE(fs::exists(model + ".ckpt"));
+
+  const Result resumed = box.quill("train --resume " + model + ".ckpt --stop-after 1", 120);
+  CHECK(resumed.status == 0);
+  CHECK(resumed.err.find("resuming " + model + ".ckpt at epoch ") != std::string::npos);
+  CHECK(resumed.err.find("stopped after epoch ") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -205,4 +206,30 @@ TEST_CASE("trainer: non-finite weights at an epoch's end stop the run before its
   CHECK(message.find("training diverged: the weights hold NaN or infinite values after epoch 1") != std::string::npos);
   CHECK(t.history().empty());
   CHECK_FALSE(fs::exists(o.checkpoint_path));
+}
+
+// The interrupt flag (what Ctrl-C sets in quill train) stops the run after the step in progress, with a
+// checkpoint of that position in the middle of the epoch, from which the run continues.
+TEST_CASE("trainer: the interrupt flag stops after the current step and checkpoints the position") {
+  const Dataset train = small_training_set();
+  test_files::TempDir dir("interrupt");
+  TrainOptions o = options_for_test();
+  o.checkpoint_path = dir.file("run.ckpt");
+  std::atomic<bool> flag{false};
+  Trainer t(o, train, nullptr);
+  t.set_interrupt_flag(&flag);
+  TrainObserver interrupt_at_4;
+  interrupt_at_4.on_step = [&](const StepReport& r) {
+    if (r.batch == 4) flag.store(true);
+  };
+  CHECK_FALSE(t.run(interrupt_at_4));
+  CHECK(t.step() == 4);
+  REQUIRE(fs::exists(o.checkpoint_path));
+
+  Trainer resumed(options_for_test(), train, nullptr);
+  resumed.restore(load_model_file(o.checkpoint_path), o.checkpoint_path);
+  CHECK(resumed.step() == 4);
+  CHECK(same_state(resumed, t));
+  CHECK(resumed.run());
+  CHECK(resumed.epochs_done() == 2);
 }
