@@ -87,3 +87,27 @@ TEST_CASE("gpu training: 50 steps of the default cnn track the cpu losses, and t
     CHECK(std::memcmp(again.weights.data(), gpu.weights.data(), gpu.weights.size() * sizeof(float)) == 0);
   }
 }
+
+// A run that diverges stops with the trainer's error on every GPU backend too, where the loss is summed on
+// the device and checked when the sums are read (here at the epoch's end: no observer reads them sooner).
+// The CPU runs the same case first, so that machines without a GPU check that it does diverge.
+TEST_CASE("gpu training: a diverging run stops with an error on every gpu backend, as on the cpu") {
+  std::vector<Backend> backends = test_gpu::gpu_backends();
+  backends.insert(backends.begin(), Backend::Cpu);
+  const Dataset data = training_images();
+  for (Backend backend : backends) {
+    CAPTURE(backend_name(backend));
+    TrainOptions o;
+    o.model_description = test::model_description_text("small.txt");
+    o.epochs = 1;
+    o.batch_size = kBatch;
+    o.optimizer.kind = "sgd";
+    o.schedule.kind = "constant";
+    o.schedule.lr = 1e4;
+    o.device = backend == Backend::Cpu ? Device::cpu() : Device::cuda();
+    o.backend = backend;
+    Trainer trainer(o, data, nullptr);
+    CHECK_THROWS_WITH_AS(trainer.run(), doctest::Contains("training diverged"), Error);
+    CHECK(trainer.history().empty());
+  }
+}
