@@ -20,7 +20,7 @@ py=${PYTHON:-python3}
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
 [ -n "$gpu" ] || { echo "gpu_compare: no NVIDIA GPU found (nvidia-smi lists none)" >&2; exit 1; }
 slug=$(echo "$gpu" | tr '[:upper:]' '[:lower:]' | sed 's/nvidia //; s/[^a-z0-9]\+/-/g; s/-$//')
-stamp="$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD)"
+stamp="$(date -u +%Y-%m-%d)-${QUILL_COMMIT:-$(git rev-parse --short HEAD)}"  # QUILL_COMMIT: where the tree has no .git
 out=bench/results/$slug-$stamp
 raw=$out.raw; mkdir -p "$raw"
 echo "gpu_compare: $gpu -> $out.*"
