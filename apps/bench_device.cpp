@@ -125,7 +125,8 @@ class CudaBenchDevice final : public BenchDevice {
 std::unique_ptr<BenchDevice> make_bench_device(Device device) {
   if (device.is_cpu()) return std::make_unique<CpuBenchDevice>();
 #if QUILL_HAVE_CUDA
-  QUILL_CHECK(device_available(DeviceType::Cuda), "no CUDA device is available to time");
+  QUILL_CHECK(device_available(DeviceType::Cuda), "no CUDA device is available to time: ",
+              device_unavailable_reason(DeviceType::Cuda));
   return std::make_unique<CudaBenchDevice>();
 #else
   fail("this build has no CUDA backend, so ", device.str(), " cannot be timed");

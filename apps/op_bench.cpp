@@ -134,7 +134,7 @@ std::vector<BenchBackend> choose_bench_backends(const OpBenchOptions& o) {
               "' (expected auto, cpu or cuda)");
   const bool gpu = gpu_usable();
   QUILL_CHECK(o.device != "cuda" || gpu,
-              "--device cuda: no CUDA device is available (this build has no CUDA backend or there is no GPU)");
+              "--device cuda: no CUDA device is available: ", device_unavailable_reason(DeviceType::Cuda));
   std::vector<std::string> names = o.backends;
   if (names.empty()) {
     if (o.device != "cpu" && gpu) {

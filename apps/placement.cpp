@@ -18,7 +18,7 @@ Placement choose_placement(const std::string& device, const std::string& backend
               "' (expected custom or cudnn)");
   const bool gpu = device_available(DeviceType::Cuda) && ops::conv2d_forward.has(Backend::Cuda);
   if (device == "cuda")
-    QUILL_CHECK(gpu, "--device cuda: no CUDA device is available (this build has no CUDA backend or there is no GPU)");
+    QUILL_CHECK(gpu, "--device cuda: no CUDA device is available: ", device_unavailable_reason(DeviceType::Cuda));
   Placement p;
   if (device == "cpu" || !gpu) {
     QUILL_CHECK(backend != "cudnn", "--backend cudnn needs a CUDA device; none is in use");

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "runtime/error.h"
@@ -75,6 +76,22 @@ Allocator& allocator_for(DeviceType type) {
 void set_allocator(DeviceType type, Allocator* allocator) { table().allocators[slot(type)] = allocator; }
 
 bool device_available(DeviceType type) { return table().allocators[slot(type)] != nullptr; }
+
+namespace {
+std::string& unavailable_reason_of(DeviceType type) {
+  static std::string reasons[2] = {
+      "", "this build has no CUDA backend (the CUDA toolkit was not found when it was configured)"};
+  return reasons[slot(type)];
+}
+}  // namespace
+
+std::string device_unavailable_reason(DeviceType type) {
+  return device_available(type) ? std::string() : unavailable_reason_of(type);
+}
+
+void set_device_unavailable_reason(DeviceType type, std::string reason) {
+  unavailable_reason_of(type) = std::move(reason);
+}
 
 void set_copy_function(DeviceType a, DeviceType b, CopyFunction fn) {
   table().copiers[slot(a)][slot(b)] = fn;

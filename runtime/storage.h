@@ -2,6 +2,7 @@
 // Reference-counted memory on a device, obtained from that device's allocator.
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "runtime/device.h"
 
@@ -25,6 +26,11 @@ void set_allocator(DeviceType type, Allocator* allocator);
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
 void set_copy_function(DeviceType a, DeviceType b, CopyFunction fn);  // for both directions a<->b
 bool device_available(DeviceType type);
+// Why a device type is not available, for error messages ("" when it is). A GPU backend that finds no usable
+// device records the cause (no driver, a driver too old, no kernel image for this GPU); a build without one
+// says so.
+std::string device_unavailable_reason(DeviceType type);
+void set_device_unavailable_reason(DeviceType type, std::string reason);
 
 class Storage {
  public:

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "kernels/backends.h"
@@ -19,8 +20,8 @@ inline bool cuda_usable() {
   init_backends();
   if (device_available(DeviceType::Cuda)) return true;
   if (std::getenv("QUILL_REQUIRE_CUDA") != nullptr)
-    FAIL_CHECK("QUILL_REQUIRE_CUDA is set but no CUDA device is usable: is this a CUDA build (QUILL_CUDA=ON), "
-               "and does nvidia-smi see a GPU with a driver for CUDA 13?");
+    FAIL_CHECK("QUILL_REQUIRE_CUDA is set but no CUDA device is usable: "
+               << device_unavailable_reason(DeviceType::Cuda));
   MESSAGE("skipped: no CUDA device");
   return false;
 }

@@ -196,6 +196,10 @@ TEST_CASE("cli: --device cuda without a GPU is a one-line error") {
     CHECK(r.status == 1);
     CHECK(one_line(r.err));
     CHECK(r.err.find("--device cuda") != std::string::npos);
+    // The cause, not only the symptom: a CPU-only build, no driver, a driver too old, no kernel image.
+    const std::string reason = device_unavailable_reason(DeviceType::Cuda);
+    CHECK(!reason.empty());
+    CHECK(r.err.find(reason) != std::string::npos);
   }
 }
 

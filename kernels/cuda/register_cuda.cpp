@@ -17,6 +17,7 @@ using namespace binding;
 
 void register_cuda_ops() {
   cuda::install_device_runtime();  // ops are defined either way; without a device no tensor can reach them
+  set_device_unavailable_reason(DeviceType::Cuda, cuda::unavailable_reason());
   constexpr Backend B = Backend::Cuda;
   // The math mode of this call's matrix products, from the store a program switches (settings.h).
   auto math = [settings = cuda::backend_settings()] { return settings->get().math(); };
