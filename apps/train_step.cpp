@@ -1,5 +1,7 @@
 #include "apps/train_step.h"
 
+#include <cstdio>
+
 #include "kernels/step_values.h"
 
 namespace quill {
@@ -75,12 +77,27 @@ void TrainStep::run(const Tensor& images, const Tensor& labels, uint64_t step, d
   staging_->fence();
   if (!recording_) {
     recording_ = make_step_graph(graph_.device());
-    ctx.step = kStepFromValues;
-    ctx.step_values = &values_;
-    // By value: the CPU stand-in calls this again at every replay, after this frame is gone.
-    recording_->capture([this, ctx, images = images_, labels = labels_, sums = sums_]() mutable {
-      queue(ctx, images, labels, 0.0, sums.defined() ? &sums : nullptr);
-    });
+    Context recorded = ctx;
+    recorded.step = kStepFromValues;
+    recorded.step_values = &values_;
+    try {
+      // By value: the CPU stand-in calls this again at every replay, after this frame is gone.
+      recording_->capture([this, recorded, images = images_, labels = labels_, sums = sums_]() mutable {
+        queue(recorded, images, labels, 0.0, sums.defined() ? &sums : nullptr);
+      });
+    } catch (const Error& e) {
+      // Nothing of the step ran (a capture only records), so the run goes on eagerly from this very step,
+      // for good: a library call that cannot be captured (cuDNN does not promise its calls can be) would
+      // fail every later capture too.
+      std::fprintf(stderr, "quill: --cuda-graph: the training step could not be recorded (%s); training goes on "
+                   "without the graph\n", e.what());
+      reset();
+      use_graph_ = false;
+      optimizer_.set_steps(optimizer_.steps() - 1);  // count_step counted the step the recording was for
+      ctx.step = step;
+      queue(ctx, images, labels, lr, sums);
+      return;
+    }
     ++captures_;
   }
   recording_->replay();

@@ -16,6 +16,8 @@
 //     pooling layers' argmax, batch-norm statistics, the optimizer's state): call reset() before anything
 //     else runs the model (evaluation resizes those buffers); the trainer does at the end of every epoch;
 //   - host-side settings read by the ops at each call (cuDNN's math mode, ...) are those of the capture.
+// A capture that fails (a library call that cannot be recorded) is said once on stderr, and the run goes on
+// eagerly from that step with use_graph() false: the same results, without the graph's speed.
 // Memory the captured step allocates stays reserved for the graph (the GPU allocator's capture pool). On
 // the CPU, where the "graph" is a stand-in that calls the step again (runtime/step_graph.h), the same path
 // runs in tests: it must give the eager path's bits.
@@ -44,7 +46,7 @@ class TrainStep {
   // Drops the recorded graph; the next step runs eagerly.
   void reset();
 
-  bool use_graph() const { return use_graph_; }
+  bool use_graph() const { return use_graph_; }  // false from a failed capture on
   int64_t captures() const { return captures_; }  // graphs recorded so far
   int64_t replays() const { return replays_; }    // steps run by replaying one
 

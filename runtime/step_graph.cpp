@@ -27,7 +27,11 @@ StepGraphFactory g_factories[2] = {make_call_again_graph, nullptr};
 
 }  // namespace
 
-void set_step_graph_factory(DeviceType type, StepGraphFactory factory) { g_factories[int(type)] = factory; }
+StepGraphFactory set_step_graph_factory(DeviceType type, StepGraphFactory factory) {
+  const StepGraphFactory previous = g_factories[int(type)];
+  g_factories[int(type)] = factory;
+  return previous;
+}
 
 bool step_graphs_available(DeviceType type) { return g_factories[int(type)] != nullptr; }
 

@@ -29,7 +29,8 @@ class StepGraph {
 };
 
 using StepGraphFactory = std::unique_ptr<StepGraph> (*)();
-void set_step_graph_factory(DeviceType type, StepGraphFactory factory);
+// Installs the factory of a device type and returns the one it replaces (tests put it back).
+StepGraphFactory set_step_graph_factory(DeviceType type, StepGraphFactory factory);
 bool step_graphs_available(DeviceType type);
 // A new, empty graph for work on `device`: the CPU stand-in, or the installed factory's.
 std::unique_ptr<StepGraph> make_step_graph(Device device);

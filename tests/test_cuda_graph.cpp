@@ -297,6 +297,51 @@ TEST_CASE("cuda graph: a train step records once per batch shape and replays (cp
   CHECK(eager_opt.steps() == graph_opt.steps());
 }
 
+// A recording whose capture fails, as a CUDA capture does when the work makes a call that cannot be recorded.
+class FailingCapture final : public StepGraph {
+ public:
+  void capture(const std::function<void()>&) override { fail("operation not permitted when stream is capturing"); }
+  void replay() override { fail("replay of a capture that failed"); }
+};
+
+TEST_CASE("cuda graph: a capture that fails leaves the run eager from that step, with the eager bits (cpu)") {
+  init_backends();
+  struct Restore {
+    StepGraphFactory previous = set_step_graph_factory(
+        DeviceType::Cpu, []() -> std::unique_ptr<StepGraph> { return std::make_unique<FailingCapture>(); });
+    ~Restore() { set_step_graph_factory(DeviceType::Cpu, previous); }
+  } restore;
+  const std::string model = test::model_description_text("small.txt");
+  Graph eager_graph, graph_graph;
+  for (Graph* g : {&eager_graph, &graph_graph}) {
+    add_to_graph(parse_model_description(model), 10, *g);
+    g->build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 3);
+  }
+  OptimizerConfig cfg;  // adam: its bias corrections need the step count that the failed capture counted
+  Optimizer eager_opt(cfg, eager_graph), graph_opt(cfg, graph_graph);
+  SoftmaxCrossEntropy eager_loss(0.1), graph_loss(0.1);
+  TrainStep eager(eager_graph, eager_opt, eager_loss, Backend::Cpu, 5, false);
+  TrainStep failing(graph_graph, graph_opt, graph_loss, Backend::Cpu, 5, true);
+  const Dataset data = digits(64);
+  Tensor images = Tensor::empty(Shape{16, 1, 28, 28}, DType::F32), labels = Tensor::empty(Shape{16}, DType::I32);
+  for (uint64_t step = 0; step < 4; ++step) {
+    for (int i = 0; i < 16; ++i) {
+      const size_t sample = size_t(16 * step + i);
+      labels.data<int32_t>()[i] = data.labels[sample];
+      for (int p = 0; p < 784; ++p) images.data<float>()[i * 784 + p] = data.pixels[sample * 784 + p] / 255.f;
+    }
+    const double lr = 1e-3 * double(step + 1);
+    eager.run(images, labels, step, lr);
+    failing.run(images, labels, step, lr);  // step 1 is the one to record: it fails and runs eagerly
+    CHECK(eager_loss.value() == graph_loss.value());
+  }
+  CHECK_FALSE(failing.use_graph());
+  CHECK(failing.captures() == 0);
+  CHECK(failing.replays() == 0);
+  CHECK(graph_opt.steps() == 4);
+  CHECK(same_bytes(eager_graph.flat_values(), graph_graph.flat_values()));
+}
+
 TEST_CASE("cuda graph: the trainer's graph path gives the eager path's bits (cpu stand-in)") {
   // 300 images in batches of 32: 9 full batches and one of 12 per epoch; validation between epochs.
   const Dataset data = digits(300);
