@@ -145,7 +145,7 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
     char date[32];
     const std::time_t t = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    const nlohmann::json j = {{"model", source},
+    nlohmann::json j = {{"model", source},
                               {"parameters", graph.num_params()},
                               {"batch", o.batch},
                               {"device", placement.str()},
@@ -170,6 +170,7 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
                               {"runs", rates},
                               {"date", date},
                               {"command_line", command_line}};
+    if (placement.backend == Backend::Cudnn) j["cudnn_version"] = cudnn_library_version();
     const std::string text = j.dump(2) + "\n";
     write_file_atomically(o.json, std::vector<uint8_t>(text.begin(), text.end()));
   }

@@ -8,6 +8,7 @@
 #include "runtime/storage.h"
 #endif
 #if QUILL_HAVE_CUDNN
+#include "kernels/cudnn/version.h"
 #include "kernels/cudnn/settings.h"
 #endif
 
@@ -39,6 +40,31 @@ bool gpu_tf32() {
   return cuda::backend_settings()->get().tf32;
 #else
   return false;
+#endif
+}
+
+void set_cudnn_timed_search(bool timed) {
+#if QUILL_HAVE_CUDNN
+  cudnn::Settings s = cudnn::backend_settings()->get();
+  s.timed_search = timed;
+  cudnn::backend_settings()->set(s);
+#endif
+  (void)timed;
+}
+
+bool cudnn_timed_search() {
+#if QUILL_HAVE_CUDNN
+  return cudnn::backend_settings()->get().timed_search;
+#else
+  return true;
+#endif
+}
+
+std::string cudnn_library_version() {
+#if QUILL_HAVE_CUDNN
+  return cudnn::loaded_version();
+#else
+  return "";
 #endif
 }
 

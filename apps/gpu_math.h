@@ -25,6 +25,27 @@ bool gpu_tf32();
 // compiled for sm_80 or later. Where false, --math tf32 leaves them in float32.
 bool custom_tf32_available();
 
+// How the cuDNN backend chooses convolution algorithms: by timing them on the real buffers (true, the
+// default) or by cuDNN's heuristic ranking alone (kernels/cudnn/settings.h). No effect without cuDNN.
+void set_cudnn_timed_search(bool timed);
+bool cudnn_timed_search();
+
+// The cuDNN library this process loaded ("9.19.0"; bench records it), "" in builds without cuDNN.
+std::string cudnn_library_version();
+
+// Sets the cuDNN algorithm search for a scope (tests of many shapes use the heuristic) and puts the previous
+// one back at its end.
+class CudnnSearchScope {
+ public:
+  explicit CudnnSearchScope(bool timed) : previous_(cudnn_timed_search()) { set_cudnn_timed_search(timed); }
+  ~CudnnSearchScope() { set_cudnn_timed_search(previous_); }
+  CudnnSearchScope(const CudnnSearchScope&) = delete;
+  CudnnSearchScope& operator=(const CudnnSearchScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Sets the GPU math mode for a scope and puts the previous one back at its end.
 class GpuMathScope {
  public:

@@ -4,6 +4,8 @@
 // arguments' devices (check_op_argument) and the op's shape contract. Backends fill it in at start-up
 // (kernels/backends.h), so the same test can run every backend of an op against the CPU reference.
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -22,8 +24,15 @@ class OpBase {
   virtual bool has(Backend b) const = 0;
   virtual bool has_contract() const = 0;
 
+  // Calls on backend b that ran another backend's kernel because b could not take the configuration (cuDNN's
+  // "not supported"). Counted by the backend; the tests check that it stays 0 where b must run the op itself,
+  // since a silent fallback would pass every comparison with the CPU.
+  void count_fallback(Backend b) const { fallbacks_[static_cast<int>(b)].fetch_add(1, std::memory_order_relaxed); }
+  int64_t fallbacks(Backend b) const { return fallbacks_[static_cast<int>(b)].load(std::memory_order_relaxed); }
+
  private:
   const char* name_;
+  mutable std::array<std::atomic<int64_t>, kBackendCount> fallbacks_{};
 };
 
 // Every op, in declaration order: for listings ("which ops does cudnn provide?").

@@ -416,6 +416,20 @@ void compare_softmax_xent(Backend backend, int n, int classes, double smoothing,
   check_close(dlogitsg, dlogits, "softmax_xent_backward " + where);
 }
 
+// Runs body and checks that none of `watched` fell back from `backend` to another backend's kernels
+// meanwhile (OpBase::fallbacks): for cuDNN's ops on the configurations it must take itself, a fallback
+// would pass every comparison with the CPU by running the custom kernels instead of cuDNN's.
+template <class Body>
+void expect_no_fallback(Backend backend, const std::vector<const OpBase*>& watched, Body&& body) {
+  std::vector<int64_t> before;
+  for (const OpBase* op : watched) before.push_back(op->fallbacks(backend));
+  body();
+  for (size_t i = 0; i < watched.size(); ++i)
+    CHECK_MESSAGE(watched[i]->fallbacks(backend) == before[i], watched[i]->name(), " on ", backend_name(backend),
+                  " ran another backend's kernel ", watched[i]->fallbacks(backend) - before[i],
+                  " times (its stderr line says why)");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -479,7 +493,11 @@ TEST_CASE("gpu backends: conv2d forward, backward-data and backward-weights matc
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));
     Rng rng(2);
-    for (const ConvGeometry& g : conv_geometries()) compare_conv(backend, g, DType::F32, rng);
+    const CudnnSearchScope heuristic(false);  // hundreds of shapes: cuDNN's ranking, no timing runs
+    expect_no_fallback(backend, {&ops::conv2d_forward, &ops::conv2d_backward_data, &ops::conv2d_backward_weights},
+                       [&] {
+                         for (const ConvGeometry& g : conv_geometries()) compare_conv(backend, g, DType::F32, rng);
+                       });
   }
 }
 
@@ -487,6 +505,7 @@ TEST_CASE("gpu backends: conv2d matches the cpu (float64)") {
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));
     Rng rng(3);
+    const CudnnSearchScope heuristic(false);
     for (const ConvGeometry& g : conv_geometries_f64()) compare_conv(backend, g, DType::F64, rng);
   }
 }
@@ -513,7 +532,9 @@ TEST_CASE("gpu backends: max and average pooling match the cpu") {
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));
     Rng rng(5);
-    for (const PoolGeometry& g : pool_geometries()) compare_pool(backend, g, DType::F32, rng);
+    expect_no_fallback(backend, {&ops::avgpool_forward, &ops::avgpool_backward}, [&] {
+      for (const PoolGeometry& g : pool_geometries()) compare_pool(backend, g, DType::F32, rng);
+    });
     const std::vector<PoolGeometry> all = pool_geometries();
     for (size_t i = 0; i < all.size(); i += 23) compare_pool(backend, all[i], DType::F64, rng);
   }
@@ -530,21 +551,24 @@ TEST_CASE("gpu backends: activations match the cpu, forward and backward") {
                  {Activation::LeakyRelu, "leaky_relu"},
                  {Activation::Tanh, "tanh"},
                  {Activation::Sigmoid, "sigmoid"}};
-    for (DType dt : {DType::F32, DType::F64})
-      for (const auto& kind : kinds)
-        for (int64_t n : {1, 257, 100003}) {
-          const std::string where = std::string(kind.name) + " n=" + std::to_string(n) + " " + name_of(dt);
-          const double alpha = 0.1;
-          const Tensor x = random_tensor(Shape{n}, rng, dt, 0.05, 6.0), dy = random_tensor(Shape{n}, rng, dt);
-          Tensor y = Tensor::empty(Shape{n}, dt), yg = poisoned(Shape{n}, dt);
-          ops::activation_forward(Backend::Cpu, kind.act, alpha, x, y);
-          ops::activation_forward(backend, kind.act, alpha, gpu(x), yg);
-          check_close(yg, y, "activation_forward " + where);
-          Tensor dx = Tensor::empty(Shape{n}, dt), dxg = poisoned(Shape{n}, dt);
-          ops::activation_backward(Backend::Cpu, kind.act, alpha, x, y, dy, dx);
-          ops::activation_backward(backend, kind.act, alpha, gpu(x), yg, gpu(dy), dxg);
-          check_close(dxg, dx, "activation_backward " + where);
-        }
+    // cuDNN runs every kind itself but leaky ReLU, which it has no mode for (the custom kernel by design).
+    expect_no_fallback(backend, {&ops::activation_forward, &ops::activation_backward}, [&] {
+      for (DType dt : {DType::F32, DType::F64})
+        for (const auto& kind : kinds)
+          for (int64_t n : {1, 257, 100003}) {
+            const std::string where = std::string(kind.name) + " n=" + std::to_string(n) + " " + name_of(dt);
+            const double alpha = 0.1;
+            const Tensor x = random_tensor(Shape{n}, rng, dt, 0.05, 6.0), dy = random_tensor(Shape{n}, rng, dt);
+            Tensor y = Tensor::empty(Shape{n}, dt), yg = poisoned(Shape{n}, dt);
+            ops::activation_forward(Backend::Cpu, kind.act, alpha, x, y);
+            ops::activation_forward(backend, kind.act, alpha, gpu(x), yg);
+            check_close(yg, y, "activation_forward " + where);
+            Tensor dx = Tensor::empty(Shape{n}, dt), dxg = poisoned(Shape{n}, dt);
+            ops::activation_backward(Backend::Cpu, kind.act, alpha, x, y, dy, dx);
+            ops::activation_backward(backend, kind.act, alpha, gpu(x), yg, gpu(dy), dxg);
+            check_close(dxg, dx, "activation_backward " + where);
+          }
+    });
   }
 }
 
@@ -637,12 +661,15 @@ TEST_CASE("gpu backends: batch normalisation matches the cpu") {
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));
     Rng rng(10);
-    for (int n : {1, 3, 64})
-      for (int c : {1, 3, 17}) {
-        compare_batchnorm(backend, Shape{n, c, 5, 7}, DType::F32, rng);
-        if (n > 1) compare_batchnorm(backend, Shape{n, c}, DType::F32, rng);  // after a dense layer
-      }
-    compare_batchnorm(backend, Shape{64, 32, 14, 14}, DType::F32, rng);
+    expect_no_fallback(backend, {&ops::batchnorm_forward_train, &ops::batchnorm_forward_eval, &ops::batchnorm_backward},
+                       [&] {
+                         for (int n : {1, 3, 64})
+                           for (int c : {1, 3, 17}) {
+                             compare_batchnorm(backend, Shape{n, c, 5, 7}, DType::F32, rng);
+                             if (n > 1) compare_batchnorm(backend, Shape{n, c}, DType::F32, rng);  // after dense
+                           }
+                         compare_batchnorm(backend, Shape{64, 32, 14, 14}, DType::F32, rng);
+                       });
     compare_batchnorm(backend, Shape{3, 17, 5, 7}, DType::F64, rng);
     compare_batchnorm(backend, Shape{64, 17}, DType::F64, rng);
   }

@@ -1,6 +1,6 @@
 // ReLU, tanh and sigmoid through cuDNN, on the tensor as NCHW (missing dimensions 1). LeakyRelu has no
-// cuDNN mode with Quill's semantics (CUDNN_ACTIVATION_CLIPPED_RELU and ELU differ), so it throws
-// NotSupported and the binding runs the custom kernel.
+// cuDNN mode with Quill's semantics (CUDNN_ACTIVATION_CLIPPED_RELU and ELU differ): the binding runs the
+// custom kernel for it (register_cudnn.cpp), and asked here it throws NotSupported.
 #include <string>
 
 #include "kernels/cudnn/cudnn_check.h"

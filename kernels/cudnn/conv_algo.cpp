@@ -16,7 +16,24 @@ bool tensor_math(cudnnMathType_t m) {
   return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
-// The first (fastest: cuDNN sorts by time) acceptable result. In strict mode the algorithm then runs with
+// The algorithms that sum products directly (GEMM-type). FFT and Winograd transform the data first and round
+// differently: FFT's error scales with the magnitude of the whole output, not of each element. Outside TF32
+// mode the results must be within float32 (float64) rounding of the CPU reference, so only these run there;
+// TF32 mode, already a looser bound, takes the fastest of all.
+bool sums_directly(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+bool sums_directly(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+}
+bool sums_directly(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+}
+
+// The first acceptable result (cuDNN sorts by measured time, or by the heuristic's expected time): a direct
+// sum outside TF32 mode. In strict mode the algorithm then runs with
 // CUDNN_FMA_MATH whatever math type it was reported with, so it cannot switch to TF32. workspace_of sets
 // the math type on the problem and asks cuDNN for the algorithm's workspace under it; a candidate cuDNN
 // then reports as not supported is skipped.
@@ -28,6 +45,7 @@ std::optional<ConvAlgo> pick(const std::vector<Perf>& perf, int count, cudnnData
     if (p.status != CUDNN_STATUS_SUCCESS || p.memory > s.workspace_limit) continue;
     if (s.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
     if (!s.tf32 && tensor_math(p.mathType)) continue;
+    if (!(s.tf32 && type == CUDNN_DATA_FLOAT) && !sums_directly(p.algo)) continue;
     ConvAlgo a;
     a.algo = int(p.algo);
     a.math = strict_float(type, s) ? CUDNN_FMA_MATH : p.mathType;
@@ -56,11 +74,13 @@ std::optional<ConvAlgo> search_forward(cudnnHandle_t h, ConvProblem& p, const Co
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(1, max_count));
   QUILL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.get(), p.w.get(), p.conv.get(), p.y.get(),
                                                            int(perf.size()), &count, perf.data()));
-  const size_t bytes = search_workspace(perf, count, s);
-  Workspace ws(bytes);
-  QUILL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), b.x, p.w.get(), b.w, p.conv.get(),
-                                                           p.y.get(), b.out, int(perf.size()), &count,
-                                                           perf.data(), ws.get(), bytes));
+  if (s.timed_search) {  // else the heuristic ranking above stands
+    const size_t bytes = search_workspace(perf, count, s);
+    Workspace ws(bytes);
+    QUILL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), b.x, p.w.get(), b.w, p.conv.get(),
+                                                             p.y.get(), b.out, int(perf.size()), &count,
+                                                             perf.data(), ws.get(), bytes));
+  }
   return pick(perf, count, p.type, s, [&](const ConvAlgo& a, size_t* needed) {
     p.conv.set_math(a.math);
     return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), p.conv.get(), p.y.get(),
@@ -75,11 +95,13 @@ std::optional<ConvAlgo> search_backward_data(cudnnHandle_t h, ConvProblem& p, co
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(std::max(1, max_count));
   QUILL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
                                                                 int(perf.size()), &count, perf.data()));
-  const size_t bytes = search_workspace(perf, count, s);
-  Workspace ws(bytes);
-  QUILL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), b.w, p.y.get(), b.dy, p.conv.get(),
-                                                                p.x.get(), b.out, int(perf.size()), &count,
-                                                                perf.data(), ws.get(), bytes));
+  if (s.timed_search) {  // else the heuristic ranking above stands
+    const size_t bytes = search_workspace(perf, count, s);
+    Workspace ws(bytes);
+    QUILL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), b.w, p.y.get(), b.dy, p.conv.get(),
+                                                                  p.x.get(), b.out, int(perf.size()), &count,
+                                                                  perf.data(), ws.get(), bytes));
+  }
   return pick(perf, count, p.type, s, [&](const ConvAlgo& a, size_t* needed) {
     p.conv.set_math(a.math);
     return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
@@ -94,11 +116,13 @@ std::optional<ConvAlgo> search_backward_filter(cudnnHandle_t h, ConvProblem& p, 
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(std::max(1, max_count));
   QUILL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), p.conv.get(),
                                                                   p.w.get(), int(perf.size()), &count, perf.data()));
-  const size_t bytes = search_workspace(perf, count, s);
-  Workspace ws(bytes);
-  QUILL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), b.x, p.y.get(), b.dy,
-                                                                  p.conv.get(), p.w.get(), b.out, int(perf.size()),
-                                                                  &count, perf.data(), ws.get(), bytes));
+  if (s.timed_search) {  // else the heuristic ranking above stands
+    const size_t bytes = search_workspace(perf, count, s);
+    Workspace ws(bytes);
+    QUILL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), b.x, p.y.get(), b.dy,
+                                                                    p.conv.get(), p.w.get(), b.out, int(perf.size()),
+                                                                    &count, perf.data(), ws.get(), bytes));
+  }
   return pick(perf, count, p.type, s, [&](const ConvAlgo& a, size_t* needed) {
     p.conv.set_math(a.math);
     return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv.get(), p.w.get(),
@@ -129,7 +153,7 @@ std::optional<ConvAlgo> ConvAlgoCache::choose(cudnnHandle_t handle, ConvPass pas
                                               ConvProblem& problem, const ConvBuffers& buffers, const Settings& s) {
   const std::vector<int64_t> key = {int64_t(pass), current_device(), int64_t(problem.type), g.n, g.c, g.h, g.w,
                                     g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, int64_t(s.tf32),
-                                    int64_t(s.deterministic), int64_t(s.workspace_limit),
+                                    int64_t(s.deterministic), int64_t(s.workspace_limit), int64_t(s.timed_search),
                                     alignment(buffers.x), alignment(buffers.w), alignment(buffers.dy),
                                     alignment(buffers.out)};
   // Held through the search: two threads timing at once would distort each other's timings.

@@ -1,7 +1,10 @@
 #pragma once
 // Choosing a cuDNN convolution algorithm per (shape, pass): cuDNN times its candidates on the real buffers
-// (cudnnFind*AlgorithmEx) within the workspace limit, and the fastest one the settings accept is kept:
-// only deterministic ones in deterministic mode, and none using tensor-core math in strict float32 mode.
+// (cudnnFind*AlgorithmEx; with Settings::timed_search off, its heuristic ranking stands instead) within the
+// workspace limit, and the fastest one the settings accept is kept:
+// only deterministic ones in deterministic mode, and in strict float32 (and float64) only GEMM-type ones
+// without tensor-core math: FFT and Winograd round differently from a direct sum, so they run in TF32 mode
+// only.
 // The choice is cached per device, dtype, geometry, pass, settings and the buffers' alignment, so the search
 // runs about once per layer. Each algorithm is deterministic, but the choice is by timing: another process
 // may choose another one, and its results may differ in the last bits.

@@ -8,6 +8,9 @@ void cudnn_fail(cudnnStatus_t status, const char* what, const char* file, int li
   std::ostringstream os;
   os << file << ":" << line << ": " << what << " failed: " << cudnnGetErrorString(status) << " (" << int(status)
      << ")";
+  if (is_environment_failure(status))
+    os << "; cuDNN cannot run on this machine (" << cudnnGetVersion() << " loaded, built with " << CUDNN_VERSION
+       << "): check the driver, the CUDA runtime and the cuDNN library on LD_LIBRARY_PATH";
   if (is_not_supported(status)) throw NotSupported(os.str());
   throw Error(os.str());
 }

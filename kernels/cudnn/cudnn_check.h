@@ -13,9 +13,20 @@ class NotSupported : public Error {
   using Error::Error;
 };
 
-// CUDNN_STATUS_NOT_SUPPORTED and its sub-codes (cuDNN 9 groups them as 3000..3999).
+// The sub-codes of "not supported" that are about the machine, not the configuration: a driver or CUDA
+// runtime cuDNN cannot work with, a GPU it has no kernels for, a missing prerequisite or sub-library. They
+// are errors: falling back to the custom kernels there would turn the whole cuDNN backend into the custom
+// one without a word in the results.
+inline bool is_environment_failure(cudnnStatus_t status) {
+  return status >= CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER &&
+         status <= CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE;
+}
+
+// CUDNN_STATUS_NOT_SUPPORTED and its sub-codes about the configuration (cuDNN 9 groups all sub-codes as
+// 3000..3999): no kernel for this shape, type, layout or padding.
 inline bool is_not_supported(cudnnStatus_t status) {
-  return status >= CUDNN_STATUS_NOT_SUPPORTED && int(status) < int(CUDNN_STATUS_NOT_SUPPORTED) + 1000;
+  return status >= CUDNN_STATUS_NOT_SUPPORTED && int(status) < int(CUDNN_STATUS_NOT_SUPPORTED) + 1000 &&
+         !is_environment_failure(status);
 }
 
 namespace detail {

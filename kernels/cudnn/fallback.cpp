@@ -7,12 +7,13 @@
 
 namespace quill::cudnn {
 
-void note_fallback(const char* op, const std::string& shape) {
+void note_fallback(const char* op, const std::string& shape, const std::string& reason) {
   static std::mutex mutex;
   static std::set<std::string> noted;
   std::lock_guard<std::mutex> lock(mutex);
-  if (!noted.insert(op).second) return;
-  std::fprintf(stderr, "quill: cudnn: %s %s: not supported by cuDNN, using the custom kernel\n", op, shape.c_str());
+  if (!noted.insert(std::string(op) + "\n" + reason).second) return;
+  std::fprintf(stderr, "quill: cudnn: %s %s: not supported by cuDNN (%s), using the custom kernel\n", op,
+               shape.c_str(), reason.c_str());
 }
 
 std::string describe(const ConvGeometry& g) {

@@ -1,6 +1,8 @@
 #pragma once
-// Running the custom CUDA kernel where cuDNN has none, and saying so once per op on stderr:
-//   quill: cudnn: <op> <shape>: not supported by cuDNN, using the custom kernel
+// Running the custom CUDA kernel where cuDNN rejects a configuration, and saying so on stderr, once per op
+// and reason:
+//   quill: cudnn: <op> <shape>: not supported by cuDNN (<reason>), using the custom kernel
+// (Ops cuDNN has no kernel for at all run the custom kernels silently: register_cudnn.cpp lists them.)
 #include <string>
 
 #include "kernels/geometry.h"
@@ -8,8 +10,9 @@
 
 namespace quill::cudnn {
 
-// Logs the line above the first time it is called for this op (thread-safe); later calls are silent.
-void note_fallback(const char* op, const std::string& shape);
+// Logs the line above the first time it is called for this op and reason (thread-safe); later calls are
+// silent.
+void note_fallback(const char* op, const std::string& shape, const std::string& reason);
 
 std::string describe(const ConvGeometry& g);  // "x [n, c, h, w] w [k, c, r, s] stride 1x1 pad 0x0"
 std::string describe(const PoolGeometry& g);  // "x [n, c, h, w] window 2x2 stride 2x2 pad 0x0"

@@ -5,8 +5,10 @@
 
 namespace quill::cudnn {
 
-// The handle of the current CUDA device, created on first use. Handles live until the process ends
-// (destroying them during static destruction could run after the CUDA context is gone).
+// The handle of the current CUDA device, created on first use, after checking that the loaded cuDNN library
+// is the major version this build was compiled against and built for the same CUDA major version (else an
+// error: a cuDNN that cannot start is never a silent fallback to the custom kernels). Handles live until the
+// process ends (destroying them during static destruction could run after the CUDA context is gone).
 cudnnHandle_t handle();
 
 // The current CUDA device's index (part of the algorithm cache key).

@@ -1,8 +1,9 @@
 // Binds the cuDNN backend to the ops of runtime/ops.h. Every op has a Backend::Cudnn implementation:
 // convolution, average pooling, ReLU/tanh/sigmoid and batch normalisation go through cuDNN; the rest
 // (max pooling with its argmax, LeakyRelu, dense, dropout, add, fill, the loss, count_correct, optimizers)
-// and any configuration cuDNN reports as not supported run the CUDA backend's implementation from the
-// registry, with one line on stderr the first time per op (fallback.h).
+// run the CUDA backend's implementation from the registry, and so does any configuration cuDNN reports as
+// not supported, counted on the op (OpBase::fallbacks) and said on stderr once per op and reason
+// (fallback.h). A cuDNN that cannot run on the machine at all is an error, never a fallback.
 //
 // The ops capture one Context: the settings store (settings.h) they read at each call and the
 // convolution algorithm cache.
@@ -31,58 +32,40 @@ struct Context {
 
 // Runs the cuDNN path; where cuDNN has no kernel for the configuration, notes it and runs the custom one.
 template <class Describe, class CudnnPath, class CustomPath>
-void cudnn_or_custom(const char* op, Describe&& describe, CudnnPath&& cudnn_path, CustomPath&& custom_path) {
+void cudnn_or_custom(const OpBase& op, Describe&& describe, CudnnPath&& cudnn_path, CustomPath&& custom_path) {
   try {
     cudnn_path();
-  } catch (const cudnn::NotSupported&) {
-    cudnn::note_fallback(op, describe());
+  } catch (const cudnn::NotSupported& e) {
+    op.count_fallback(B);
+    cudnn::note_fallback(op.name(), describe(), e.what());
     custom_path();
   }
 }
 
-// The shape of the first tensor argument, for the fallback line.
-inline std::string shape_of(const Tensor& t) { return cudnn::describe(t); }
-template <class T>
-std::string shape_of(const T&) {
-  return "";
-}
-template <class... Args>
-std::string first_shape(const Args&... args) {
-  std::string s;
-  ((s.empty() ? void(s = shape_of(args)) : void()), ...);
-  return s;
-}
-
-// An op cuDNN lacks: always the CUDA backend's implementation.
+// An op cuDNN lacks: always the CUDA backend's implementation (by design, so neither logged nor counted).
 template <class... Args>
 void define_custom(Op<void(Args...)>& op) {
-  op.define(B, [&op](Args... args) {
-    cudnn::note_fallback(op.name(), first_shape(args...));
-    op(Backend::Cuda, std::forward<Args>(args)...);
-  });
+  op.define(B, [&op](Args... args) { op(Backend::Cuda, std::forward<Args>(args)...); });
 }
 
 void define_convolution(const std::shared_ptr<Context>& ctx) {
   ops::conv2d_forward.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
                                       Tensor& y) {
-    const char* op = "conv2d_forward";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(g); },
+        ops::conv2d_forward, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_forward(ctx->settings->get(), ctx->conv_algos, g, x, w, b, y); },
         [&] { ops::conv2d_forward(Backend::Cuda, g, x, w, b, y); });
   });
   ops::conv2d_backward_data.define(B, [ctx](const ConvGeometry& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
-    const char* op = "conv2d_backward_data";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(g); },
+        ops::conv2d_backward_data, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_backward_data(ctx->settings->get(), ctx->conv_algos, g, dy, w, dx); },
         [&] { ops::conv2d_backward_data(Backend::Cuda, g, dy, w, dx); });
   });
   ops::conv2d_backward_weights.define(B, [ctx](const ConvGeometry& g, const Tensor& x, const Tensor& dy, Tensor& dw,
                                                Tensor* db) {
-    const char* op = "conv2d_backward_weights";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(g); },
+        ops::conv2d_backward_weights, [&] { return cudnn::describe(g); },
         [&] { cudnn::conv_backward_filter(ctx->settings->get(), ctx->conv_algos, g, x, dy, dw, db); },
         [&] { ops::conv2d_backward_weights(Backend::Cuda, g, x, dy, dw, db); });
   });
@@ -93,31 +76,31 @@ void define_pooling() {
   define_custom(ops::maxpool_forward);
   define_custom(ops::maxpool_backward);
   ops::avgpool_forward.define(B, [](const PoolGeometry& g, const Tensor& x, Tensor& y) {
-    const char* op = "avgpool_forward";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_forward(g, x, y); },
+        ops::avgpool_forward, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_forward(g, x, y); },
         [&] { ops::avgpool_forward(Backend::Cuda, g, x, y); });
   });
   ops::avgpool_backward.define(B, [](const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
-    const char* op = "avgpool_backward";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_backward(g, dy, dx); },
+        ops::avgpool_backward, [&] { return cudnn::describe(g); }, [&] { cudnn::avgpool_backward(g, dy, dx); },
         [&] { ops::avgpool_backward(Backend::Cuda, g, dy, dx); });
   });
 }
 
 void define_activations() {
+  // cuDNN has no leaky ReLU: the custom kernel by design, like the ops of define_custom.
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
-    const char* op = "activation_forward";
+    if (act == Activation::LeakyRelu) return ops::activation_forward(Backend::Cuda, act, alpha, x, y);
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_forward(act, x, y); },
+        ops::activation_forward, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_forward(act, x, y); },
         [&] { ops::activation_forward(Backend::Cuda, act, alpha, x, y); });
   });
   ops::activation_backward.define(B, [](Activation act, double alpha, const Tensor& x, const Tensor& y,
                                         const Tensor& dy, Tensor& dx) {
-    const char* op = "activation_backward";
+    if (act == Activation::LeakyRelu) return ops::activation_backward(Backend::Cuda, act, alpha, x, y, dy, dx);
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(x); }, [&] { cudnn::activation_backward(act, x, y, dy, dx); },
+        ops::activation_backward, [&] { return cudnn::describe(x); },
+        [&] { cudnn::activation_backward(act, x, y, dy, dx); },
         [&] { ops::activation_backward(Backend::Cuda, act, alpha, x, y, dy, dx); });
   });
 }
@@ -126,9 +109,8 @@ void define_batchnorm() {
   ops::batchnorm_forward_train.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
-    const char* op = "batchnorm_forward_train";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(x); },
+        ops::batchnorm_forward_train, [&] { return cudnn::describe(x); },
         [&] {
           cudnn::batchnorm_forward_train(x, gamma, beta, eps, momentum, y, save_mean, save_invstd, running_mean,
                                          running_var);
@@ -141,18 +123,16 @@ void define_batchnorm() {
   ops::batchnorm_forward_eval.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
-    const char* op = "batchnorm_forward_eval";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(x); },
+        ops::batchnorm_forward_eval, [&] { return cudnn::describe(x); },
         [&] { cudnn::batchnorm_forward_eval(x, gamma, beta, running_mean, running_var, eps, y); },
         [&] { ops::batchnorm_forward_eval(Backend::Cuda, x, gamma, beta, running_mean, running_var, eps, y); });
   });
   ops::batchnorm_backward.define(B, [](const Tensor& x, const Tensor& dy, const Tensor& gamma,
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
-    const char* op = "batchnorm_backward";
     cudnn_or_custom(
-        op, [&] { return cudnn::describe(x); },
+        ops::batchnorm_backward, [&] { return cudnn::describe(x); },
         [&] { cudnn::batchnorm_backward(x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta); },
         [&] { ops::batchnorm_backward(Backend::Cuda, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta); });
   });

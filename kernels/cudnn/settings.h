@@ -18,6 +18,11 @@ struct Settings {
   bool deterministic = true;
   // Most device memory one convolution may use as workspace (also bounds the algorithm search).
   size_t workspace_limit = size_t(256) << 20;
+  // true: convolution algorithms chosen by timing them on the real buffers (cudnnFind*AlgorithmEx); false:
+  // by cuDNN's heuristic ranking alone (cudnnGet*Algorithm_v7), no timing runs. The tests' hundreds of
+  // shapes use the heuristic: a search per shape would cost more than the checks, above all under
+  // compute-sanitizer.
+  bool timed_search = true;
 };
 
 using SettingsStore = ::quill::SettingsStore<Settings>;
