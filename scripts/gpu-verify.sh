@@ -141,6 +141,10 @@ run_first() {
       > "$out/first-sanitizer-$tool.log" 2>&1
     grep -E "ERROR SUMMARY|^\[doctest\] Status|^(ok|exit|skipped)" "$out/first-sanitizer-$tool.log" | tail -3 || true
   done
+  # What the backends said on the way: cuDNN configurations run by the custom kernels (and why), an older
+  # cuDNN library than the build's, a training step that could not be recorded as a CUDA graph.
+  echo "backend notes:"
+  cat "$out"/*.log | grep -E "^quill: (cudnn|--cuda-graph):" | sort | uniq -c | sort -rn | head -20 | cut -c1-300 || true
 }
 
 pack_first() {  # the device tool brings back at most 8 files: one archive of the logs and results
