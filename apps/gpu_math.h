@@ -33,29 +33,22 @@ bool cudnn_timed_search();
 // The cuDNN library this process loaded ("9.19.0"; bench records it), "" in builds without cuDNN.
 std::string cudnn_library_version();
 
-// Sets the cuDNN algorithm search for a scope (tests of many shapes use the heuristic) and puts the previous
-// one back at its end.
-class CudnnSearchScope {
+// Sets one of the switches above for a scope and puts the previous value back at its end.
+template <bool (*Get)(), void (*Set)(bool)>
+class SwitchScope {
  public:
-  explicit CudnnSearchScope(bool timed) : previous_(cudnn_timed_search()) { set_cudnn_timed_search(timed); }
-  ~CudnnSearchScope() { set_cudnn_timed_search(previous_); }
-  CudnnSearchScope(const CudnnSearchScope&) = delete;
-  CudnnSearchScope& operator=(const CudnnSearchScope&) = delete;
+  explicit SwitchScope(bool on) : previous_(Get()) { Set(on); }
+  ~SwitchScope() { Set(previous_); }
+  SwitchScope(const SwitchScope&) = delete;
+  SwitchScope& operator=(const SwitchScope&) = delete;
 
  private:
   bool previous_;
 };
 
-// Sets the GPU math mode for a scope and puts the previous one back at its end.
-class GpuMathScope {
- public:
-  explicit GpuMathScope(bool tf32) : previous_(gpu_tf32()) { set_gpu_tf32(tf32); }
-  ~GpuMathScope() { set_gpu_tf32(previous_); }
-  GpuMathScope(const GpuMathScope&) = delete;
-  GpuMathScope& operator=(const GpuMathScope&) = delete;
-
- private:
-  bool previous_;
-};
+// The GPU math mode for a scope (true: TF32).
+using GpuMathScope = SwitchScope<gpu_tf32, set_gpu_tf32>;
+// The cuDNN algorithm search for a scope (false: the heuristic; tests of many shapes use it).
+using CudnnSearchScope = SwitchScope<cudnn_timed_search, set_cudnn_timed_search>;
 
 }  // namespace quill
