@@ -11,11 +11,12 @@
 #include "kernels/cudnn/version.h"
 
 namespace quill::cudnn {
-namespace {
 
-std::string version_text(size_t v) {  // cuDNN 9 numbers versions major * 10000 + minor * 100 + patch
+std::string version_text(size_t v) {
   return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
 }
+
+namespace {
 
 // The cuDNN library found at run time must be the major version this build was compiled against, and built
 // for the same major CUDA version as this program. An older minor version may lack what the headers
@@ -55,7 +56,7 @@ cudnnHandle_t handle() {
   cudnnHandle_t h = nullptr;
   // Any failure here is an error, never "not supported": the cuDNN backend cannot run at all.
   const cudnnStatus_t created = cudnnCreate(&h);
-  QUILL_CHECK(created == CUDNN_STATUS_SUCCESS, "cuDNN ", version_text(cudnnGetVersion()),
+  QUILL_CHECK(created == CUDNN_STATUS_SUCCESS, "cuDNN ", loaded_version(),
               " cannot start on this machine: cudnnCreate failed: ", cudnnGetErrorString(created), " (",
               int(created), ")");
   const cudnnStatus_t bound = cudnnSetStream(h, quill::cuda::stream());
