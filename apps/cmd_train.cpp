@@ -406,7 +406,8 @@ Command add_train_command(CLI::App& quill) {
                    ->capture_default_str());
   rd.push_back(cmd->add_option("--augment", o->augment,
                                "Training augmentation: none; shift (whole pixels, up to 2, no resampling); shift-stroke (shift, "
-                               "then strokes up to half a pixel thicker or thinner); affine "
+                               "then strokes up to half a pixel thicker or thinner); shift-reframe (shift, half the EMNIST samples "
+                               "first framed as a photo is); affine "
                                "(rotation, scale, shift, shear); or elastic (affine and an elastic distortion)")
                    ->check(CLI::IsMember(augmentation_names()))
                    ->capture_default_str());

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "data/preprocess.h"
 #include "runtime/error.h"
 
 namespace quill {
@@ -128,8 +129,16 @@ AugmentConfig shift_and_stroke(int max_shift_px, float max_stroke_change) {
   return c;
 }
 
+AugmentConfig shift_and_reframe(int max_shift_px, float reframe_probability) {
+  QUILL_CHECK(reframe_probability >= 0 && reframe_probability <= 1, "augment: the reframe probability must be in [0, 1], got ",
+              reframe_probability);
+  AugmentConfig c = shift_only(max_shift_px);
+  c.reframe_probability = reframe_probability;
+  return c;
+}
+
 const std::vector<std::string>& augmentation_names() {
-  static const std::vector<std::string> names = {"none", "shift", "shift-stroke", "affine", "elastic"};
+  static const std::vector<std::string> names = {"none", "shift", "shift-stroke", "shift-reframe", "affine", "elastic"};
   return names;
 }
 
@@ -137,6 +146,7 @@ std::optional<AugmentConfig> augmentation_named(const std::string& name) {
   if (name == "none") return std::nullopt;
   if (name == "shift") return shift_only();
   if (name == "shift-stroke") return shift_and_stroke();
+  if (name == "shift-reframe") return shift_and_reframe();
   if (name == "affine") return AugmentConfig{};
   if (name == "elastic") {
     AugmentConfig c;
@@ -161,6 +171,8 @@ void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const A
   QUILL_CHECK(!c.elastic || c.elastic_sigma > 0, "augment: elastic_sigma must be positive, got ", c.elastic_sigma);
   QUILL_CHECK(c.max_stroke_change >= 0 && c.max_stroke_change <= 1,
               "augment: max_stroke_change must be in [0, 1], got ", c.max_stroke_change);
+  QUILL_CHECK(c.reframe_probability >= 0 && c.reframe_probability <= 1,
+              "augment: reframe_probability must be in [0, 1], got ", c.reframe_probability);
   // Draw every parameter in a fixed order, even zero-width ranges, so the stream layout never shifts.
   const double angle = rng.uniform(-c.max_rotation_deg, c.max_rotation_deg) * (3.14159265358979323846 / 180.0);
   const double scale = rng.uniform(c.min_scale, c.max_scale);
@@ -182,6 +194,13 @@ void augment_image(const uint8_t* src, uint8_t* dst, int rows, int cols, const A
   const double det = m00 * m11 - m01 * m10;
   const double i00 = m11 / det, i01 = -m01 / det, i10 = -m10 / det, i11 = m00 / det;
   const double cx = (cols - 1) * 0.5, cy = (rows - 1) * 0.5;
+
+  // Drawn only when on, so the other augmentations keep the streams they always had.
+  std::vector<uint8_t> reframed;
+  if (c.reframe_probability > 0 && rng.uniform(0.0, 1.0) < c.reframe_probability) {
+    reframed = reframe_emnist_sample(src, rows, cols);
+    src = reframed.data();
+  }
 
   std::vector<float> dx, dy;
   if (c.elastic) {

@@ -33,6 +33,9 @@ struct AugmentConfig {
   // 4-neighbourhood (grey-level dilation, strokes about a pixel thicker at a = 1), a < 0 to the smallest
   // (erosion). Grey levels stay those of the image, nothing is resampled. 0: off.
   float max_stroke_change = 0.0f;
+  // With this probability the sample is first framed again as `quill predict` frames a photo
+  // (reframe_emnist_sample, EMNIST samples only): it loses EMNIST's cue to the written size, as photos do.
+  float reframe_probability = 0.0f;
 };
 
 // Whole-pixel shifts of up to `max_shift_px` in x and y, each of the 2*max+1 values equally likely, and
@@ -42,7 +45,10 @@ AugmentConfig shift_only(int max_shift_px = 2);
 // shift_only plus a stroke-width change of up to `max_stroke_change` either way (`--augment shift-stroke`).
 AugmentConfig shift_and_stroke(int max_shift_px = 2, float max_stroke_change = 0.5f);
 
-// The augmentations `quill train --augment` offers, by name: none, shift, shift-stroke, affine, elastic. The
+// shift_only after a photo's framing in a fraction `reframe_probability` of the samples (`--augment shift-reframe`).
+AugmentConfig shift_and_reframe(int max_shift_px = 2, float reframe_probability = 0.5f);
+
+// The augmentations `quill train --augment` offers, by name: none, shift, shift-stroke, shift-reframe, affine, elastic. The
 // command line, the trainer's check and the loader all go through these two, so a new one is added in one place.
 const std::vector<std::string>& augmentation_names();
 // The configuration of a named augmentation; nothing for "none". Throws quill::Error for an unknown name.

@@ -655,6 +655,20 @@ Image preprocess_character_image(const Image& photo, const PreprocessOptions& op
   return sample_to_image(preprocess_character(photo, options).data(), kSide, kSide);
 }
 
+std::vector<uint8_t> reframe_emnist_sample(const uint8_t* sample, int rows, int cols) {
+  constexpr int kEnlarge = 4;  // the box is found to a quarter pixel, as on a photo many times larger
+  QUILL_CHECK(rows == kSide && cols == kSide, "reframe: EMNIST samples are ", kSide, "x", kSide, ", got ", cols, "x", rows);
+  Plane p(cols, rows);
+  for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;
+  Plane large = resize(p, cols * kEnlarge, rows * kEnlarge);
+  InkBox box = box_where(large, kBoxLevel);
+  if (box.x1 < box.x0) return std::vector<uint8_t>(sample, sample + p.v.size());
+  Plane framed = frame_emnist(crop(large, box));
+  std::vector<uint8_t> out(framed.v.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::lround(clamp01(framed.v[i]) * 255.0f));
+  return out;
+}
+
 double sample_stroke_width(const uint8_t* sample, int rows, int cols) {
   Plane p(cols, rows);
   for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;

@@ -76,6 +76,13 @@ std::vector<uint8_t> preprocess_character(const Image& photo, const PreprocessOp
 // The same sample as an Image, for saving "the image the network saw" (see sample_to_image).
 Image preprocess_character_image(const Image& photo, const PreprocessOptions& options = {});
 
+// An EMNIST-style sample framed again the way preprocess_character frames a photo's character under
+// FramingConvention::Emnist: enlarged 4 times, cut to its ink box, centred with the same border, brought
+// back to 28x28. EMNIST's own frame keeps a cue to how large the character was written (its margin was
+// fixed at the scan's resolution); a photo's frame cannot, and this shows a network what a photo's looks
+// like (`quill train --augment shift-reframe`). A sample with no ink at the box level comes back unchanged.
+std::vector<uint8_t> reframe_emnist_sample(const uint8_t* sample, int rows = 28, int cols = 28);
+
 // The stroke width of a dataset-style sample (0 background .. 255 ink), in its pixels: ink mass over half
 // the summed gradient magnitude (the edge length), so a sharp stroke of width w reads w. Strokes under
 // about 2 pixels read about 1.8, and blurred thin strokes read wider than they are.

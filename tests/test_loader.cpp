@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "data/idx.h"
 #include "data/loader.h"
+#include "data/preprocess.h"
 #include "runtime/error.h"
 
 namespace {
@@ -262,19 +263,44 @@ TEST_CASE("data: shift-stroke augmentation is the same shift, then a partial dil
   CHECK_THROWS_AS(quill::shift_and_stroke(2, -0.1f), quill::Error);
 }
 
+TEST_CASE("data: shift-reframe augmentation shifts either the sample or its photo framing, each about half the time") {
+  const quill::Dataset d = make_dataset(3);  // discs of radius 5: reframing enlarges them to the photo frame
+  const quill::AugmentConfig shift = quill::shift_only(2), reframe = quill::shift_and_reframe(2, 0.5f);
+  std::vector<uint8_t> plain(784), of_reframed(784), out(784);
+  int kept = 0, reframed = 0;
+  for (int64_t i = 0; i < 400; ++i) {
+    const uint8_t* src = d.image(i % 3);
+    const std::vector<uint8_t> framed = quill::reframe_emnist_sample(src);
+    REQUIRE(framed != std::vector<uint8_t>(src, src + 784));
+    quill::augment_sample(src, plain.data(), 28, 28, shift, 5, 1, i);
+    quill::augment_sample(framed.data(), of_reframed.data(), 28, 28, shift, 5, 1, i);
+    quill::augment_sample(src, out.data(), 28, 28, reframe, 5, 1, i);
+    // The same whole-pixel shift as plain `shift` draws, of one or the other.
+    REQUIRE((out == plain || out == of_reframed));
+    (out == plain ? kept : reframed) += 1;
+  }
+  // Probability 0.5: 200 expected each way (4 sigma is +-40).
+  CHECK(kept > 150);
+  CHECK(reframed > 150);
+  CHECK_THROWS_AS(quill::shift_and_reframe(2, 1.5f), quill::Error);
+}
+
 TEST_CASE("data: augmentations by name") {
   CHECK(!quill::augmentation_named("none"));
   CHECK(quill::augmentation_named("shift")->whole_pixel_shift);
   CHECK(quill::augmentation_named("shift")->max_stroke_change == 0);
   CHECK(quill::augmentation_named("shift-stroke")->whole_pixel_shift);
   CHECK(quill::augmentation_named("shift-stroke")->max_stroke_change == doctest::Approx(0.5));
+  CHECK(quill::augmentation_named("shift-reframe")->whole_pixel_shift);
+  CHECK(quill::augmentation_named("shift-reframe")->reframe_probability == doctest::Approx(0.5));
+  CHECK(quill::augmentation_named("shift")->reframe_probability == 0);
   CHECK(quill::augmentation_named("affine")->max_rotation_deg > 0);
   CHECK(!quill::augmentation_named("affine")->elastic);
   CHECK(quill::augmentation_named("elastic")->elastic);
   for (const std::string& name : quill::augmentation_names())
     if (name != "none") CHECK(quill::augmentation_named(name).has_value());
   CHECK_THROWS_WITH_AS(quill::augmentation_named("wobble"),
-                       "unknown augmentation 'wobble' (expected none, shift, shift-stroke, affine or elastic)",
+                       "unknown augmentation 'wobble' (expected none, shift, shift-stroke, shift-reframe, affine or elastic)",
                        quill::Error);
 }
 
