@@ -76,11 +76,13 @@ std::vector<uint8_t> preprocess_character(const Image& photo, const PreprocessOp
 // The same sample as an Image, for saving "the image the network saw" (see sample_to_image).
 Image preprocess_character_image(const Image& photo, const PreprocessOptions& options = {});
 
-// An EMNIST-style sample framed again the way preprocess_character frames a photo's character under
-// FramingConvention::Emnist: enlarged 4 times, cut to its ink box, centred with the same border, brought
-// back to 28x28. EMNIST's own frame keeps a cue to how large the character was written (its margin was
-// fixed at the scan's resolution); a photo's frame cannot, and this shows a network what a photo's looks
-// like (`quill train --augment shift-reframe`). A sample with no ink at the box level comes back unchanged.
+// An EMNIST-style sample as preprocess_character makes a photo of it under FramingConvention::Emnist:
+// enlarged 4 times, drawn as solid ink inside its 50% contour (a pen's ink has a sharp edge; EMNIST's grey
+// fringe is its scan's blur), cut to the ink box, centred with the photo border, brought back to 28x28.
+// EMNIST's own frame keeps a cue to how large the character was written (its margin was fixed at the
+// scan's resolution, around the blurred strokes); a photo's frame cannot, and this shows a network what a
+// photo's looks like (`quill train --augment shift-reframe`). A sample with no ink at the box level comes
+// back unchanged.
 std::vector<uint8_t> reframe_emnist_sample(const uint8_t* sample, int rows = 28, int cols = 28);
 
 // The stroke width of a dataset-style sample (0 background .. 255 ink), in its pixels: ink mass over half
