@@ -17,6 +17,7 @@
 #include "kernels/backends.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/conv2d_gemm.cuh"
+#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/matrix_gemm.cuh"
 #include "kernels/cuda/pool_elements.cuh"
 #include "runtime/ops.h"
@@ -337,4 +338,23 @@ TEST_CASE("cuda index maps on the host: the GEMM kernels' staging loads fill eve
   check_stage_slots<Tf32::kM, Tf32::kK, Tf32::kThreads, false>();
   check_stage_slots<Tf32::kN, Tf32::kK, Tf32::kThreads, true>();
   check_stage_slots<Tf32::kN, Tf32::kK, Tf32::kThreads, false>();
+}
+
+TEST_CASE("cuda size checks on the host: sizes whose loops would overshoot int are refused before any launch") {
+  // The headroom is real: a size between kMaxIntExtent and INT32_MAX fits an int, but a loop stepping past
+  // it would not. Each check throws before anything touches the (null) pointers or a GPU.
+  const int just_over = int(cuda::kMaxIntExtent) + 9;
+  CHECK(int64_t(just_over) < INT32_MAX);
+  ConvGeometry g{1, 238607568, 3, 3, 1, 3, 3, 1, 1, 0, 0};  // c*r*s = 2,147,468,112: an int, over the limit
+  CHECK_THROWS_WITH_AS(cuda::conv::dims_of(g, "conv"), "conv: tensor too large for 32-bit GEMM indices", Error);
+  g.c = 238602012;  // c*r*s = 2,147,418,108: inside
+  CHECK_NOTHROW(cuda::conv::dims_of(g, "conv"));
+  CHECK_THROWS_WITH_AS(cuda::launch_gemm_problem<float>(cuda::Math::Fp32,
+                                                        cuda::matrix_problem<float, false, false>(
+                                                            1, 1, just_over, 1.0f, nullptr, just_over, nullptr, 1,
+                                                            0.0f, nullptr, 1)),
+                       doctest::Contains("too large for 32-bit loops"), Error);
+  CHECK_THROWS_WITH_AS(cuda::batchnorm_forward_train<float>(1, 1, just_over, nullptr, nullptr, nullptr, 1e-5, 0.1,
+                                                            nullptr, nullptr, nullptr, nullptr, nullptr),
+                       doctest::Contains("too many elements per channel"), Error);
 }

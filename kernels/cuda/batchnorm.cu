@@ -89,7 +89,8 @@ __global__ void __launch_bounds__(kBlock)
 
 void check_sizes(int n, int c, int hw, const char* op) {
   QUILL_CHECK(n > 0 && c > 0 && hw > 0, op, ": sizes must be positive (n=", n, " c=", c, " hw=", hw, ")");
-  QUILL_CHECK(int64_t(n) * hw <= INT32_MAX, op, ": too many elements per channel");
+  QUILL_CHECK(int64_t(n) * hw <= kMaxIntExtent, op, ": too many elements per channel (", int64_t(n) * hw,
+              ", at most ", kMaxIntExtent, ")");
 }
 
 void check_eps(double eps, const char* op) { QUILL_CHECK(eps > 0, op, ": eps must be positive, got ", eps); }

@@ -37,9 +37,9 @@ inline ConvDims dims_of(const ConvGeometry& g, const char* op) {
   QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0, op, ": padding must be non-negative");
   QUILL_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, op, ": filter ", g.r, "x", g.s,
               " larger than the padded input ", g.h + 2 * g.pad_h, "x", g.w + 2 * g.pad_w);
-  // GEMM sizes are ints; these products bound them.
-  QUILL_CHECK(int64_t(g.n) * g.h * g.w <= INT32_MAX && g.y_size() / g.k <= INT32_MAX &&
-                  int64_t(g.k) * g.r * g.s <= INT32_MAX && int64_t(g.c) * g.r * g.s <= INT32_MAX,
+  // GEMM sizes are ints; these products bound them, with the headroom the kernels' loops need.
+  QUILL_CHECK(int64_t(g.n) * g.h * g.w <= kMaxIntExtent && g.y_size() / g.k <= kMaxIntExtent &&
+                  int64_t(g.k) * g.r * g.s <= kMaxIntExtent && int64_t(g.c) * g.r * g.s <= kMaxIntExtent,
               op, ": tensor too large for 32-bit GEMM indices");
   return {g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.p(), g.q()};
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the kernels: launch sizes, accumulator types and deterministic reductions.
+#include <climits>
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -17,6 +18,11 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   constexpr int64_t kMaxBlocks = int64_t(1) << 20;  // grid-stride loops cover the rest
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
 }
+
+// The largest size the kernels' int loops may run to. Loop counters and tile origins step past their end by
+// up to a block (256), a tile (64) or the rounding of a split-K chunk (16 per split, at most 64 splits),
+// and that overshoot must stay inside int: INT32_MAX itself would wrap on the last step.
+constexpr int64_t kMaxIntExtent = INT32_MAX - 65536;
 
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 

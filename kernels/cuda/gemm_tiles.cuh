@@ -127,7 +127,8 @@ struct GemmProblem {
 template <class Tile>
 dim3 gemm_grid(int M, int N, SplitK split) {
   const int m_tiles = ceil_div(M, Tile::kM), n_tiles = ceil_div(N, Tile::kN);
-  QUILL_CHECK(m_tiles <= 65535 && split.splits <= 65535, "gemm: ", M, " rows exceed the grid limit");
+  QUILL_CHECK(m_tiles <= 65535, "gemm: ", M, " rows exceed the grid limit (", 65535 * Tile::kM, ")");
+  QUILL_CHECK(split.splits <= 65535, "gemm: ", split.splits, " split-K chunks exceed the grid limit (65535)");
   return dim3(n_tiles, m_tiles, split.splits);
 }
 
@@ -135,6 +136,8 @@ dim3 gemm_grid(int M, int N, SplitK split) {
 // Math::Tf32, T is float and the kernels were compiled for sm_80 or later; the SIMT kernel (v1) otherwise.
 template <class T, class LoadA, class LoadB, class Store>
 void launch_gemm_tiles(Math math, int M, int N, int K, SplitK split, LoadA load_a, LoadB load_b, Store store) {
+  QUILL_CHECK(M <= kMaxIntExtent && N <= kMaxIntExtent && K <= kMaxIntExtent, "gemm: sizes ", M, "x", N, "x", K,
+              " too large for 32-bit loops (at most ", kMaxIntExtent, ")");
   if (M <= 0 || N <= 0) return;
   if constexpr (std::is_same<T, float>::value) {
     if (math == Math::Tf32 && tf32_tensor_cores()) {
