@@ -97,6 +97,10 @@ Trainer::Trainer(const TrainOptions& options, const Dataset& train, const Datase
   check_options(options_);
   QUILL_CHECK(train.size() > 0, "the training set is empty");
   QUILL_CHECK(train.num_classes() >= 2, "the training set needs at least 2 classes, has ", train.num_classes());
+  const std::optional<AugmentConfig> augmentation = augmentation_named(options_.augment);
+  QUILL_CHECK(!augmentation || augmentation->reframe_probability == 0 ||
+                  (train.framing == FramingConvention::Emnist && train.rows == 28 && train.cols == 28),
+              "--augment ", options_.augment, " frames samples as EMNIST photos are framed: it needs 28x28 EMNIST data");
   if (validation_) {
     QUILL_CHECK(validation_->classes == train.classes, "the validation set's classes differ from the training set's");
     QUILL_CHECK(validation_->rows == train.rows && validation_->cols == train.cols,

@@ -118,6 +118,17 @@ TEST_CASE("trainer: 1 epoch + checkpoint + resume for 1 equals 2 epochs, bit for
 
 TEST_CASE("trainer: resuming in the middle of an epoch is exact too") { check_resume_is_exact(13); }
 
+TEST_CASE("trainer: photo reframing is refused for data that is not 28x28 EMNIST") {
+  Dataset mnist = small_training_set();  // MNIST framing
+  TrainOptions o = options_for_test();
+  o.augment = "shift-reframe";
+  CHECK_THROWS_WITH_AS(Trainer(o, mnist, nullptr), "--augment shift-reframe frames samples as EMNIST photos are framed: it needs 28x28 EMNIST data",
+                       Error);
+  Dataset emnist = mnist;
+  emnist.framing = FramingConvention::Emnist;
+  CHECK_NOTHROW(Trainer(o, emnist, nullptr));
+}
+
 TEST_CASE("trainer: a checkpoint of another run is refused") {
   const Dataset train = small_training_set();
   const std::string ckpt =
