@@ -45,6 +45,19 @@ struct Plane {
 
 float clamp01(float x) { return std::min(1.0f, std::max(0.0f, x)); }
 
+// A dataset sample (0 background .. 255 ink) as a plane of ink strength 0..1, and back (rounded, clamped).
+Plane plane_of_sample(const uint8_t* sample, int rows, int cols) {
+  Plane p(cols, rows);
+  for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;
+  return p;
+}
+
+std::vector<uint8_t> sample_of_plane(const Plane& p) {
+  std::vector<uint8_t> sample(p.v.size());
+  for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(p.v[i]) * 255.0f));
+  return sample;
+}
+
 // The q-quantile (q in [0, 1]) of a non-empty set of values.
 float quantile(std::vector<float> values, double q) {
   size_t k = std::min(values.size() - 1, size_t(q * double(values.size() - 1) + 0.5));
@@ -646,9 +659,7 @@ std::vector<uint8_t> preprocess_character(const Image& photo, const PreprocessOp
     if (width < lo || width > hi)
       framed = frame(fit_stroke_width(character, width, width < lo ? thin_target : hi, frame));
   }
-  std::vector<uint8_t> sample(framed.v.size());
-  for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(framed.v[i]) * 255.0f));
-  return sample;
+  return sample_of_plane(framed);
 }
 
 Image preprocess_character_image(const Image& photo, const PreprocessOptions& options) {
@@ -658,25 +669,18 @@ Image preprocess_character_image(const Image& photo, const PreprocessOptions& op
 std::vector<uint8_t> reframe_emnist_sample(const uint8_t* sample, int rows, int cols) {
   constexpr int kEnlarge = 4;  // the box is found to a quarter pixel, as on a photo many times larger
   QUILL_CHECK(rows == kSide && cols == kSide, "reframe: EMNIST samples are ", kSide, "x", kSide, ", got ", cols, "x", rows);
-  Plane p(cols, rows);
-  for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;
-  Plane large = resize(p, cols * kEnlarge, rows * kEnlarge);
+  Plane large = resize(plane_of_sample(sample, rows, cols), cols * kEnlarge, rows * kEnlarge);
   // A pen's ink is solid up to a sharp edge; EMNIST's grey fringe is its scan's blur. Draw the strokes as
   // ink inside the sample's 50% contour, with an edge 1.5 pixels of the enlarged grid wide (a camera's).
   constexpr float kInkLevel = 0.5f, kEdgeWidth = 1.5f / kEnlarge;
   for (float& v : large.v) v = clamp01((v - kInkLevel) / kEdgeWidth + 0.5f);
   InkBox box = box_where(large, kBoxLevel);
-  if (box.x1 < box.x0) return std::vector<uint8_t>(sample, sample + p.v.size());
-  Plane framed = frame_emnist(crop(large, box));
-  std::vector<uint8_t> out(framed.v.size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::lround(clamp01(framed.v[i]) * 255.0f));
-  return out;
+  if (box.x1 < box.x0) return std::vector<uint8_t>(sample, sample + size_t(rows) * cols);
+  return sample_of_plane(frame_emnist(crop(large, box)));
 }
 
 double sample_stroke_width(const uint8_t* sample, int rows, int cols) {
-  Plane p(cols, rows);
-  for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;
-  return stroke_width(p);
+  return stroke_width(plane_of_sample(sample, rows, cols));
 }
 
 // Thin strokes go to EMNIST's first quartile, not just to its 5th percentile: a ballpoint-thin character
