@@ -45,18 +45,27 @@ struct Plane {
 
 float clamp01(float x) { return std::min(1.0f, std::max(0.0f, x)); }
 
-// A dataset sample (0 background .. 255 ink) as a plane of ink strength 0..1, and back (rounded, clamped).
+// The one conversion each way between a dataset sample (0 background .. 255 ink) and ink strength 0..1
+// (rounded and clamped on the way back), for Plane and Image alike.
+std::vector<float> strengths_of_sample(const uint8_t* sample, size_t count) {
+  std::vector<float> v(count);
+  for (size_t i = 0; i < count; ++i) v[i] = sample[i] / 255.0f;
+  return v;
+}
+
+std::vector<uint8_t> sample_of_strengths(const std::vector<float>& v) {
+  std::vector<uint8_t> sample(v.size());
+  for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(v[i]) * 255.0f));
+  return sample;
+}
+
 Plane plane_of_sample(const uint8_t* sample, int rows, int cols) {
   Plane p(cols, rows);
-  for (size_t i = 0; i < p.v.size(); ++i) p.v[i] = sample[i] / 255.0f;
+  p.v = strengths_of_sample(sample, p.v.size());
   return p;
 }
 
-std::vector<uint8_t> sample_of_plane(const Plane& p) {
-  std::vector<uint8_t> sample(p.v.size());
-  for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(p.v[i]) * 255.0f));
-  return sample;
-}
+std::vector<uint8_t> sample_of_plane(const Plane& p) { return sample_of_strengths(p.v); }
 
 // The q-quantile (q in [0, 1]) of a non-empty set of values.
 float quantile(std::vector<float> values, double q) {
@@ -694,14 +703,10 @@ StrokeWidthRange stroke_width_range(FramingConvention framing) {
 
 Image sample_to_image(const uint8_t* sample, int rows, int cols) {
   Image image(cols, rows);
-  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = sample[i] / 255.0f;
+  image.pixels = strengths_of_sample(sample, image.pixels.size());
   return image;
 }
 
-std::vector<uint8_t> image_to_sample(const Image& image) {
-  std::vector<uint8_t> sample(image.pixels.size());
-  for (size_t i = 0; i < sample.size(); ++i) sample[i] = uint8_t(std::lround(clamp01(image.pixels[i]) * 255.0f));
-  return sample;
-}
+std::vector<uint8_t> image_to_sample(const Image& image) { return sample_of_strengths(image.pixels); }
 
 }  // namespace quill
