@@ -138,6 +138,13 @@ std::vector<std::vector<uint8_t>> mnist_test_digits(int count) {
   return read_samples(data_dir() + "/mnist/t10k-images-idx3-ubyte.gz", count, false);
 }
 
+// The first `count` EMNIST ByClass test characters, upright; none when QUILL_DATA has no EMNIST file.
+std::vector<std::vector<uint8_t>> emnist_test_characters(int count) {
+  const std::string path = data_dir() + "/emnist/emnist-byclass-test-images-idx3-ubyte.gz";
+  if (data_dir().empty() || !std::ifstream(path).good()) return {};
+  return read_samples(path, count, true);
+}
+
 // A dark 20-pixel stroke on light paper through the centre, sheared by `shear`
 // (x moves by shear per row downwards).
 Image sheared_bar(double shear, int side = 200) {
@@ -239,12 +246,11 @@ TEST_CASE("preprocess: adaptive threshold on even light matches Otsu") {
 }
 
 TEST_CASE("preprocess: EMNIST framing reproduces re-photographed EMNIST characters") {
-  std::string path = data_dir() + "/emnist/emnist-byclass-test-images-idx3-ubyte.gz";
-  if (data_dir().empty() || !std::ifstream(path).good()) {
+  auto chars = emnist_test_characters(50);
+  if (chars.empty()) {
     MESSAGE("skipped: no EMNIST test images under QUILL_DATA");
     return;
   }
-  auto chars = read_samples(path, 50, true);
   PreprocessOptions options;
   options.framing = FramingConvention::Emnist;
   Agreement a = round_trip(chars, PhotoStyle{}, options, 14);
@@ -255,12 +261,11 @@ TEST_CASE("preprocess: EMNIST framing reproduces re-photographed EMNIST characte
 }
 
 TEST_CASE("preprocess: reframing an EMNIST sample gives what a photo of it drawn in solid ink is framed to") {
-  std::string path = data_dir() + "/emnist/emnist-byclass-test-images-idx3-ubyte.gz";
-  if (data_dir().empty() || !std::ifstream(path).good()) {
+  auto chars = emnist_test_characters(100);
+  if (chars.empty()) {
     MESSAGE("skipped: no EMNIST test images under QUILL_DATA");
     return;
   }
-  auto chars = read_samples(path, 100, true);
   PreprocessOptions options;
   options.framing = FramingConvention::Emnist;
   PhotoStyle clean_photo;  // the framing and the pen's ink are compared, not the ink finding
