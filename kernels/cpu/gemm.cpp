@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -65,20 +64,17 @@ int kc_step_for(int k) {
 template <class T, int L>
 struct Square {
   typedef T Vec __attribute__((vector_size(L * sizeof(T))));
-  using Index = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  typedef Index Mask __attribute__((vector_size(L * sizeof(T))));
 
   // Stage B swaps bit B of the row index with bit B of the column index; all log2(L) stages transpose.
+  // (__builtin_shufflevector takes constant lane indices; GCC 12 and clang both have it.)
   template <int B, int... K>
   static void stage(Vec (&r)[L], std::integer_sequence<int, K...>) {
-    constexpr Mask lo = {((K & B) ? L + K - B : K)...};
-    constexpr Mask hi = {((K & B) ? L + K : K + B)...};
 #pragma GCC unroll 16
     for (int i = 0; i < L; ++i) {
       if (i & B) continue;
       const Vec x = r[i], y = r[i + B];
-      r[i] = __builtin_shuffle(x, y, lo);
-      r[i + B] = __builtin_shuffle(x, y, hi);
+      r[i] = __builtin_shufflevector(x, y, ((K & B) ? L + K - B : K)...);
+      r[i + B] = __builtin_shufflevector(x, y, ((K & B) ? L + K : K + B)...);
     }
     if constexpr (B > 1) stage<B / 2>(r, std::integer_sequence<int, K...>{});
   }

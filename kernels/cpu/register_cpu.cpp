@@ -121,10 +121,11 @@ void register_cpu_ops() {
   ops::batchnorm_forward_train.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
                                             double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                             Tensor& running_mean, Tensor& running_var) {
-    const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_train");
-    by_float_type(x, "batchnorm_forward_train", [&](auto tag) {
+    const char* op = "batchnorm_forward_train";
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cpu::batchnorm_forward_train<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps, momentum,
+      cpu::batchnorm_forward_train<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps, momentum,
                                       y.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
                                       running_mean.data<T>(), running_var.data<T>());
     });
@@ -132,20 +133,22 @@ void register_cpu_ops() {
   ops::batchnorm_forward_eval.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                            const Tensor& running_mean, const Tensor& running_var, double eps,
                                            Tensor& y) {
-    const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_forward_eval");
-    by_float_type(x, "batchnorm_forward_eval", [&](auto tag) {
+    const char* op = "batchnorm_forward_eval";
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cpu::batchnorm_forward_eval<T>(n, c, hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
+      cpu::batchnorm_forward_eval<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(),
                                      running_mean.data<T>(), running_var.data<T>(), eps, y.data<T>());
     });
   });
   ops::batchnorm_backward.define(B, [](const Tensor& x, const Tensor& dy, const Tensor& gamma,
                                        const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                        Tensor& dgamma, Tensor& dbeta) {
-    const auto [n, c, hw] = channel_layout(x, gamma, "batchnorm_backward");
-    by_float_type(x, "batchnorm_backward", [&](auto tag) {
+    const char* op = "batchnorm_backward";
+    const ChannelLayout l = channel_layout(x, gamma, op);
+    by_float_type(x, op, [&](auto tag) {
       using T = decltype(tag);
-      cpu::batchnorm_backward<T>(n, c, hw, x.data<T>(), dy.data<T>(), gamma.data<T>(), save_mean.data<T>(),
+      cpu::batchnorm_backward<T>(l.n, l.c, l.hw, x.data<T>(), dy.data<T>(), gamma.data<T>(), save_mean.data<T>(),
                                  save_invstd.data<T>(), dx.data<T>(), dgamma.data<T>(), dbeta.data<T>());
     });
   });
