@@ -58,17 +58,25 @@ void on_read(png_structp png, png_bytep out, png_size_t n) {
   st->pos += n;
 }
 
-// Reads the header and sets transforms to 1-4 channels of 8 or 16 bits. Returns 0 on a libpng error.
+// Reads the header up to the first image data: the size, for the caller to check before anything of that
+// size is allocated. Returns 0 on a libpng error.
 int png_decode_header(PngDecodeState* st) {
   if (setjmp(png_jmpbuf(st->png))) return 0;
   png_set_user_limits(st->png, 0x7fffffffL, 0x7fffffffL);  // the caller applies kMaxPngSide itself
   png_set_read_fn(st->png, st, on_read);
   png_read_info(st->png, st->info);
+  st->width = png_get_image_width(st->png, st->info);
+  st->height = png_get_image_height(st->png, st->info);
+  return 1;
+}
+
+// Sets transforms to 1-4 channels of 8 or 16 bits (libpng allocates its row buffers here). Returns 0 on a
+// libpng error.
+int png_decode_layout(PngDecodeState* st) {
+  if (setjmp(png_jmpbuf(st->png))) return 0;
   png_set_expand(st->png);  // palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha
   png_set_interlace_handling(st->png);
   png_read_update_info(st->png, st->info);
-  st->width = png_get_image_width(st->png, st->info);
-  st->height = png_get_image_height(st->png, st->info);
   st->channels = png_get_channels(st->png, st->info);
   st->bit_depth = png_get_bit_depth(st->png, st->info);
   st->rowbytes = png_get_rowbytes(st->png, st->info);
@@ -193,6 +201,7 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
   if (!png_decode_header(&st)) fail_decode(st, name);
   if (st.width > png_uint_32(kMaxPngSide) || st.height > png_uint_32(kMaxPngSide))
     fail(name, ": image is ", st.width, "x", st.height, ", larger than the ", kMaxPngSide, "x", kMaxPngSide, " limit");
+  if (!png_decode_layout(&st)) fail_decode(st, name);
   if (st.channels < 1 || st.channels > 4 || (st.bit_depth != 8 && st.bit_depth != 16))
     fail(name, ": unsupported PNG layout: ", st.channels, " channels of ", st.bit_depth, " bits");
 

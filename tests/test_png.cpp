@@ -312,6 +312,24 @@ TEST_CASE("data: png huge dimensions are refused before decoding") {
   check_error([&] { quill::read_png(path); }, path, "image is 20000x20000, larger than the 16384x16384 limit");
 }
 
+TEST_CASE("data: png width is checked before libpng allocates a row of it") {
+  // A 60-byte file whose header claims 2,000,000,000 x 1 pixels: libpng's row buffer alone would take
+  // 2 GB. The ASan run of CI caps single allocations at 1 GB (max_allocation_size_mb), so a size check
+  // that came after libpng's setup would fail there; found by tests/fuzz/fuzz_png.
+  TempDir tmp("png");
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<uint8_t> ihdr;
+  for (uint32_t v : {2000000000u, 1u})
+    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(uint8_t(v >> s));
+  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit gray, no interlace
+  append_chunk(png, "IHDR", ihdr);
+  append_chunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00});
+  append_chunk(png, "IEND", {});
+  const std::string path = tmp.file("wide.png");
+  write_bytes(path, png);
+  check_error([&] { quill::read_png(path); }, path, "image is 2000000000x1, larger than the 16384x16384 limit");
+}
+
 // ---- image folders -------------------------------------------------------------------------------
 
 TEST_CASE("data: image folder loads classes sorted by name") {
