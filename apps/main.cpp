@@ -1,6 +1,7 @@
 // quill: train handwritten-character CNNs and use them. Each subcommand lives in its own cmd_*.cpp.
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
     for (const quill::Command& c : commands)
       if (c.app->parsed()) return c.run(join_arguments(argc, argv));
     return 2;  // unreachable: a subcommand is required
+  } catch (const std::bad_alloc&) {  // its what() is "std::bad_alloc"
+    std::cerr << "quill: error: out of memory\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "quill: error: " << one_line(e.what()) << "\n";
     return 1;

@@ -30,7 +30,12 @@ class CachingCpuAllocator final : public Allocator {
       }
     }
     void* p = std::aligned_alloc(kAlignment, size);
-    if (!p) throw std::bad_alloc();
+    if (!p) {  // give the cache back and try once more, as the CUDA allocator does
+      release_cached();
+      p = std::aligned_alloc(kAlignment, size);
+    }
+    // A clear message instead of std::bad_alloc: the size usually comes from a model description.
+    if (!p) fail("out of memory: cannot allocate ", size, " bytes (", size >> 30, " GiB) on the CPU");
     return p;
   }
   void deallocate(void* ptr, size_t bytes) override {

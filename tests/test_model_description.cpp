@@ -81,3 +81,11 @@ TEST_CASE("model description: inputs of the wrong shape are refused with both sh
   Context ctx;
   CHECK_THROWS_WITH_AS(g.forward(ctx, x), doctest::Contains("input of shape [2, 3, 28, 28] does not fit the model, which takes [batch, 1, 28, 28]"), Error);
 }
+
+TEST_CASE("model description: a network too large for memory is refused with a clear error") {
+  // 1e12 parameters (4 TB, 4,003,... bytes with the first layer's): each number is within the format's limits, their product is not. The CPU
+  // allocator turns the failed allocation into a quill::Error (not std::bad_alloc, which the command line
+  // could only print as "std::bad_alloc"). Not in CI's ASan run, whose allocator aborts on such sizes.
+  CHECK_THROWS_WITH_AS(build("dense 1000000\ndense 1000000\n"),
+                       doctest::Contains("out of memory: cannot allocate 4003"), Error);
+}
