@@ -79,6 +79,9 @@ Tensor ByteReader::tensor() {
   for (int i = 0; i < rank; ++i) {
     const int64_t d = i64();
     if (d < 0 || d > int64_t(1) << 40) malformed("tensor dimension " + std::to_string(d) + " is out of range");
+    // The product must fit Shape::numel's int64 even where a later dimension is 0.
+    if (d > 0 && count > uint64_t(INT64_MAX) / uint64_t(d)) malformed("tensor shape " + shape.str() + " x " +
+                                                                      std::to_string(d) + " is too large");
     shape.push_back(d);
     count *= uint64_t(d);
   }

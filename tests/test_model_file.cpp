@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/atomic_file.h"
+#include "apps/byte_io.h"
 #include "apps/model_file.h"
 #include "layers/model_description.h"
 
@@ -144,6 +145,20 @@ TEST_CASE("model file: truncated files are refused, naming the file") {
       CHECK(e.find("not a quill model") != std::string::npos);
     else
       CHECK(e.find("truncated") != std::string::npos);
+  }
+}
+
+TEST_CASE("model file: tensor shapes whose element count overflows are refused") {
+  // Each dimension within the reader's 2^40 limit, their product 2^64: it wrapped to 0 in the reader's
+  // count, which passed the length check, and overflowed Shape::numel (found by tests/fuzz/fuzz_model_file).
+  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{int64_t(1) << 40, int64_t(1) << 24, 0},
+                                          std::vector<int64_t>{int64_t(1) << 32, int64_t(1) << 32, 2, 3}}) {
+    ByteWriter w;
+    w.u8(uint8_t(DType::F32));
+    w.u8(uint8_t(dims.size()));
+    for (int64_t d : dims) w.i64(d);
+    ByteReader r(w.bytes().data(), w.bytes().size(), "model file 'm.quill'");
+    CHECK_THROWS_WITH_AS(r.tensor(), doctest::Contains("model file 'm.quill' is malformed: tensor shape"), Error);
   }
 }
 
