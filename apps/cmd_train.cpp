@@ -283,8 +283,10 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
   std::string model_source;
   TrainOptions options;
   if (resuming) {
-    options = train_options_from_json(checkpoint.checkpoint->training.at("options"));
-    model_source = checkpoint.metadata.value("model_source", std::string("(checkpoint)"));
+    options = checkpoint_train_options(checkpoint.checkpoint->training, o.resume);
+    const auto source = checkpoint.metadata.find("model_source");
+    model_source = source != checkpoint.metadata.end() && source->is_string() ? source->get<std::string>()
+                                                                             : std::string("(checkpoint)");
     const int64_t stored_epochs = options.epochs;
     if (o.epochs > 0 && o.epochs != stored_epochs) {  // o.epochs is 0 unless --epochs was given
       options.epochs = o.epochs;

@@ -87,9 +87,19 @@ TrainOptions train_options_from_json(const nlohmann::json& j) {
     o.seed = j.at("seed").get<uint64_t>();
     o.eval_batch_size = j.at("eval_batch_size").get<int>();
   } catch (const nlohmann::json::exception& e) {
-    fail("the checkpoint's training settings are incomplete: ", e.what());
+    fail("the training settings are incomplete: ", e.what());
   }
   return o;
+}
+
+TrainOptions checkpoint_train_options(const nlohmann::json& training, const std::string& path) {
+  QUILL_CHECK(training.is_object() && training.contains("options"), "checkpoint '", path,
+              "' lacks its training settings (was it written by quill train?)");
+  try {
+    return train_options_from_json(training.at("options"));
+  } catch (const Error& e) {
+    fail("checkpoint '", path, "': ", e.what());
+  }
 }
 
 Trainer::Trainer(const TrainOptions& options, const Dataset& train, const Dataset* validation)

@@ -55,6 +55,9 @@ struct TrainOptions {
 // The run settings as stored in checkpoints, and back (device, backend and paths are not stored).
 nlohmann::json to_json(const TrainOptions& options);
 TrainOptions train_options_from_json(const nlohmann::json& j);
+// The run settings of a checkpoint's training state (CheckpointState::training, as Trainer writes it);
+// a missing or malformed part is a quill::Error naming `path`.
+TrainOptions checkpoint_train_options(const nlohmann::json& training, const std::string& path);
 
 struct StepReport {
   int64_t epoch = 0, epochs = 0;    // 1-based epoch

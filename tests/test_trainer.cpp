@@ -129,6 +129,24 @@ TEST_CASE("trainer: photo reframing is refused for data that is not 28x28 EMNIST
   CHECK_NOTHROW(Trainer(o, emnist, nullptr));
 }
 
+TEST_CASE("trainer: a checkpoint's run settings are read back, and a damaged copy is refused by name") {
+  const TrainOptions o = options_for_test();
+  const nlohmann::json training = {{"options", to_json(o)}};
+  const TrainOptions back = checkpoint_train_options(training, "a.ckpt");
+  CHECK(back.model_description == o.model_description);
+  CHECK(back.epochs == o.epochs);
+  CHECK(back.schedule.lr == o.schedule.lr);
+  CHECK(back.seed == o.seed);
+  CHECK_THROWS_WITH_AS(checkpoint_train_options(nlohmann::json::object(), "a.ckpt"),
+                       "checkpoint 'a.ckpt' lacks its training settings (was it written by quill train?)", Error);
+  CHECK_THROWS_WITH_AS(checkpoint_train_options(nlohmann::json::array(), "a.ckpt"),
+                       doctest::Contains("lacks its training settings"), Error);
+  nlohmann::json damaged = training;
+  damaged["options"]["epochs"] = "twelve";
+  CHECK_THROWS_WITH_AS(checkpoint_train_options(damaged, "a.ckpt"),
+                       doctest::Contains("checkpoint 'a.ckpt': the training settings are incomplete"), Error);
+}
+
 TEST_CASE("trainer: a checkpoint of another run is refused") {
   const Dataset train = small_training_set();
   const std::string ckpt =
