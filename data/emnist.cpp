@@ -95,6 +95,7 @@ EmnistMapping read_emnist_mapping(const std::string& path) {
     if (!(fields >> label >> code))
       fail(path, ": line ", line_no, ": expected 'label ascii_code', got '", line, "'");
     if (code < 33 || code > 126) fail(path, ": line ", line_no, ": ascii code ", code, " is not a printable character");
+    if (label < 0 || label > 255) fail(path, ": line ", line_no, ": label ", label, " is outside 0..255 (IDX labels are bytes)");
     if (m.names.empty()) m.first_label = label;
     const int expected = m.first_label + int(m.names.size());
     if (label != expected) fail(path, ": line ", line_no, ": label ", label, ", expected ", expected, " (labels must be consecutive)");

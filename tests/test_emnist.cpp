@@ -143,6 +143,7 @@ TEST_CASE("data: emnist mapping files and transposed loading") {
   write_text(tmp.file("letters-mapping.txt"), "1 65 97\n2 66 98\n\n");
   write_text(tmp.file("gap-mapping.txt"), "0 48\n2 50\n");
   write_text(tmp.file("junk-mapping.txt"), "zero 48\n");
+  write_text(tmp.file("huge-mapping.txt"), "2147483647 48\n0 49\n");  // the next label would overflow an int
   const quill::EmnistMapping digits = quill::read_emnist_mapping(tmp.file("digits-mapping.txt"));
   CHECK(digits.first_label == 0);
   CHECK(digits.names == std::vector<std::string>{"0", "1", "2"});
@@ -153,6 +154,8 @@ TEST_CASE("data: emnist mapping files and transposed loading") {
                        doctest::Contains("gap-mapping.txt: line 2: label 2, expected 1"), quill::Error);
   CHECK_THROWS_WITH_AS(quill::read_emnist_mapping(tmp.file("junk-mapping.txt")),
                        doctest::Contains("junk-mapping.txt: line 1"), quill::Error);
+  CHECK_THROWS_WITH_AS(quill::read_emnist_mapping(tmp.file("huge-mapping.txt")),
+                       doctest::Contains("huge-mapping.txt: line 1: label 2147483647 is outside 0..255"), quill::Error);
   CHECK_THROWS_WITH_AS(quill::read_emnist_mapping(tmp.file("none.txt")), doctest::Contains("none.txt: cannot open"),
                        quill::Error);
 
