@@ -1,0 +1,62 @@
+#pragma once
+// What every fuzz target shares: quill::Error is how Quill refuses bad input, so it is caught; anything
+// else that escapes (std::bad_alloc, std::out_of_range, a JSON exception) reaches libFuzzer as a crash.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "runtime/error.h"
+#include "runtime/storage.h"
+
+namespace quill::fuzz {
+
+template <class Body>
+int refusing_errors(Body body) {
+  try {
+    body();
+  } catch (const quill::Error&) {
+    // Bad input, refused with a message: the intended outcome for most inputs.
+  }
+  return 0;
+}
+
+inline std::string text_of(const uint8_t* data, size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
+
+// Tensors on the CPU, refused as too large beyond 64 MB: a description may ask for billions of parameters,
+// legitimately, and building them would only make the fuzzer slow or trip its malloc limit. Installed by
+// targets that build networks, in LLVMFuzzerInitialize (before any tensor exists).
+class BoundedCpuAllocator final : public quill::Allocator {
+ public:
+  static constexpr size_t kMaxBytes = size_t(64) << 20;
+  void* allocate(size_t bytes) override {
+    if (bytes > kMaxBytes) quill::fail("fuzz: a tensor of ", bytes, " bytes is over the fuzzing budget");
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+    if (p == nullptr) __builtin_trap();
+    return p;
+  }
+  void deallocate(void* ptr, size_t) override { std::free(ptr); }
+};
+
+inline void bound_cpu_tensors() {
+  static BoundedCpuAllocator allocator;
+  quill::set_allocator(quill::DeviceType::Cpu, &allocator);
+}
+
+// Formats with checksums would refuse almost every mutation at the checksum, so targets repair them first
+// and the fuzzer reaches what comes after (the checks of the checksums have their own unit tests).
+inline uint32_t crc32_of(const uint8_t* data, size_t size) {
+  return uint32_t(crc32(0, data, uInt(size)));
+}
+inline void put_big_endian_u32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (24 - 8 * i));
+}
+
+}  // namespace quill::fuzz

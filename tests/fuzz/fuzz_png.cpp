@@ -1,0 +1,50 @@
+// PNG bytes, as `quill predict`, `quill read` and `quill serve` receive them: decoded, then (when small
+// enough to keep each run fast) preprocessed as one character under both framings and segmented as a line.
+#include <cmath>
+
+#include "apps/line_reading.h"
+#include "data/png_io.h"
+#include "data/preprocess.h"
+#include "data/segment.h"
+#include "fuzz_common.h"
+
+namespace {
+
+// Rewrites the CRC of every whole chunk after the signature.
+std::vector<uint8_t> with_chunk_crcs(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> png(data, data + size);
+  size_t at = 8;
+  while (at + 12 <= png.size()) {
+    const uint64_t length = uint64_t(png[at]) << 24 | png[at + 1] << 16 | png[at + 2] << 8 | png[at + 3];
+    if (length > png.size() - at - 12) break;
+    quill::fuzz::put_big_endian_u32(&png[at + 8 + length], quill::fuzz::crc32_of(&png[at + 4], size_t(length) + 4));
+    at += 12 + size_t(length);
+  }
+  return png;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::vector<uint8_t> png = with_chunk_crcs(data, size);
+  return quill::fuzz::refusing_errors([&] {
+    const quill::Image image = quill::decode_png(png.data(), png.size(), "fuzz.png");
+    for (float v : image.pixels)
+      if (!(v >= 0.0f && v <= 1.0f)) __builtin_trap();  // decode_png promises luminance in 0..1
+    if (int64_t(image.width) * image.height > 256 * 256) return;
+    for (quill::FramingConvention framing : {quill::FramingConvention::Mnist, quill::FramingConvention::Emnist}) {
+      quill::PreprocessOptions options;
+      options.framing = framing;
+      try {
+        if (quill::preprocess_character(image, options).size() != 28 * 28) __builtin_trap();
+      } catch (const quill::Error&) {
+      }
+    }
+    quill::SegmentOptions segment;
+    segment.ink.framing = quill::FramingConvention::Emnist;
+    quill::PreprocessOptions character = segment.ink;
+    quill::LineSamples line = quill::line_samples(quill::segment_line(image, segment), character);
+    for (const auto& sample : line.samples)
+      if (sample.size() != 28 * 28) __builtin_trap();
+  });
+}
