@@ -70,7 +70,8 @@ const char* data_root() { return std::getenv("QUILL_DATA"); }
 TEST_CASE("data: idx round trip raw and gzip") {
   TempDir tmp("idx");
   for (bool gzip : {false, true}) {
-    for (auto [rows, cols] : {std::pair{28, 28}, std::pair{7, 9}}) {
+    for (const std::pair<int, int>& size : {std::pair{28, 28}, std::pair{7, 9}}) {
+      const int rows = size.first, cols = size.second;  // not a structured binding: CAPTURE's lambda takes it
       CAPTURE(gzip);
       CAPTURE(rows);
       const quill::Dataset d = make_dataset(23, rows, cols);
