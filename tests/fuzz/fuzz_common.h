@@ -1,15 +1,13 @@
 #pragma once
 // What every fuzz target shares: quill::Error is how Quill refuses bad input, so it is caught; anything
 // else that escapes (std::bad_alloc, std::out_of_range, a JSON exception) reaches libFuzzer as a crash.
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <string>
 
 #include "runtime/error.h"
 #include "runtime/storage.h"

@@ -1,8 +1,9 @@
 // Model and checkpoint files (.quill), as `quill predict`, `eval`, `info`, `serve` and `train --resume`
-// load them: decoded, then rebuilt on the CPU and run on one sample.
+// load them: decoded, a checkpoint's run settings read back, then rebuilt on the CPU and run on one sample.
 #include <vector>
 
 #include "apps/model_file.h"
+#include "apps/trainer.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = uint8_t(crc >> (8 * i));
     }
     const quill::ModelRecord record = quill::decode_model_file(bytes, "fuzz.quill");
+    if (record.checkpoint) quill::checkpoint_train_options(record.checkpoint->training, "fuzz.quill");
     std::unique_ptr<quill::Graph> graph = quill::build_model(record, quill::Device::cpu(), "fuzz.quill");
     quill::Tensor input = quill::Tensor::zeros(record.input_shape.with_batch(1), record.dtype);
     quill::Context context;
