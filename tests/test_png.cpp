@@ -158,6 +158,20 @@ void append_chunk(std::vector<uint8_t>& out, const char* type, const std::vector
   put32(uint32_t(crc32(0, body.data(), uInt(body.size()))));
 }
 
+// A valid 8-bit gray PNG header claiming width x height, with an empty image stream: for the size checks,
+// which must refuse it before anything of that size is allocated or decoded.
+std::vector<uint8_t> gray_png_claiming(uint32_t width, uint32_t height) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<uint8_t> ihdr;
+  for (uint32_t v : {width, height})
+    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(uint8_t(v >> s));
+  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit gray, no interlace
+  append_chunk(png, "IHDR", ihdr);
+  append_chunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00});
+  append_chunk(png, "IEND", {});
+  return png;
+}
+
 }  // namespace
 
 TEST_CASE("data: png reads every color type, bit depth and interlace") {
@@ -298,17 +312,8 @@ TEST_CASE("data: png bad files give clear errors") {
 
 TEST_CASE("data: png huge dimensions are refused before decoding") {
   TempDir tmp("png");
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  const uint32_t side = 20000;
-  std::vector<uint8_t> ihdr;
-  for (uint32_t v : {side, side})
-    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(uint8_t(v >> s));
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit gray, no interlace
-  append_chunk(png, "IHDR", ihdr);
-  append_chunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00});
-  append_chunk(png, "IEND", {});
   const std::string path = tmp.file("huge.png");
-  write_bytes(path, png);
+  write_bytes(path, gray_png_claiming(20000, 20000));
   check_error([&] { quill::read_png(path); }, path, "image is 20000x20000, larger than the 16384x16384 limit");
 }
 
@@ -317,16 +322,8 @@ TEST_CASE("data: png width is checked before libpng allocates a row of it") {
   // 2 GB. The ASan run of CI caps single allocations at 1 GB (max_allocation_size_mb), so a size check
   // that came after libpng's setup would fail there; found by tests/fuzz/fuzz_png.
   TempDir tmp("png");
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  std::vector<uint8_t> ihdr;
-  for (uint32_t v : {2000000000u, 1u})
-    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(uint8_t(v >> s));
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit gray, no interlace
-  append_chunk(png, "IHDR", ihdr);
-  append_chunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00});
-  append_chunk(png, "IEND", {});
   const std::string path = tmp.file("wide.png");
-  write_bytes(path, png);
+  write_bytes(path, gray_png_claiming(2000000000u, 1u));
   check_error([&] { quill::read_png(path); }, path, "image is 2000000000x1, larger than the 16384x16384 limit");
 }
 

@@ -53,8 +53,5 @@ inline void bound_cpu_tensors() {
 inline uint32_t crc32_of(const uint8_t* data, size_t size) {
   return uint32_t(crc32(0, data, uInt(size)));
 }
-inline void put_big_endian_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (24 - 8 * i));
-}
 
 }  // namespace quill::fuzz

@@ -17,7 +17,8 @@ std::vector<uint8_t> with_chunk_crcs(const uint8_t* data, size_t size) {
   while (at + 12 <= png.size()) {
     const uint64_t length = uint64_t(png[at]) << 24 | png[at + 1] << 16 | png[at + 2] << 8 | png[at + 3];
     if (length > png.size() - at - 12) break;
-    quill::fuzz::put_big_endian_u32(&png[at + 8 + length], quill::fuzz::crc32_of(&png[at + 4], size_t(length) + 4));
+    const uint32_t crc = quill::fuzz::crc32_of(&png[at + 4], size_t(length) + 4);
+    for (int i = 0; i < 4; ++i) png[at + 8 + length + i] = uint8_t(crc >> (24 - 8 * i));  // big-endian
     at += 12 + size_t(length);
   }
   return png;

@@ -15,10 +15,12 @@ def put(target, name, data):
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
 
 
+def chunk(tag, body):
+    return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+
 def png(width, height, colour_type, depth, rows, interlace=0, extra=b""):
     """interlace=1 only for 8-bit grey: Adam7's seven passes, each a sub-image with its own filter bytes."""
-    def chunk(tag, body):
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
     if interlace:
         raw = b"".join(b"\0" + bytes(rows[y][x0::dx]) for x0, y0, dx, dy in ADAM7 if x0 < width
                        for y in range(y0, height, dy))
@@ -50,8 +52,7 @@ def pngs():
     bits = [bytes(sum((1 << (7 - i)) for i in range(8) if x * 8 + i < 24 and r[x * 8 + i] > 128) for x in range(3))
             for r in g]
     put("fuzz_png", "grey1.png", png(24, 20, 0, 1, bits))
-    plte = struct.pack(">I", 6) + b"PLTE" + b"\0\0\0\xff\xff\xff" + struct.pack(">I", zlib.crc32(b"PLTE\0\0\0\xff\xff\xff"))
-    put("fuzz_png", "palette1.png", png(24, 20, 3, 1, bits, extra=plte))
+    put("fuzz_png", "palette1.png", png(24, 20, 3, 1, bits, extra=chunk(b"PLTE", b"\0\0\0\xff\xff\xff")))
     line = character(16, 16)
     wide = [a + b + bytes([235] * 4) + a for a, b in zip(line, line)]
     put("fuzz_png", "line.png", png(len(wide[0]), 16, 0, 8, wide))
