@@ -76,11 +76,13 @@ Writes into --out:
   scripts/make-photos.py --data $QUILL_DATA/mnist --out /tmp/photos --count 500 --lines 100 --write-clean
   scripts/make-photos.py --data $QUILL_DATA/emnist --set byclass --out /tmp/photos-bc --count 500 --lines 100
 
-Only the standard library is used (any python3; about 2 minutes of CPU time for 500 photos and 100 lines).
+Only the standard library is used (any python3; about 2 minutes of CPU time for 500 photos and 100 lines;
+--jobs N draws the character photos in N processes).
 """
 import argparse
 import gzip
 import math
+import multiprocessing
 import os
 import random
 import struct
@@ -596,6 +598,19 @@ def line_photo(raws, rng, touching, stroke_range, pen_range=None, plain=False):
                    f"{desc}")
 
 
+def write_char_photo(job):
+    """Draws and writes photo number n; returns its labels.tsv line. A function of its arguments only, so
+    photos are the same whichever process draws them."""
+    n, (index, label, raw), seed, stroke_range, pen, plain, out, write_clean = job
+    rng = random.Random(f"{seed}-char-{n}")
+    photo, desc = char_photo(raw, rng, stroke_range, pen, plain)
+    name = f"char-{n:04d}-{label}.png"
+    write_png(os.path.join(out, name), photo)
+    if write_clean:
+        write_png(os.path.join(out, "clean", name), [raw[r * 28:(r + 1) * 28] for r in range(28)])
+    return f"{name}\t{label}\t{index}\t{desc}"
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_range(option, text, least, most):
@@ -636,6 +651,8 @@ def main():
                    help="no degradation: the glyph enlarged as it is (no stroke change), upright, black on white, "
                         "no blur, lighting, texture or noise (what re-framing alone costs)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="draw the character photos in this many processes (the same images; default 1)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     if a.stroke and a.pen:
@@ -646,6 +663,8 @@ def main():
     pen = parse_range("--pen", a.pen, 0.25, 8) if a.pen else None
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
+    if a.jobs < 1:
+        raise SystemExit("--jobs must be at least 1")
 
     pool, source = load_test_pool(a.data, a.set, a.split)
     chars = spread(a.count, len(pool), a.start)
@@ -658,17 +677,16 @@ def main():
         os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
 
     manifest = ["filename\tlabel\tsource_index\tparameters"]
-    for n, pos in enumerate(chars):
-        index, label, raw = pool[pos]
-        rng = random.Random(f"{a.seed}-char-{n}")
-        photo, desc = char_photo(raw, rng, (lo, hi), pen, a.plain)
-        name = f"char-{n:04d}-{label}.png"
-        write_png(os.path.join(a.out, name), photo)
-        if a.write_clean:
-            write_png(os.path.join(a.out, "clean", name), [raw[r * 28:(r + 1) * 28] for r in range(28)])
-        manifest.append(f"{name}\t{label}\t{index}\t{desc}")
+    jobs = [(n, pool[pos], a.seed, (lo, hi), pen, a.plain, a.out, a.write_clean) for n, pos in enumerate(chars)]
+    workers = multiprocessing.Pool(a.jobs) if a.jobs > 1 and len(jobs) > 1 else None
+    drawn = workers.imap(write_char_photo, jobs, chunksize=16) if workers else map(write_char_photo, jobs)
+    for n, line in enumerate(drawn):
+        manifest.append(line)
         if not a.quiet and (n + 1) % 100 == 0:
             print(f"{n + 1}/{len(chars)} characters", file=sys.stderr)
+    if workers:
+        workers.close()
+        workers.join()
 
     lines_txt = []
     k = 0
