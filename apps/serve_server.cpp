@@ -11,6 +11,7 @@
 
 #include "apps/classifier.h"
 #include "apps/line_reading.h"
+#include "apps/serve_request.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
 #include "data/segment.h"
@@ -24,52 +25,6 @@
 #endif
 
 namespace quill {
-
-std::string base64_encode(const std::string& in) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
-    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += alphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += "==";
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8;
-    out += alphabet[v >> 18], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += '=';
-  }
-  return out;
-}
-
-std::string base64_decode(const std::string& text) {
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') { padding = true; continue; }
-    else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    else fail("invalid base64: unexpected character '", std::string(1, c), "'");
-    QUILL_CHECK(!padding, "invalid base64: data after '=' padding");
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 #ifndef QUILL_HAVE_HTTPLIB
 
@@ -95,13 +50,7 @@ namespace {
 
 using nlohmann::json;
 
-// An error answered to the client: HTTP status and message.
-struct HttpError {
-  int status;
-  std::string message;
-};
-
-[[noreturn]] void reject(int status, const std::string& message) { throw HttpError{status, message}; }
+[[noreturn]] void reject(int status, const std::string& message) { throw HttpError(status, message); }
 
 void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
@@ -110,80 +59,6 @@ void send_json(httplib::Response& res, const json& body, int status = 200) {
 
 std::string data_url(const std::vector<uint8_t>& png) {
   return "data:image/png;base64," + base64_encode(std::string(png.begin(), png.end()));
-}
-
-uint32_t big_endian32(const std::string& s, size_t at) {
-  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
-         uint8_t(s[at + 3]);
-}
-
-struct Drawing {
-  Image image;
-  int top_k = 5;
-};
-
-// The PNG of a request: raw bytes (image/png) or JSON {"image": data URL or base64, "top_k": n}.
-Drawing read_drawing(const httplib::Request& req, int max_side) {
-  const std::string type = req.get_header_value("Content-Type");
-  auto starts = [&](const char* prefix) { return type.rfind(prefix, 0) == 0; };
-  Drawing d;
-  std::string png;
-  if (req.body.empty()) reject(400, "empty request body: send a PNG drawing");
-  if (starts("image/png") || starts("application/octet-stream")) {
-    png = req.body;
-  } else if (starts("application/json") || (type.empty() && req.body[0] == '{')) {
-    json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) reject(400, "request body is not valid JSON");
-    if (!j.is_object()) reject(400, "expected a JSON object {\"image\": \"data:image/png;base64,...\"}");
-    if (!j.contains("image") || !j["image"].is_string())
-      reject(400, "missing \"image\": expected {\"image\": \"data:image/png;base64,...\"}");
-    if (j.contains("top_k")) {
-      if (!j["top_k"].is_number_integer() || j["top_k"].get<int64_t>() < 1 || j["top_k"].get<int64_t>() > 1000)
-        reject(400, "\"top_k\" must be a positive integer");
-      d.top_k = j["top_k"].get<int>();
-    }
-    std::string text = j["image"].get<std::string>();
-    if (text.rfind("data:", 0) == 0) {
-      const size_t comma = text.find(',');
-      if (comma == std::string::npos) reject(400, "malformed data URL in \"image\"");
-      const std::string header = text.substr(5, comma - 5);
-      if (header.find(";base64") == std::string::npos) reject(400, "the data URL in \"image\" must be base64");
-      if (header.rfind("image/png", 0) != 0) reject(415, "only PNG images are accepted, got '" + header + "'");
-      text.erase(0, comma + 1);
-    }
-    try {
-      png = base64_decode(text);
-    } catch (const Error& e) {
-      reject(400, std::string("\"image\": ") + e.what());
-    }
-  } else {
-    reject(415, "unsupported Content-Type '" + type +
-                    "': send image/png bytes or application/json {\"image\": \"data:image/png;base64,...\"}");
-  }
-  if (req.has_param("top_k")) {
-    try {
-      d.top_k = std::stoi(req.get_param_value("top_k"));
-    } catch (const std::exception&) {
-      d.top_k = 0;
-    }
-    if (d.top_k < 1 || d.top_k > 1000) reject(400, "top_k must be a positive integer");
-  }
-  static const std::string signature("\x89PNG\r\n\x1a\n", 8);
-  if (png.size() < 24 || png.compare(0, 8, signature) != 0) reject(400, "not a PNG image");
-  // Bound the decoded size before decoding: width and height are in the IHDR chunk.
-  const uint32_t w = big_endian32(png, 16), h = big_endian32(png, 20);
-  if (w > uint32_t(max_side) || h > uint32_t(max_side))
-    reject(413, "image too large: " + std::to_string(w) + "x" + std::to_string(h) + " (at most " +
-                    std::to_string(max_side) + " pixels a side)");
-  try {
-    d.image = decode_png(reinterpret_cast<const uint8_t*>(png.data()), png.size(), "drawing");
-  } catch (const Error& e) {
-    reject(400, std::string("not a valid PNG image: ") + e.what());
-  }
-  if (d.image.empty()) reject(422, "empty drawing: the image has no pixels");
-  const auto [lo, hi] = std::minmax_element(d.image.pixels.begin(), d.image.pixels.end());
-  if (*hi - *lo < 0.05f) reject(422, "empty drawing: no ink found");
-  return d;
 }
 
 json scores_json(const std::vector<ClassScore>& scores) {
@@ -221,7 +96,7 @@ struct Server::Impl {
     try {
       f(req, res);
     } catch (const HttpError& e) {
-      send_json(res, {{"error", e.message}}, e.status);
+      send_json(res, {{"error", e.what()}}, e.status());
     } catch (const Error& e) {
       send_json(res, {{"error", e.what()}}, 500);
     }
@@ -230,9 +105,16 @@ struct Server::Impl {
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
 
+  DrawingRequest drawing_of(const httplib::Request& req) const {
+    const bool has_top_k = req.has_param("top_k");
+    const std::string top_k = has_top_k ? req.get_param_value("top_k") : "";
+    return parse_drawing_request(req.get_header_value("Content-Type"), req.body, has_top_k ? &top_k : nullptr,
+                                 options.max_image_side);
+  }
+
   void predict(const httplib::Request& req, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
-    const Drawing d = read_drawing(req, options.max_image_side);
+    const DrawingRequest d = drawing_of(req);
     std::vector<uint8_t> sample;
     try {
       sample = preprocess_character(d.image, classifier.preprocess_options());
@@ -248,7 +130,7 @@ struct Server::Impl {
 
   void read(const httplib::Request& req, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
-    const Drawing d = read_drawing(req, options.max_image_side);
+    const DrawingRequest d = drawing_of(req);
     SegmentOptions segment;
     segment.ink = classifier.preprocess_options();
     LineSamples samples;

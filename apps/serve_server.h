@@ -11,7 +11,8 @@
 //                                                                  "top", "input"}]}
 // A drawing is sent as raw PNG bytes (Content-Type: image/png) or as JSON {"image": "data:image/png;base64,..."}
 // (plain base64 also accepted; optional "top_k"). Errors are 4xx with {"error": "..."}: 400 bad JSON or
-// not a PNG, 413 body over the limit or image too large, 415 unsupported content type, 422 empty drawing.
+// not a PNG, 413 body over the limit or image too large, 415 unsupported content type, 422 empty drawing
+// (apps/serve_request.h reads the body).
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -60,10 +61,5 @@ class Server {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Helpers, public for the tests.
-std::string base64_encode(const std::string& bytes);
-// Throws quill::Error on characters outside the base64 alphabet (whitespace is skipped).
-std::string base64_decode(const std::string& text);
 
 }  // namespace quill

@@ -62,7 +62,7 @@ void on_read(png_structp png, png_bytep out, png_size_t n) {
 // size is allocated. Returns 0 on a libpng error.
 int png_decode_header(PngDecodeState* st) {
   if (setjmp(png_jmpbuf(st->png))) return 0;
-  png_set_user_limits(st->png, 0x7fffffffL, 0x7fffffffL);  // the caller applies kMaxPngSide itself
+  png_set_user_limits(st->png, 0x7fffffffL, 0x7fffffffL);  // decode_png applies its max_side itself
   png_set_read_fn(st->png, st, on_read);
   png_read_info(st->png, st->info);
   st->width = png_get_image_width(st->png, st->info);
@@ -188,7 +188,8 @@ void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
+Image decode_png(const uint8_t* data, size_t size, const std::string& name, int max_side) {
+  max_side = std::clamp(max_side, 1, kMaxPngSide);
   if (size < 8 || png_sig_cmp(data, 0, 8) != 0) fail(name, ": not a PNG file (bad signature)");
   PngDecodeState st{};
   st.data = data;
@@ -199,8 +200,9 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name) {
   st.info = png_create_info_struct(st.png);
   if (!st.info) fail(name, ": cannot create libpng info");
   if (!png_decode_header(&st)) fail_decode(st, name);
-  if (st.width > png_uint_32(kMaxPngSide) || st.height > png_uint_32(kMaxPngSide))
-    fail(name, ": image is ", st.width, "x", st.height, ", larger than the ", kMaxPngSide, "x", kMaxPngSide, " limit");
+  if (st.width > png_uint_32(max_side) || st.height > png_uint_32(max_side))
+    throw PngTooLarge(name + ": image is " + std::to_string(st.width) + "x" + std::to_string(st.height) +
+                      ", larger than the " + std::to_string(max_side) + "x" + std::to_string(max_side) + " limit");
   if (!png_decode_layout(&st)) fail_decode(st, name);
   if (st.channels < 1 || st.channels > 4 || (st.bit_depth != 8 && st.bit_depth != 16))
     fail(name, ": unsupported PNG layout: ", st.channels, " channels of ", st.bit_depth, " bits");

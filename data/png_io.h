@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "runtime/error.h"
 
 namespace quill {
 
@@ -30,10 +31,18 @@ struct RgbImage {
 // Largest width or height read_png accepts.
 constexpr int kMaxPngSide = 16384;
 
+// Thrown for an image wider or taller than the limit, checked from the header before libpng allocates
+// anything for the pixels.
+class PngTooLarge : public Error {
+ public:
+  using Error::Error;
+};
+
 // Reads a PNG file as grayscale luminance.
 Image read_png(const std::string& path);
-// Decodes PNG bytes in memory; `name` identifies them in errors.
-Image decode_png(const uint8_t* data, size_t size, const std::string& name);
+// Decodes PNG bytes in memory; `name` identifies them in errors. Sides over `max_side` (at most
+// kMaxPngSide) throw PngTooLarge.
+Image decode_png(const uint8_t* data, size_t size, const std::string& name, int max_side = kMaxPngSide);
 
 // Writes 8-bit grayscale (values clamped to 0..1, rounded to bytes).
 void write_png(const std::string& path, const Image& image);

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/model_file.h"
+#include "apps/serve_request.h"
 #include "apps/trainer.h"
 #include "data/idx.h"
 #include "data/png_io.h"
@@ -183,14 +184,6 @@ void check_serving(const Running& s) {
 }
 
 }  // namespace
-
-TEST_CASE("serve: base64 round trip") {
-  for (const std::string& s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
-                              std::string("\x00\xff\x10 binary\x89PNG", 13)})
-    CHECK(base64_decode(base64_encode(s)) == s);
-  CHECK(base64_encode("hello") == "aGVsbG8=");
-  CHECK_THROWS(base64_decode("aGV*sbG8="));
-}
 
 TEST_CASE("serve: the page, the model info and the 28x28 input") {
   Running s(tiny_model());

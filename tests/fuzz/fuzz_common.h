@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/storage.h"
@@ -52,6 +53,20 @@ inline void bound_cpu_tensors() {
 // and the fuzzer reaches what comes after (the checks of the checksums have their own unit tests).
 inline uint32_t crc32_of(const uint8_t* data, size_t size) {
   return uint32_t(crc32(0, data, uInt(size)));
+}
+
+// PNG bytes with the CRC of every whole chunk after the signature rewritten.
+inline std::vector<uint8_t> with_chunk_crcs(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> png(data, data + size);
+  size_t at = 8;
+  while (at + 12 <= png.size()) {
+    const uint64_t length = uint64_t(png[at]) << 24 | png[at + 1] << 16 | png[at + 2] << 8 | png[at + 3];
+    if (length > png.size() - at - 12) break;
+    const uint32_t crc = crc32_of(&png[at + 4], size_t(length) + 4);
+    for (int i = 0; i < 4; ++i) png[at + 8 + length + i] = uint8_t(crc >> (24 - 8 * i));  // big-endian
+    at += 12 + size_t(length);
+  }
+  return png;
 }
 
 }  // namespace quill::fuzz

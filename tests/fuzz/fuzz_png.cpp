@@ -8,26 +8,8 @@
 #include "data/segment.h"
 #include "fuzz_common.h"
 
-namespace {
-
-// Rewrites the CRC of every whole chunk after the signature.
-std::vector<uint8_t> with_chunk_crcs(const uint8_t* data, size_t size) {
-  std::vector<uint8_t> png(data, data + size);
-  size_t at = 8;
-  while (at + 12 <= png.size()) {
-    const uint64_t length = uint64_t(png[at]) << 24 | png[at + 1] << 16 | png[at + 2] << 8 | png[at + 3];
-    if (length > png.size() - at - 12) break;
-    const uint32_t crc = quill::fuzz::crc32_of(&png[at + 4], size_t(length) + 4);
-    for (int i = 0; i < 4; ++i) png[at + 8 + length + i] = uint8_t(crc >> (24 - 8 * i));  // big-endian
-    at += 12 + size_t(length);
-  }
-  return png;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::vector<uint8_t> png = with_chunk_crcs(data, size);
+  const std::vector<uint8_t> png = quill::fuzz::with_chunk_crcs(data, size);
   return quill::fuzz::refusing_errors([&] {
     const quill::Image image = quill::decode_png(png.data(), png.size(), "fuzz.png");
     for (float v : image.pixels)

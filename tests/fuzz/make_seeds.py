@@ -74,6 +74,18 @@ def texts():
     put("fuzz_text_inputs", "base64url.txt", b"-_-_ AB\ncd==")
 
 
+def serve_requests():
+    """Content-Type line, ?top_k= line ("-": none), body."""
+    drawing = png(40, 30, 0, 8, character(40, 30))
+    url = b"data:image/png;base64," + base64.b64encode(drawing)
+    put("fuzz_serve_request", "raw.req", b"image/png\n-\n" + drawing)
+    put("fuzz_serve_request", "octet-top-k.req", b"application/octet-stream\n7\n" + drawing)
+    put("fuzz_serve_request", "json-url.req", b'application/json\n-\n{"image": "' + url + b'", "top_k": 3}')
+    put("fuzz_serve_request", "json-plain.req", b'application/json; charset=utf-8\n2\n{"image": "' +
+        base64.b64encode(drawing) + b'"}')
+    put("fuzz_serve_request", "json-untyped.req", b'\n-\n{"image": "' + url + b'"}')
+
+
 def descriptions():
     for name in ("cnn.txt", "small.txt"):
         text = open(os.path.join(here, "..", "..", "models", name), "rb").read()
@@ -101,5 +113,6 @@ if __name__ == "__main__":
     pngs()
     dataset_files()
     texts()
+    serve_requests()
     descriptions()
     model_files(sys.argv[1])
