@@ -49,14 +49,12 @@ __global__ void fill_kernel(int64_t n, T value, T* y) {
 
 template <Activation A, class T>
 void launch_forward(int64_t n, T alpha, const T* x, T* y) {
-  activation_forward_kernel<A, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, alpha, x, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(activation_forward_kernel<A, T>, blocks_for(n), kThreads, 0, stream(), n, alpha, x, y);
 }
 
 template <Activation A, class T>
 void launch_backward(int64_t n, T alpha, const T* x, const T* y, const T* dy, T* dx) {
-  activation_backward_kernel<A, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, alpha, x, y, dy, dx);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(activation_backward_kernel<A, T>, blocks_for(n), kThreads, 0, stream(), n, alpha, x, y, dy, dx);
 }
 
 }  // namespace
@@ -90,15 +88,13 @@ void activation_backward(Activation act, double alpha, int64_t n, const T* x, co
 template <class T>
 void add(int64_t n, const T* a, const T* b, T* y) {
   if (n == 0) return;
-  add_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(add_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, a, b, y);
 }
 
 template <class T>
 void fill(int64_t n, T value, T* y) {
   if (n == 0) return;
-  fill_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, value, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(fill_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, value, y);
 }
 
 #define QUILL_INSTANTIATE(T)                                                                          \

@@ -105,10 +105,8 @@ void batchnorm_forward_train(int n, int c, int hw, const T* x, const T* gamma, c
   check_eps(eps, "batchnorm_forward_train");
   QUILL_CHECK(int64_t(n) * hw > 1, "batchnorm_forward_train: need more than one value per channel (n*h*w = ",
               int64_t(n) * hw, ")");
-  batchnorm_forward_train_kernel<T><<<c, kBlock, 0, stream()>>>(n, c, hw, x, gamma, beta, eps, momentum, y,
-                                                                save_mean, save_invstd, running_mean,
-                                                                running_var);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(batchnorm_forward_train_kernel<T>, c, kBlock, 0, stream(), n, c, hw, x, gamma, beta, eps, momentum, y,
+         save_mean, save_invstd, running_mean, running_var);
 }
 
 template <class T>
@@ -117,18 +115,16 @@ void batchnorm_forward_eval(int n, int c, int hw, const T* x, const T* gamma, co
   check_sizes(n, c, hw, "batchnorm_forward_eval");
   check_eps(eps, "batchnorm_forward_eval");
   const int64_t total = int64_t(n) * c * hw;
-  batchnorm_forward_eval_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(
-      total, c, hw, x, gamma, beta, running_mean, running_var, eps, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(batchnorm_forward_eval_kernel<T>, blocks_for(total), kThreads, 0, stream(), total, c, hw, x, gamma, beta,
+         running_mean, running_var, eps, y);
 }
 
 template <class T>
 void batchnorm_backward(int n, int c, int hw, const T* x, const T* dy, const T* gamma, const T* save_mean,
                         const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
   check_sizes(n, c, hw, "batchnorm_backward");
-  batchnorm_backward_kernel<T><<<c, kBlock, 0, stream()>>>(n, c, hw, x, dy, gamma, save_mean, save_invstd, dx,
-                                                           dgamma, dbeta);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(batchnorm_backward_kernel<T>, c, kBlock, 0, stream(), n, c, hw, x, dy, gamma, save_mean, save_invstd, dx,
+         dgamma, dbeta);
 }
 
 #define QUILL_INSTANTIATE(T)                                                                              \

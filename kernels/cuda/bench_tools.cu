@@ -121,11 +121,10 @@ double measure_fma_gflops() {
   const int blocks = std::max(1, blocks_per_sm) * std::max(1, d.multiprocessors);  // one full wave
   constexpr int kIterations = 1 << 17;  // about 10 ms on an H100
   DeviceScratch<float> out(size_t(blocks) * kFmaThreads);
-  auto launch = [&] {
-    fma_chains_kernel<<<blocks, kFmaThreads, 0, stream()>>>(0.999f, 0.001f, kIterations, out.get());
-    QUILL_CUDA_CHECK_LAUNCH();
+  auto run_chains = [&] {
+    launch(fma_chains_kernel, blocks, kFmaThreads, 0, stream(), 0.999f, 0.001f, kIterations, out.get());
   };
-  const std::vector<double> ms = event_times(launch, 1, 5, nullptr, 0);
+  const std::vector<double> ms = event_times(run_chains, 1, 5, nullptr, 0);
   const double best_ms = *std::min_element(ms.begin(), ms.end());
   const double flops = 2.0 * kChains * double(kIterations) * double(blocks) * kFmaThreads;
   return flops / (best_ms * 1e-3) / 1e9;

@@ -56,12 +56,10 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
     DeviceScratch<T> partial(size_t(p.split.splits) * w_size);
     p.store.out = partial.get();
     launch_gemm_problem<T>(math, p);
-    sum_splits_kernel<T><<<blocks_for(w_size), kThreads, 0, stream()>>>(w_size, p.split.splits, partial.get(), dw);
-    QUILL_CUDA_CHECK_LAUNCH();
+    launch(sum_splits_kernel<T>, blocks_for(w_size), kThreads, 0, stream(), w_size, p.split.splits, partial.get(), dw);
   }
   if (dbias != nullptr) {
-    bias_gradient_kernel<T><<<d.k, kThreads, 0, stream()>>>(d.n, d.k, d.pq(), dy, dbias);
-    QUILL_CUDA_CHECK_LAUNCH();
+    launch(bias_gradient_kernel<T>, d.k, kThreads, 0, stream(), d.n, d.k, d.pq(), dy, dbias);
   }
 }
 

@@ -29,8 +29,7 @@ __global__ void __launch_bounds__(kBlock) count_correct_kernel(int n, int c, con
 template <class T>
 void count_correct(int n, int c, const T* scores, const int32_t* labels, int32_t* correct) {
   QUILL_CHECK(n >= 0 && (n == 0 || c > 0), "count_correct: needs at least one class");
-  count_correct_kernel<T><<<1, kBlock, 0, stream()>>>(n, c, scores, labels, correct);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(count_correct_kernel<T>, 1, kBlock, 0, stream(), n, c, scores, labels, correct);
 }
 
 template void count_correct<float>(int, int, const float*, const int32_t*, int32_t*);

@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_runtime.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace quill::cuda {
 

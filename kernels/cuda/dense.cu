@@ -33,8 +33,7 @@ void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy,
   if (dx != nullptr) launch_gemm_problem<T>(math, dense::backward_data_problem(n, in, out, dy, w, dx));
   launch_gemm_problem<T>(math, dense::backward_weights_problem(n, in, out, x, dy, dw));
   if (db != nullptr) {
-    column_sums_kernel<T><<<blocks_for(out), kThreads, 0, stream()>>>(n, out, dy, db);
-    QUILL_CUDA_CHECK_LAUNCH();
+    launch(column_sums_kernel<T>, blocks_for(out), kThreads, 0, stream(), n, out, dy, db);
   }
 }
 

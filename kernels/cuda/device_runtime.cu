@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_kind.h"
 #include "runtime/host_staging.h"
 #include "runtime/step_graph.h"
 
@@ -55,11 +56,11 @@ class CachingDeviceAllocator final : public Allocator {
     CapturePool* pool = t_capture_pool;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (void* p = take(pool != nullptr ? pool->free : free_, size)) return p;
+      if (void* p = take(pool != nullptr ? pool->free : free_, size)) return handed_out(p, bytes, size);
       if (pool != nullptr)
         if (void* p = take(free_, size)) {
           pool_of_[p] = pool;
-          return p;
+          return handed_out(p, bytes, size);
         }
     }
     void* p = nullptr;
@@ -85,7 +86,7 @@ class CachingDeviceAllocator final : public Allocator {
     stats_.bytes_in_use += size;
     ++stats_.device_allocations;
     if (pool != nullptr) pool_of_[p] = pool;
-    return p;
+    return handed_out(p, bytes, size);
   }
 
   void deallocate(void* ptr, size_t bytes) override {
@@ -94,6 +95,7 @@ class CachingDeviceAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     auto owner = pool_of_.find(ptr);
     (owner != pool_of_.end() ? owner->second->free : free_)[size].push_back(ptr);
+    mark_block_cached(ptr, size);
     stats_.bytes_in_use -= size;
     stats_.bytes_cached += size;
   }
@@ -136,6 +138,10 @@ class CachingDeviceAllocator final : public Allocator {
   }
 
  private:
+  static void* handed_out(void* p, size_t bytes, size_t size) {
+    mark_block_handed_out(p, bytes, size);
+    return p;
+  }
   // A free block of `size` from `lists`, counted as in use; null when there is none. Holds mutex_.
   void* take(std::map<size_t, std::vector<void*>>& lists, size_t size) {
     auto it = lists.find(size);
@@ -299,6 +305,9 @@ bool probe_device(std::string& reason) {
     reason = std::string("the CUDA device cannot run this build's kernels: ") + cudaGetErrorString(err);
     return false;
   }
+  cudaDeviceProp prop{};
+  (void)cudaGetDeviceProperties(&prop, 0);
+  set_device_description(DeviceType::Cuda, {prop.name, kEmulatedDevice});
   reason.clear();
   return true;
 }

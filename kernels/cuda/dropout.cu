@@ -29,8 +29,7 @@ void launch_dropout(int64_t n, double p, uint64_t seed, uint64_t stream_id, cons
   QUILL_CHECK(p >= 0.0 && p < 1.0, op, ": drop probability ", p, " must be in [0, 1)");
   if (n == 0) return;
   const T scale = T(1.0 / (1.0 - p));
-  dropout_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, p, scale, seed, stream_id, step_values, x, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(dropout_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, p, scale, seed, stream_id, step_values, x, y);
 }
 
 }  // namespace

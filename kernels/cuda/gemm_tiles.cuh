@@ -141,15 +141,13 @@ void launch_gemm_tiles(Math math, int M, int N, int K, SplitK split, LoadA load_
   if (M <= 0 || N <= 0) return;
   if constexpr (std::is_same<T, float>::value) {
     if (math == Math::Tf32 && tf32_tensor_cores()) {
-      gemm_tiles_tf32_kernel<<<gemm_grid<GemmTileTf32>(M, N, split), GemmTileTf32::kThreads, 0, stream()>>>(
-          M, N, K, split.chunk, load_a, load_b, store);
-      QUILL_CUDA_CHECK_LAUNCH();
+      launch(gemm_tiles_tf32_kernel<LoadA, LoadB, Store>, gemm_grid<GemmTileTf32>(M, N, split), GemmTileTf32::kThreads,
+             0, stream(), M, N, K, split.chunk, load_a, load_b, store);
       return;
     }
   }
-  gemm_tiles_kernel<T><<<gemm_grid<GemmTile>(M, N, split), GemmTile::kThreads, 0, stream()>>>(
-      M, N, K, split.chunk, load_a, load_b, store);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(gemm_tiles_kernel<T, LoadA, LoadB, Store>, gemm_grid<GemmTile>(M, N, split), GemmTile::kThreads, 0, stream(),
+         M, N, K, split.chunk, load_a, load_b, store);
 }
 
 template <class T, class A, class B, class Store>

@@ -76,9 +76,8 @@ void launch_sgd(int64_t n, const SgdConfig& cfg, const double* step_values, T* p
               " needs a velocity buffer");
   if (n == 0) return;
   const SgdCoefficients k{cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov};
-  sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, step_values, param, grad,
-                                                          cfg.momentum != 0 ? velocity : nullptr);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(sgd_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, k, step_values, param, grad,
+         cfg.momentum != 0 ? velocity : nullptr);
 }
 
 // t is only used without step_values.
@@ -98,8 +97,7 @@ void launch_adam(int64_t n, const AdamConfig& cfg, int64_t t, const double* step
                            step_values != nullptr ? 0.0 : adam_bias_correction(cfg.beta1, t),
                            step_values != nullptr ? 0.0 : adam_bias_correction(cfg.beta2, t),
                            cfg.decoupled_weight_decay};
-  adam_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, step_values, param, grad, m, v);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(adam_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, k, step_values, param, grad, m, v);
 }
 
 }  // namespace

@@ -33,32 +33,28 @@ template <class T>
 void maxpool_forward(const PoolGeometry& g, const T* x, T* y, int32_t* argmax) {
   const PoolDims d = dims_of(g, "maxpool_forward");
   const int64_t total = g.y_size();
-  maxpool_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(d, total, x, y, argmax);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(maxpool_forward_kernel<T>, blocks_for(total), kThreads, 0, stream(), d, total, x, y, argmax);
 }
 
 template <class T>
 void maxpool_backward(const PoolGeometry& g, const T* dy, const int32_t* argmax, T* dx) {
   const PoolDims d = dims_of(g, "maxpool_backward");
   const int64_t total = g.x_size();
-  maxpool_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(d, total, dy, argmax, dx);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(maxpool_backward_kernel<T>, blocks_for(total), kThreads, 0, stream(), d, total, dy, argmax, dx);
 }
 
 template <class T>
 void avgpool_forward(const PoolGeometry& g, const T* x, T* y) {
   const PoolDims d = dims_of(g, "avgpool_forward");
   const int64_t total = g.y_size();
-  avgpool_forward_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(d, total, x, y);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(avgpool_forward_kernel<T>, blocks_for(total), kThreads, 0, stream(), d, total, x, y);
 }
 
 template <class T>
 void avgpool_backward(const PoolGeometry& g, const T* dy, T* dx) {
   const PoolDims d = dims_of(g, "avgpool_backward");
   const int64_t total = g.x_size();
-  avgpool_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(d, total, dy, dx);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(avgpool_backward_kernel<T>, blocks_for(total), kThreads, 0, stream(), d, total, dy, dx);
 }
 
 #define QUILL_INSTANTIATE(T)                                                                       \

@@ -83,11 +83,9 @@ void softmax_xent_forward(int n, int c, const T* logits, const int32_t* labels, 
                           T* loss) {
   check_args(n, c, smoothing, "softmax_xent_forward");
   DeviceScratch<double> row_loss(n);
-  softmax_xent_rows_kernel<T><<<ceil_div(n, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream()>>>(
-      n, c, logits, labels, smoothing, probs, row_loss.get());
-  QUILL_CUDA_CHECK_LAUNCH();
-  mean_loss_kernel<T><<<1, kThreads, 0, stream()>>>(n, row_loss.get(), loss);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(softmax_xent_rows_kernel<T>, ceil_div(n, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream(), n, c, logits,
+         labels, smoothing, probs, row_loss.get());
+  launch(mean_loss_kernel<T>, 1, kThreads, 0, stream(), n, row_loss.get(), loss);
 }
 
 template <class T>
@@ -95,9 +93,8 @@ void softmax_xent_backward(int n, int c, const T* probs, const int32_t* labels, 
   check_args(n, c, smoothing, "softmax_xent_backward");
   const int64_t total = int64_t(n) * c;
   const double off = smoothing / c, on = 1.0 - smoothing + off;
-  softmax_xent_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(total, n, c, probs, labels, on,
-                                                                                 off, dlogits);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(softmax_xent_backward_kernel<T>, blocks_for(total), kThreads, 0, stream(), total, n, c, probs, labels, on, off,
+         dlogits);
 }
 
 template void softmax_xent_forward<float>(int, int, const float*, const int32_t*, double, float*, float*);

@@ -18,8 +18,7 @@ __global__ void accumulate_loss_kernel(const T* loss, const int32_t* correct, do
 
 template <class T>
 void accumulate_loss(const T* loss, const int32_t* correct, int64_t n, double* sums) {
-  accumulate_loss_kernel<T><<<1, 1, 0, stream()>>>(loss, correct, double(n), sums);
-  QUILL_CUDA_CHECK_LAUNCH();
+  launch(accumulate_loss_kernel<T>, 1, 1, 0, stream(), loss, correct, double(n), sums);
 }
 
 template void accumulate_loss<float>(const float*, const int32_t*, int64_t, double*);
