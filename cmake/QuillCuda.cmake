@@ -1,6 +1,19 @@
-# Decides QUILL_HAVE_CUDA and QUILL_HAVE_CUDNN from the QUILL_CUDA / QUILL_CUDNN options (AUTO, ON, OFF).
+# Decides QUILL_HAVE_CUDA and QUILL_HAVE_CUDNN from the QUILL_CUDA / QUILL_CUDNN options (AUTO, ON, OFF), or
+# builds the CUDA backend against the CPU emulation of CUDA (QUILL_CUDA_EMULATION, kernels/cuda/emulation):
+# then no CUDA toolkit is looked for, and there is no cuDNN backend (cuDNN cannot be emulated).
 set(QUILL_HAVE_CUDA OFF)
 set(QUILL_HAVE_CUDNN OFF)
+
+if(QUILL_CUDA_EMULATION)
+  if(QUILL_CUDA STREQUAL "OFF")
+    message(FATAL_ERROR "QUILL_CUDA_EMULATION=ON builds the CUDA backend: it contradicts QUILL_CUDA=OFF")
+  endif()
+  if(QUILL_CUDNN STREQUAL "ON")
+    message(FATAL_ERROR "QUILL_CUDNN=ON: cuDNN cannot be emulated; the emulation build has no cuDNN backend")
+  endif()
+  set(QUILL_HAVE_CUDA ON)
+  return()
+endif()
 
 if(NOT QUILL_CUDA STREQUAL "OFF")
   include(CheckLanguage)

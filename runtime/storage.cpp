@@ -98,6 +98,19 @@ void set_device_unavailable_reason(DeviceType type, std::string reason) {
   unavailable_reason_of(type) = std::move(reason);
 }
 
+namespace {
+DeviceDescription& description_of(DeviceType type) {
+  static DeviceDescription descriptions[2] = {{"cpu", false}, {"", false}};
+  return descriptions[slot(type)];
+}
+}  // namespace
+
+DeviceDescription device_description(DeviceType type) { return description_of(type); }
+
+void set_device_description(DeviceType type, DeviceDescription description) {
+  description_of(type) = std::move(description);
+}
+
 void set_copy_function(DeviceType a, DeviceType b, CopyFunction fn) {
   table().copiers[slot(a)][slot(b)] = fn;
   table().copiers[slot(b)][slot(a)] = fn;

@@ -32,6 +32,16 @@ bool device_available(DeviceType type);
 std::string device_unavailable_reason(DeviceType type);
 void set_device_unavailable_reason(DeviceType type, std::string reason);
 
+// What stands behind a device type, for logs and results: its name ("NVIDIA H100 80GB HBM3"), and whether it is
+// an emulation on the CPU (the QUILL_CUDA_EMULATION build), which checks kernels' logic and must never be taken
+// for the hardware or timed as such. Set by the backend that installs the device.
+struct DeviceDescription {
+  std::string name;
+  bool emulated = false;
+};
+DeviceDescription device_description(DeviceType type);
+void set_device_description(DeviceType type, DeviceDescription description);
+
 class Storage {
  public:
   Storage(size_t bytes, Device device);
