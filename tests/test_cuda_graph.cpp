@@ -34,6 +34,7 @@
 #include "runtime/step_graph.h"
 #include "tests/gpu_backends.h"
 #include "tests/temp_files.h"
+#include "tests/test_sampling.h"
 #include "tests/training_data.h"
 
 using namespace quill;
@@ -449,9 +450,10 @@ TEST_CASE("cuda graph gpu: pinned double-buffered uploads give the bytes of plai
 TEST_CASE("cuda graph gpu: training with the graph on gives exactly the losses, weights and state of off") {
   const std::vector<Backend> backends = test_gpu::gpu_backends();
   if (backends.empty()) return;
-  // 2 epochs of 50 full batches and one of 7, validation between them: the graph is recorded at the second
-  // step of each epoch, dropped for the smaller batch and before the validation.
-  const Dataset data = digits(50 * 32 + 7);
+  // 2 epochs of 50 full batches (QUILL_TEST_SAMPLE: at least 5) and one of 7, validation between them: the graph
+  // is recorded at the second step of each epoch, dropped for the smaller batch and before the validation.
+  const int full_batches = test::sampled_steps(50, 5);
+  const Dataset data = digits(full_batches * 32 + 7);
   const Dataset validation = subset(data, 0, 100);
   for (Backend backend : backends) {
     CAPTURE(backend_name(backend));
@@ -459,7 +461,7 @@ TEST_CASE("cuda graph gpu: training with the graph on gives exactly the losses, 
     o.device = Device::cuda();
     o.backend = backend;
     const Run off = train(o, data, &validation);
-    REQUIRE(off.losses.size() == 102);
+    REQUIRE(off.losses.size() == size_t(2 * (full_batches + 1)));
     o.cuda_graph = true;
     const Run on = train(o, data, &validation);
     check_identical(off, on, true);  // both add the running sums on the device
@@ -490,8 +492,9 @@ TEST_CASE("cuda graph gpu: the plain sgd step of the bench replays with the same
       }
       const Tensor x = images.to(Device::cuda()), y = labels.to(Device::cuda());
       TrainStep step(graph, optimizer, loss, backend, 1, use_graph);
-      for (uint64_t s = 0; s < 20; ++s) step.run(x, y, s, 0.01 / double(s + 1));
-      CHECK(step.replays() == (use_graph ? 19 : 0));
+      const int steps = test::sampled_steps(20, 5);
+      for (uint64_t s = 0; s < uint64_t(steps); ++s) step.run(x, y, s, 0.01 / double(s + 1));
+      CHECK(step.replays() == (use_graph ? steps - 1 : 0));
       weights.push_back(host_copy(graph.flat_values()));
     }
     CHECK(same_bytes(weights[0], weights[1]));

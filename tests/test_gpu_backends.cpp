@@ -30,6 +30,7 @@
 #include "kernels/backends.h"
 #include "tests/gpu_backends.h"
 #include "tests/kernel_shapes.h"
+#include "tests/test_sampling.h"
 #include "runtime/ops.h"
 #include "runtime/rng.h"
 #if QUILL_HAVE_CUDA  // set by tests/CMakeLists.txt in CUDA builds
@@ -41,6 +42,7 @@ using namespace quill;
 using test_gpu::cuda_usable;
 using test_gpu::gpu_backends;
 using namespace test_shapes;
+using test::sampled;
 
 namespace {
 
@@ -188,19 +190,6 @@ void check_identical(const Tensor& got, const Tensor& want, const std::string& w
 const char* name_of(DType t) { return dtype_name(t); }
 
 // ---- geometries ----
-
-// Every k-th shape of a grid with QUILL_TEST_SAMPLE=k (default 1: all). Under compute-sanitizer every launch
-// is some hundred times slower; scripts/gpu-verify.sh samples the grids there, so the sanitizers see every
-// kernel on many shapes within a lease, and the plain run checks them all.
-template <class Geometry>
-std::vector<Geometry> sampled(std::vector<Geometry> grid) {
-  const char* text = std::getenv("QUILL_TEST_SAMPLE");
-  const long k = text != nullptr ? std::strtol(text, nullptr, 10) : 1;
-  if (k <= 1) return grid;
-  std::vector<Geometry> out;
-  for (size_t i = 0; i < grid.size(); i += size_t(k)) out.push_back(grid[i]);
-  return out;
-}
 
 // The shared grid (kernel_shapes.h) in batches 1, 3 and 64, plus MNIST-like layers (the batch reduction of
 // backward-weights then takes the split-K path) and asymmetric shapes.
