@@ -127,6 +127,11 @@ std::unique_ptr<BenchDevice> make_bench_device(Device device) {
 #if QUILL_HAVE_CUDA
   QUILL_CHECK(device_available(DeviceType::Cuda), "no CUDA device is available to time: ",
               device_unavailable_reason(DeviceType::Cuda));
+  // The emulation runs each block's threads one after another on one CPU core: its times say nothing of a
+  // GPU's, so none is reported as one.
+  QUILL_CHECK(!device_description(DeviceType::Cuda).emulated, device.str(),
+              " is the CPU emulation of CUDA (a -DQUILL_CUDA_EMULATION=ON build), which checks the kernels' "
+              "results, not their speed: it gives no GPU timings (time the cpu with --device cpu, or build for a GPU)");
   return std::make_unique<CudaBenchDevice>();
 #else
   fail("this build has no CUDA backend, so ", device.str(), " cannot be timed");

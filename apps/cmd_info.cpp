@@ -1,11 +1,16 @@
-// quill info: what a model file holds: architecture, classes, preprocessing, training metadata.
+// quill info: what a model file holds: architecture, classes, preprocessing, training metadata; without a
+// model, what this build computes with.
 #include <cmath>
 #include <cstdio>
 #include <memory>
 
+#include <zlib.h>
+
 #include "apps/commands.h"
 #include "apps/model_file.h"
 #include "apps/training_history.h"
+#include "kernels/backends.h"
+#include "runtime/storage.h"
 
 namespace quill {
 namespace {
@@ -30,6 +35,33 @@ void print_history(const nlohmann::json& history) {
   }
 }
 
+// A checksum of the parameters and buffers (batch-norm statistics): two files that print the same one hold
+// the same bits, whatever their metadata (dates, command lines). How runs are compared for determinism.
+std::string weights_fingerprint(const ModelRecord& r) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  auto add = [&](const Tensor& t) { crc = crc32(crc, static_cast<const Bytef*>(t.raw()), uInt(t.bytes())); };
+  add(r.weights);
+  for (const Tensor& b : r.buffers) add(b);
+  char text[64];
+  std::snprintf(text, sizeof text, "crc32 %08lx of their bytes and the buffers'", (unsigned long)crc);
+  return text;
+}
+
+// Without a model: what this build computes with, so that nobody takes an emulated device for a GPU.
+int run_build_info() {
+  std::printf("quill %s\n", QUILL_VERSION);
+  std::printf("backends: %s\n", backends_summary().c_str());
+  const DeviceDescription cuda = device_description(DeviceType::Cuda);
+  if (device_available(DeviceType::Cuda))
+    std::printf("cuda device: %s%s\n", cuda.name.c_str(),
+                cuda.emulated ? " (runs every custom kernel on the CPU for correctness; --device auto does not pick "
+                                "it, --device cuda does)"
+                              : "");
+  else
+    std::printf("cuda device: none (%s)\n", device_unavailable_reason(DeviceType::Cuda).c_str());
+  return 0;
+}
+
 int run_info(const std::string& path) {
   const ModelRecord r = load_model_file(path);
   std::unique_ptr<Graph> graph = build_model(r, Device::cpu(), path);
@@ -40,6 +72,7 @@ int run_info(const std::string& path) {
   std::printf("classes (%zu):", r.classes.size());
   for (const std::string& c : r.classes) std::printf(" %s", c.c_str());
   std::printf("\npreprocessing: %s\n", framing_summary(r.framing).c_str());
+  std::printf("weights: %lld parameters, %s\n", (long long)r.weights.numel(), weights_fingerprint(r).c_str());
 
   const nlohmann::json& m = r.metadata;
   std::printf("\ntraining:\n");
@@ -77,9 +110,9 @@ int run_info(const std::string& path) {
 
 Command add_info_command(CLI::App& quill) {
   auto path = std::make_shared<std::string>();
-  CLI::App* cmd = quill.add_subcommand("info", "Show a model file's architecture, classes and training metadata");
-  cmd->add_option("--model", *path, "Model or checkpoint file (.quill)")->required();
-  return {cmd, [path](const std::string&) { return run_info(*path); }};
+  CLI::App* cmd = quill.add_subcommand("info", "Show a model file's architecture, classes and training metadata; without --model, the build's backends and devices");
+  cmd->add_option("--model", *path, "Model or checkpoint file (.quill); without it, the build's backends and devices");
+  return {cmd, [path](const std::string&) { return path->empty() ? run_build_info() : run_info(*path); }};
 }
 
 }  // namespace quill

@@ -9,6 +9,7 @@
 
 #include "apps/gpu_math.h"
 #include "apps/model_lookup.h"
+#include "apps/placement.h"
 #include "layers/model_description.h"
 #include "runtime/ops.h"
 #include "runtime/storage.h"
@@ -47,7 +48,6 @@ std::string source_commit() {
   return "unknown";
 }
 
-bool gpu_usable() { return device_available(DeviceType::Cuda) && ops::conv2d_forward.has(Backend::Cuda); }
 
 const char* default_label(Backend b) { return b == Backend::Cpu ? "cpu" : b == Backend::Cuda ? "custom" : "cudnn"; }
 
@@ -137,7 +137,7 @@ std::vector<BenchBackend> choose_bench_backends(const OpBenchOptions& o) {
               "--device cuda: no CUDA device is available: ", device_unavailable_reason(DeviceType::Cuda));
   std::vector<std::string> names = o.backends;
   if (names.empty()) {
-    if (o.device != "cpu" && gpu) {
+    if (o.device == "cuda" || (o.device == "auto" && gpu_for_auto())) {
       names.push_back("custom");
       if (ops::conv2d_forward.has(Backend::Cudnn)) names.push_back("cudnn");
     } else {

@@ -19,4 +19,15 @@ void init_backends() {
   });
 }
 
+std::string backends_summary() {
+  std::string out = "cpu";
+#if QUILL_HAVE_CUDA
+  out += ", cuda (custom kernels)";
+#endif
+#if QUILL_HAVE_CUDNN
+  out += ", cudnn";
+#endif
+  return out;
+}
+
 }  // namespace quill

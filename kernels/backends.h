@@ -1,8 +1,13 @@
 #pragma once
 // Fills the op registry with every backend this build has. Call once at start-up (idempotent).
+#include <string>
+
 namespace quill {
 
 void init_backends();
+
+// The backends this build has, e.g. "cpu, cuda (custom kernels)" (quill info).
+std::string backends_summary();
 
 // The shape contract of every op, checked by the registry before any backend (kernels/op_contracts.cpp).
 void define_op_contracts();
