@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Builds Quill and runs the whole test suite. Tests that need the real data find it through QUILL_DATA
-# (default: ../shared/data beside the checkout, when present); without it they say they were skipped.
+# Builds Quill and runs the whole test suite, then says how many tests passed, were skipped and why, and
+# failed. Tests that need the real data find it through QUILL_DATA (default: ../shared/data beside the
+# checkout, when present); without it they are reported as skipped.
 #   scripts/test.sh [extra cmake arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh "$@"
 if [ -z "${QUILL_DATA:-}" ] && [ -d ../shared/data ]; then export QUILL_DATA=$(cd ../shared/data && pwd); fi
 echo "QUILL_DATA=${QUILL_DATA:-<unset: data tests will be skipped>}"
-ctest --test-dir build --output-on-failure -j"$(nproc)"
+status=0
+ctest --test-dir build --output-on-failure -j"$(nproc)" || status=$?
+scripts/test-summary.sh build
+exit $status

@@ -26,6 +26,7 @@
 #include "kernels/backends.h"
 #include "layers/model_description.h"
 #include "runtime/storage.h"
+#include "tests/skip.h"
 
 using namespace quill;
 namespace fs = std::filesystem;
@@ -183,7 +184,7 @@ TEST_CASE("cli: predicting a file that is not a PNG is a one-line error") {
 TEST_CASE("cli: --device cuda without a GPU is a one-line error") {
   init_backends();
   if (device_available(DeviceType::Cuda)) {
-    MESSAGE("skipped: this machine has a GPU");
+    test::skip_test_case("this machine has a CUDA device (the case checks the error without one)");
     return;
   }
   Sandbox box;

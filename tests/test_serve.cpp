@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "apps/serve_server.h"
+#include "tests/skip.h"
 
 #ifdef QUILL_HAVE_HTTPLIB
 #include <httplib.h>
@@ -331,7 +332,7 @@ TEST_CASE("serve: stops cleanly and frees the port") {
 
 TEST_CASE("serve: this build has no HTTP server") {
   CHECK(!quill::serve_available());
-  MESSAGE("skipped: cpp-httplib not found at build time");
+  quill::test::skip_test_case("cpp-httplib not found at build time: the serve tests are not built");
 }
 
 #endif
