@@ -18,8 +18,9 @@ void skip_test_case(const std::string& reason);
 // Says that the running case leaves `part` out because of `reason`; the rest of the case runs and counts.
 void skip_part(const std::string& part, const std::string& reason);
 
-// For the runner: given doctest's exit status, prints the skip lines and returns the run's exit status
-// (kSkipExitCode when every case that ran was skipped and none failed).
+// For the runner: given doctest's exit status, prints the skip lines and returns the run's exit status:
+// kSkipExitCode when every case that ran was skipped and none failed; 1 when a run (not a listing) ran no
+// case at all, as when ctest runs a name that matches none.
 int exit_status_with_skips(int doctest_status);
 
 }  // namespace quill::test

@@ -295,7 +295,7 @@ TEST_CASE("cli: predict --json writes each image's top classes, and its error fo
   CHECK(!j["images"][1].contains("top"));
 }
 
-TEST_CASE("cli: read --json writes the text, characters, boxes and classes; several images, one line each") {
+TEST_CASE("cli: read --json writes the text, characters, boxes and classes, and several images one line each") {
   Sandbox box;
   const std::string model = write_tiny_model(box);
   const std::string line = write_rings(box, "line.png", {20, 70, 120}, 170);

@@ -102,7 +102,7 @@ TEST_CASE("learning: a small CNN reaches 95% on 1,000 MNIST test digits from 2,0
   CHECK(after >= 0.95);
 }
 
-TEST_CASE("learning: two CPU runs with the same seed give identical weights; another seed does not") {
+TEST_CASE("learning: two CPU runs with the same seed give identical weights, and another seed does not") {
   // Synthetic data keeps this independent of QUILL_DATA: class = which quadrant holds a bright blob.
   Dataset d;
   d.rows = d.cols = 28;

@@ -177,7 +177,7 @@ CaseResult timed_case(const std::string& layer, WorkKind kind, double work, doub
 
 }  // namespace
 
-TEST_CASE("op bench: a % of peak is of the peak measured alongside; above it or noisy, it is flagged, not printed plain") {
+TEST_CASE("op bench: a % of peak is of the peak measured alongside, and flagged, not printed plain, above it or when noisy") {
   const OpBenchReport r = report_of({
       // 1 GFLOP in 5 ms: 200 GFLOP/s against 150 and 180 measured beside it (and 100 at the start).
       timed_case("above", WorkKind::Flops, 1e9, 4.9, 5, 5.1, 150, 180),

@@ -116,7 +116,7 @@ TEST_CASE("recipe: quill train applies the dataset's recipe and the command line
 }
 
 // Official MNIST, or the offline digits when that is all QUILL_DATA holds.
-TEST_CASE("recipe: quill train takes a recipe file or none, bad values fail; --out folders are made") {
+TEST_CASE("recipe: quill train takes a recipe file or none, bad values fail, and --out folders are made") {
   const test::TrainData data = test::real_digits_train_data_or_skip();
   if (data.empty()) return;
   TempDir dir("quill-test-recipe");

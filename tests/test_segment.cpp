@@ -226,7 +226,7 @@ TEST_CASE("segment: a photo without ink throws the no-ink error") {
   CHECK_THROWS_WITH_AS(segment_line(Image(300, 80, 0.9f)), doctest::Contains("no ink found in image"), quill::Error);
 }
 
-TEST_CASE("segment: the dot of an i joins its stem; specks between characters are dropped") {
+TEST_CASE("segment: the dot of an i joins its stem, and specks between characters are dropped") {
   // An "L", an "i" (stem and a dot well above it) and an "o", strokes 12 pixels wide; a speck between.
   Image photo(400, 160, 0.9f);
   auto fill = [&](int x0, int y0, int x1, int y1) {
@@ -323,7 +323,7 @@ TEST_CASE("segment: touching characters are split at a neck, and by width when t
   }
 }
 
-TEST_CASE("segment: a wide character left whole also comes with two-part readings; a narrow one without") {
+TEST_CASE("segment: a wide character left whole also comes with two-part readings, and a narrow one without") {
   // Two o's touching, their outer edges overlapping by 4 pixels: 1.36 heights together, under
   // split_width, and their meeting tips are solid ink, heavier than a fifth of the rings' sides: no neck.
   // So they stay one segment, as a wide M would. Its two-part readings must include the cut where the

@@ -30,7 +30,7 @@ TEST_CASE("test runner fixture: leaves a part out" * doctest::skip()) {
   CHECK(true);
 }
 
-TEST_CASE("test runner: a run of skipped cases exits 77 and says why; a case that ran decides otherwise") {
+TEST_CASE("test runner: a run of skipped cases exits 77 and says why, and a case that ran decides otherwise") {
   const std::string said = "quill_tests: skipped 1 test case: the fixture's reason\n";
   CommandResult r = run_test_cases("test runner fixture: skips");
   CHECK(r.status == quill::test::kSkipExitCode);
@@ -48,6 +48,15 @@ TEST_CASE("test runner: a run of skipped cases exits 77 and says why; a case tha
   CHECK(r.status == 0);  // the rest ran: it counts as passed, and the part left out is named
   CHECK(r.out.find("quill_tests: partly skipped in 1 test case: its GPU part: the fixture's reason\n") !=
         std::string::npos);
+}
+
+TEST_CASE("test runner: a run in which no case matched the name given fails") {
+  // What ctest ran for a name it split at a ';': it used to pass, having run nothing.
+  const CommandResult r = run_test_cases("test runner: no case has this name");
+  CHECK(r.status == 1);
+  CHECK(r.out.find("quill_tests: no test case ran") != std::string::npos);
+  // A listing runs no case and is no failure.
+  CHECK(run_command("'" + quill::test::this_test_binary().string() + "' --list-test-cases").status == 0);
 }
 
 TEST_CASE("test runner: ctest takes exit status 77 of every case as skipped (SKIP_RETURN_CODE)") {
