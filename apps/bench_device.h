@@ -31,6 +31,13 @@ class BenchDevice {
   // blocks (on a GPU, CUDA events around all the work a call queued).
   virtual std::vector<double> time_blocks(const std::function<void()>& call, int warmup, int runs) = 0;
   virtual DevicePeaks measure_peaks() = 0;
+  // The peak rate an op is reported against, taken under the conditions of the op's own timed calls:
+  // float32 GFLOP/s when `flops`, else the GB/s (read + written) of a copy of the op's `bytes`. The CPU
+  // measures it on each call, since another process's load on a shared machine comes and goes, and an op
+  // whose tensors stay in cache between its calls must be set against a copy that does too. The GPU gives
+  // its measure_peaks() figures: its op calls start from DRAM (the L2 is flushed) on an unshared device.
+  virtual double reference_rate(bool flops, double bytes) = 0;
+  virtual std::string reference_method() const = 0;  // how reference_rate measures, for the report
 };
 
 // The device's implementation; throws when this build cannot time that device type.

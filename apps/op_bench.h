@@ -1,8 +1,8 @@
 #pragma once
 // The per-op comparison benchmark (`quill bench --ops`): every op call of one training step of a model,
 // at one or more batch sizes, timed on each backend side by side (median of `runs` calls after warm-up),
-// with its rate against the device's measured peak and the largest difference between the backends'
-// outputs. Math modes (apps/gpu_math.h): strict float32, and TF32 (cuDNN's convolutions; the custom
+// with its rate against the device's peak measured alongside it and the largest difference between the
+// backends' outputs. Math modes (apps/gpu_math.h): strict float32, and TF32 (cuDNN's convolutions; the custom
 // kernels' convolutions and dense layers where they were compiled for sm_80 or later; the CPU says it ran
 // float32).
 #include <string>
@@ -36,14 +36,26 @@ struct BenchBackend {
 struct BenchDeviceInfo {
   std::string device;  // "cpu", "cuda:0"
   std::string name, timing;
-  DevicePeaks peaks;
+  DevicePeaks peaks;           // measured once, at the start
+  std::string peak_alongside;  // how the peak each op is reported against is measured (reference_method)
 };
 
 struct Timing {
   std::vector<double> runs_ms;
   double median_ms = 0, min_ms = 0, max_ms = 0;
   std::string math;  // what the backend ran: "fp32" or "tf32"
+  // The device's peak (GFLOP/s or GB/s, as the op's rate) measured right before and right after the op's
+  // runs (BenchDevice::reference_rate): the op is reported against the higher; 0 when not measured.
+  double peak_before = 0, peak_after = 0;
 };
+
+// How far a "% of peak" figure can be taken at its word.
+enum class PeakFigure {
+  Plain,      // as measured
+  Noisy,      // the op's runs, or the peak measured before and after them, differ by more than kNoisySpread
+  AbovePeak,  // faster than the peak measured alongside, which a float32 op cannot be: no figure is given
+};
+constexpr double kNoisySpread = 2.0;
 
 // How far a backend's outputs are from a reference backend's, over every element of every output:
 // max_rel = max |a - r| / max |r|; rel_l2 = the largest ||a - r|| / ||r|| of the outputs.
@@ -89,7 +101,11 @@ OpBenchReport run_op_bench(const OpBenchOptions& o, const std::string& command_l
 Timing summarize(std::vector<double> runs_ms);
 // Rate of one call: GFLOP/s or GB/s.
 double rate_of(const CaseResult& c, const Timing& t);
-// Its fraction of the device's matching peak.
+// Its fraction of the peak measured alongside it (the device's matching start-of-run peak when none was).
 double fraction_of_peak(const CaseResult& c, const Timing& t, const DevicePeaks& peaks);
+// Whether that fraction is plain, noisy, or above the peak. TF32 is measured against the float32 peak and
+// may pass it (the notes say so); that is not flagged.
+PeakFigure judge_peak_figure(const CaseResult& c, const Timing& t, const DevicePeaks& peaks);
+const char* peak_figure_name(PeakFigure f);  // "plain", "noisy", "above peak"
 
 }  // namespace quill

@@ -34,6 +34,14 @@ std::string peaks_text(const BenchDeviceInfo& d) {
          sig(d.peaks.copy_gbs) + " GB/s (" + d.peaks.copy_method + ")";
 }
 
+// The "% peak" cell: the figure, marked when noisy; none when the op beat the peak measured beside it.
+std::string peak_cell(const CaseResult& c, const Timing& t, const DevicePeaks& peaks) {
+  const PeakFigure figure = judge_peak_figure(c, t, peaks);
+  if (figure == PeakFigure::AbovePeak) return "above peak";
+  const std::string percent = sig(100 * fraction_of_peak(c, t, peaks), 2) + "%";
+  return figure == PeakFigure::Noisy ? percent + " (noisy)" : percent;
+}
+
 std::string row(const std::vector<std::string>& cells) {
   std::string out = "|";
   for (const std::string& c : cells) out += " " + c + " |";
@@ -52,7 +60,14 @@ std::string op_bench_markdown(const OpBenchReport& r) {
   }
   md << "- commit " << r.commit << ", " << r.date << "\n";
   md << "- rate: GFLOP/s for convolutions and dense layers (a multiply-add is 2 FLOPs), GB/s for the other ops "
-        "(each tensor the op takes read or written once); % of the device's float32 or copy peak\n";
+        "(each tensor the op takes read or written once); % peak: of the float32 or copy peak measured alongside "
+        "the op";
+  for (const BenchDeviceInfo& d : r.devices) md << " (" << d.device << ": " << d.peak_alongside << ")";
+  md << "\n- (noisy): the op's runs, or the peak measured before and after them, differ by more than "
+     << sig(kNoisySpread, 1) << "x, or that peak fell below 1/" << sig(kNoisySpread, 1)
+     << " of the start's: the machine was busy, and the figure is mostly noise. above peak: the op beat the "
+        "peak measured alongside it, which it cannot do: timing noise, or a peak that does not bound it (a "
+        "read-mostly op against a copy); no figure is given\n";
   if (r.backends.size() > 1)
     md << "- " << r.backends[0].label << "/X: " << r.backends[0].label
        << "'s median time over X's (above 1: X is faster)\n";
@@ -90,7 +105,7 @@ std::string op_bench_markdown(const OpBenchReport& r) {
         cells.push_back(sig(t.median_ms));
         cells.push_back(sig(t.min_ms) + "-" + sig(t.max_ms));
         cells.push_back(sig(rate_of(c, t)) + " " + rate_unit(c.kind));
-        cells.push_back(sig(100 * fraction_of_peak(c, t, peaks), 2) + "%");
+        cells.push_back(peak_cell(c, t, peaks));
       }
       for (size_t i = 1; i < r.backends.size(); ++i)
         cells.push_back(c.timings[i].median_ms > 0 ? sig(c.timings[0].median_ms / c.timings[i].median_ms) : "-");
@@ -116,6 +131,7 @@ nlohmann::json op_bench_json(const OpBenchReport& r) {
     devices.push_back({{"device", d.device},
                        {"name", d.name},
                        {"timing", d.timing},
+                       {"peak_alongside", d.peak_alongside},
                        {"peaks",
                         {{"fp32_gflops", d.peaks.fp32_gflops},
                          {"fp32_method", d.peaks.fp32_method},
@@ -134,12 +150,16 @@ nlohmann::json op_bench_json(const OpBenchReport& r) {
       for (size_t i = 0; i < r.backends.size(); ++i) {
         const Timing& t = c.timings[i];
         const BenchBackend& b = r.backends[i];
+        const DevicePeaks& peaks = r.devices[b.device_index].peaks;
         per_backend[b.label] = {{"median_ms", t.median_ms},
                                 {"min_ms", t.min_ms},
                                 {"max_ms", t.max_ms},
                                 {"runs_ms", t.runs_ms},
                                 {c.kind == WorkKind::Flops ? "gflops" : "gbs", rate_of(c, t)},
-                                {"fraction_of_peak", fraction_of_peak(c, t, r.devices[b.device_index].peaks)},
+                                {"peak_before", t.peak_before},
+                                {"peak_after", t.peak_after},
+                                {"fraction_of_peak", fraction_of_peak(c, t, peaks)},
+                                {"peak_figure", peak_figure_name(judge_peak_figure(c, t, peaks))},
                                 {"math", t.math}};
         totals[b.label] = totals[b.label].get<double>() + t.median_ms;
       }
@@ -178,7 +198,12 @@ nlohmann::json op_bench_json(const OpBenchReport& r) {
           {"definitions",
            {{"gflops", "2 FLOPs per multiply-add of the op, over its median time"},
             {"gbs", "bytes of every tensor the op takes, each read or written once, over its median time"},
-            {"fraction_of_peak", "rate over the device's measured float32 (gflops) or copy (gbs) peak"},
+            {"peak_before", "the float32 (gflops) or copy (gbs) peak measured right before the op's runs"},
+            {"peak_after", "the same, right after them"},
+            {"fraction_of_peak", "rate over the higher of peak_before and peak_after"},
+            {"peak_figure", "plain; noisy (the runs, or the two peaks, differ by more than 2x, or the peaks fell "
+                            "below half the start's); above peak (a float32 op faster than its peak: timing noise "
+                            "or a peak that does not bound it)"},
             {"time_ratios", "the first backend's median time over the other's (above 1: the other is faster)"},
             {"max_rel_diff", "max |a - b| / max |b| over each output tensor, the worst output"},
             {"rel_l2", "||a - b|| / ||b|| over each output tensor, the worst output"}}},

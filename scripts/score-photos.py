@@ -2,7 +2,7 @@
 """Scores a model on a folder made by scripts/make-photos.py: `quill predict` on the character photos,
 `quill read` on the line images, and the same model on the same test characters undegraded.
 
-  scripts/score-photos.py --model out/mnist.quill --photos /tmp/photos [--quill build/apps/quill] [--json OUT]
+  scripts/score-photos.py --model out/cnn.quill --photos /tmp/photos [--quill build/apps/quill] [--json OUT]
 
 Reports
   photo accuracy     top-1 of `quill predict --json` on every char-*.png of labels.tsv (an image quill

@@ -26,6 +26,8 @@
 #include "kernels/backends.h"
 #include "layers/model_description.h"
 #include "runtime/storage.h"
+#include "tests/real_data.h"
+#include "tests/skip.h"
 
 using namespace quill;
 namespace fs = std::filesystem;
@@ -183,7 +185,7 @@ TEST_CASE("cli: predicting a file that is not a PNG is a one-line error") {
 TEST_CASE("cli: --device cuda without a GPU is a one-line error") {
   init_backends();
   if (device_available(DeviceType::Cuda)) {
-    MESSAGE("skipped: this machine has a GPU");
+    test::skip_test_case("this machine has a CUDA device (the case checks the error without one)");
     return;
   }
   Sandbox box;
@@ -222,15 +224,13 @@ TEST_CASE("cli: a missing built-in model or dataset is a one-line error") {
   CHECK(r.err.find("MNIST") != std::string::npos);
 }
 
+// Official MNIST, or the offline digits (--dataset mnist-offline) when that is all QUILL_DATA holds.
 TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
-  const char* root = std::getenv("QUILL_DATA");
-  if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
-    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
-    return;
-  }
+  const test::TrainData data = test::real_digits_train_data_or_skip();
+  if (data.empty()) return;
   Sandbox box;
   const std::string model = box.file("m.quill");
-  Result r = box.quill("train --dataset mnist --data-dir " + std::string(root) +
+  Result r = box.quill("train " + data.options() +
                        " --model small --epochs 1 --train-limit 1000 --test-limit 300 --batch 50 --seed 3 --device cpu --out " +
                        model, 120);
   REQUIRE(r.status == 0);
@@ -251,11 +251,11 @@ TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
   CHECK(r.out.find("test accuracy") != std::string::npos);
 
   // A test digit drawn as dark ink on white paper, three times larger and off-centre, as a user would.
-  const Dataset test = load_idx_dataset(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz",
-                                        std::string(root) + "/mnist/t10k-labels-idx1-ubyte.gz", 10);
+  const Dataset digit = test::real_digits_or_skip(test::DigitsPart::Test, 1);
+  REQUIRE(digit.size() == 1);
   Image photo(120, 100, 1.0f);
   for (int y = 0; y < 84; ++y)
-    for (int x = 0; x < 84; ++x) photo.at(x + 30, y + 8) = 1.0f - test.image(0)[(y / 3) * 28 + x / 3] / 255.0f;
+    for (int x = 0; x < 84; ++x) photo.at(x + 30, y + 8) = 1.0f - digit.image(0)[(y / 3) * 28 + x / 3] / 255.0f;
   write_png(box.file("digit.png"), photo);
   r = box.quill("predict --model " + model + " --top-k 2 --save-input " + box.file("seen") + " " + box.file("digit.png"));
   CHECK(r.status == 0);
@@ -295,7 +295,7 @@ TEST_CASE("cli: predict --json writes each image's top classes, and its error fo
   CHECK(!j["images"][1].contains("top"));
 }
 
-TEST_CASE("cli: read --json writes the text, characters, boxes and classes; several images, one line each") {
+TEST_CASE("cli: read --json writes the text, characters, boxes and classes, and several images one line each") {
   Sandbox box;
   const std::string model = write_tiny_model(box);
   const std::string line = write_rings(box, "line.png", {20, 70, 120}, 170);
@@ -398,15 +398,12 @@ TEST_CASE("cli: predict and read fit thin strokes to the training range unless -
 // the exit status is 128 + the signal, and the run continues from the checkpoint. (SIGTERM here: a
 // background process started by a shell may have SIGINT ignored, which quill then respects.)
 TEST_CASE("cli: SIGTERM during train writes a checkpoint to resume from and exits 143") {
-  const char* root = std::getenv("QUILL_DATA");
-  if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
-    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
-    return;
-  }
+  const test::TrainData data = test::real_digits_train_data_or_skip();
+  if (data.empty()) return;
   Sandbox box;
   const std::string model = box.file("run.quill");
   // 200 epochs of 40 small steps: far longer than the test waits before the signal.
-  const std::vector<std::string> args = {QUILL_BINARY, "train", "--dataset", "mnist", "--data-dir", root,
+  const std::vector<std::string> args = {QUILL_BINARY, "train", "--dataset", data.dataset, "--data-dir", data.data_dir,
                                          "--model", "small", "--epochs", "200", "--train-limit", "2000",
                                          "--test-limit", "100", "--batch", "50", "--device", "cpu", "--out", model};
   std::vector<char*> argv;

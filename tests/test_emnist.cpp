@@ -12,6 +12,7 @@
 #include "data/emnist.h"
 #include "data/idx.h"
 #include "runtime/error.h"
+#include "tests/real_data.h"
 #include "tests/temp_files.h"
 
 namespace {
@@ -42,11 +43,9 @@ quill::Dataset synthetic_byclass() {
   return d;
 }
 
-const char* data_root() { return std::getenv("QUILL_DATA"); }
-
-// The ByClass test file, loaded once for all real-data tests.
-const quill::Dataset& real_byclass() {
-  static const quill::Dataset d = quill::load_emnist_split(std::string(data_root()) + "/emnist", "byclass", "test");
+// The ByClass test file of `dir`, loaded once for all real-data tests.
+const quill::Dataset& real_byclass(const std::string& dir) {
+  static const quill::Dataset d = quill::load_emnist_split(dir, "byclass", "test");
   return d;
 }
 
@@ -177,11 +176,9 @@ TEST_CASE("data: emnist mapping files and transposed loading") {
 }
 
 TEST_CASE("data: real EMNIST ByClass loads upright (QUILL_DATA)") {
-  if (!data_root()) {
-    MESSAGE("skipped: QUILL_DATA not set");
-    return;
-  }
-  const quill::Dataset& d = real_byclass();
+  const std::string dir = quill::test::emnist_dir_or_skip();
+  if (dir.empty()) return;
+  const quill::Dataset& d = real_byclass(dir);
   CHECK(d.size() == 116323);
   CHECK(d.rows == 28);
   CHECK(d.cols == 28);
@@ -197,7 +194,6 @@ TEST_CASE("data: real EMNIST ByClass loads upright (QUILL_DATA)") {
     const auto [vertical, horizontal] = ink_spread(d, name);
     CHECK(vertical > 2.0 * horizontal);
   }
-  const std::string dir = std::string(data_root()) + "/emnist/";
   quill::Dataset raw = quill::load_idx_dataset(dir + "emnist-byclass-test-images-idx3-ubyte.gz",
                                                dir + "emnist-byclass-test-labels-idx1-ubyte.gz", 62);
   raw.classes = d.classes;
@@ -206,17 +202,14 @@ TEST_CASE("data: real EMNIST ByClass loads upright (QUILL_DATA)") {
 }
 
 TEST_CASE("data: real EMNIST reference split and label sets match the mapping files (QUILL_DATA)") {
-  if (!data_root()) {
-    MESSAGE("skipped: QUILL_DATA not set");
-    return;
-  }
-  const quill::Dataset& d = real_byclass();
+  const std::string dir = quill::test::emnist_dir_or_skip();
+  if (dir.empty()) return;
+  const quill::Dataset& d = real_byclass(dir);
   const quill::Dataset train = quill::subset(d, 0, 93000), test = quill::subset(d, 93000, d.size());
   CHECK(train.size() == 93000);
   CHECK(test.size() == 23323);
   CHECK(test.labels.front() == d.labels[93000]);
 
-  const std::string dir = std::string(data_root()) + "/emnist/";
   auto mapping_names = [&](const char* split) { return quill::read_emnist_mapping(dir + "emnist-" + split + "-mapping.txt").names; };
   CHECK(mapping_names("byclass") == quill::emnist_class_names(quill::EmnistLabelSet::ByClass));
   CHECK(mapping_names("bymerge") == quill::emnist_class_names(quill::EmnistLabelSet::Merged));

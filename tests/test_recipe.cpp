@@ -14,6 +14,7 @@
 #include "apps/recipe.h"
 #include "data/emnist.h"
 #include "runtime/error.h"
+#include "tests/real_data.h"
 #include "tests/temp_files.h"
 
 using namespace quill;
@@ -94,14 +95,12 @@ Run quill_train(const std::string& args, const fs::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wins, bad values fail; --out folders are made") {
-  const char* root = std::getenv("QUILL_DATA");
-  if (!root || !*root || !fs::exists(std::string(root) + "/mnist/t10k-images-idx3-ubyte.gz")) {
-    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
-    return;
-  }
+// The official MNIST files: the offline digits (--dataset mnist-offline) have no built-in recipe.
+TEST_CASE("recipe: quill train applies the dataset's recipe and the command line wins") {
+  const std::string mnist = test::official_mnist_dir_or_skip();
+  if (mnist.empty()) return;
   TempDir dir("quill-test-recipe");
-  const std::string common = std::string("--dataset mnist --data-dir ") + root +
+  const std::string common = "--dataset mnist --data-dir " + test::data_root() +
                              " --train-limit 240 --test-limit 60 --device cpu --no-report --out " +
                              (dir.path() / "m.quill").string();
 
@@ -114,11 +113,20 @@ TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wi
   CHECK(r.err.find("training: 1 epoch(s)") != std::string::npos);       // --epochs 1 won over the recipe's
   CHECK(r.err.find("affine augmentation") != std::string::npos);        // from the recipe
   CHECK(r.err.find("label smoothing 0.1") != std::string::npos);        // from the recipe
+}
+
+// Official MNIST, or the offline digits when that is all QUILL_DATA holds.
+TEST_CASE("recipe: quill train takes a recipe file or none, bad values fail, and --out folders are made") {
+  const test::TrainData data = test::real_digits_train_data_or_skip();
+  if (data.empty()) return;
+  TempDir dir("quill-test-recipe");
+  const std::string common = data.options() + " --train-limit 240 --test-limit 60 --device cpu --no-report --out " +
+                             (dir.path() / "m.quill").string();
 
   // A recipe file of one's own; --recipe none.
   const fs::path mine = dir.path() / "mine.txt";
   std::ofstream(mine) << "model small\nepochs 1\nbatch 40\naugment elastic\n";
-  r = quill_train(common + " --recipe " + mine.string(), dir.path());
+  Run r = quill_train(common + " --recipe " + mine.string(), dir.path());
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(r.err.find("batches of 40") != std::string::npos);
   CHECK(r.err.find("elastic augmentation") != std::string::npos);
@@ -138,12 +146,11 @@ TEST_CASE("recipe: quill train applies the dataset's recipe, the command line wi
   CHECK(r.err.find("recipe '") != std::string::npos);
 
   // --out in folders that don't exist yet: they are made. Under a file: a one-line error, at once.
-  const std::string data = std::string("--dataset mnist --data-dir ") + root +
-                           " --train-limit 240 --test-limit 60 --device cpu --no-report --model small --epochs 1";
-  r = quill_train(data + " --out " + (dir.path() / "new" / "deeper" / "m.quill").string(), dir.path());
+  const std::string all_but_out = data.options() + " --train-limit 240 --test-limit 60 --device cpu --no-report --model small --epochs 1";
+  r = quill_train(all_but_out + " --out " + (dir.path() / "new" / "deeper" / "m.quill").string(), dir.path());
   CHECK_MESSAGE(r.status == 0, r.err);
   CHECK(fs::exists(dir.path() / "new" / "deeper" / "m.quill"));
-  r = quill_train(data + " --out " + (mine / "m.quill").string(), dir.path());
+  r = quill_train(all_but_out + " --out " + (mine / "m.quill").string(), dir.path());
   CHECK(r.status != 0);
   CHECK(r.err.find("cannot create folder") != std::string::npos);
 }

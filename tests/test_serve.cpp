@@ -1,10 +1,11 @@
 // quill serve in-process: the server on an ephemeral loopback port, driven with httplib::Client. The
 // page, the JSON API on real MNIST digits (a model trained here on 2000 images when QUILL_DATA has
-// mnist/, else those checks are skipped), bad requests answered 4xx with a JSON message while the server
+// MNIST or the offline digits, else that case is skipped), bad requests answered 4xx with a JSON message while the server
 // keeps serving, concurrent clients batched together, a clean stop.
 #include <doctest/doctest.h>
 
 #include "apps/serve_server.h"
+#include "tests/skip.h"
 
 #ifdef QUILL_HAVE_HTTPLIB
 #include <httplib.h>
@@ -28,9 +29,10 @@
 #include "apps/model_file.h"
 #include "apps/serve_request.h"
 #include "apps/trainer.h"
-#include "data/idx.h"
+#include "data/dataset.h"
 #include "data/png_io.h"
 #include "layers/model_description.h"
+#include "tests/real_data.h"
 
 using namespace quill;
 using nlohmann::json;
@@ -47,13 +49,6 @@ std::string temp_dir() {
   return dir;
 }
 
-std::string mnist_dir() {
-  const char* root = std::getenv("QUILL_DATA");
-  if (!root || !*root) return "";
-  const std::string dir = std::string(root) + "/mnist/";
-  return fs::exists(dir + "t10k-images-idx3-ubyte.gz") && fs::exists(dir + "train-images-idx3-ubyte.gz") ? dir : "";
-}
-
 // An untrained but valid model: enough for everything but accuracy.
 std::string tiny_model() {
   static const std::string path = [] {
@@ -68,49 +63,29 @@ std::string tiny_model() {
   return path;
 }
 
-// models/small.txt trained for 3 epochs on 2000 MNIST training digits (a few seconds); "" without QUILL_DATA.
-std::string trained_model() {
-  static const std::string path = []() -> std::string {
-    const std::string dir = mnist_dir();
-    if (dir.empty()) return "";
-    const Dataset train =
-        subset(load_idx_dataset(dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz", 10), 0, 2000);
-    std::ifstream f(std::string(QUILL_SOURCE_DIR) + "/models/small.txt");
-    std::stringstream text;
-    text << f.rdbuf();
-    TrainOptions o;
-    o.model_description = text.str();
-    o.epochs = 3;
-    o.batch_size = 32;
-    o.optimizer.kind = "adamw";
-    o.schedule.kind = "onecycle";
-    o.schedule.lr = 3e-3;
-    o.seed = 7;
-    Trainer trainer(o, train, nullptr);
-    trainer.run();
-    const std::string p = temp_dir() + "/small.quill";
-    save_model_file(p, trainer.model_record(json::object()));
-    return p;
-  }();
-  return path;
+// models/small.txt trained for 3 epochs on `train` (2000 digits: a few seconds), saved in the temp folder.
+std::string trained_model(const Dataset& train) {
+  std::ifstream f(std::string(QUILL_SOURCE_DIR) + "/models/small.txt");
+  std::stringstream text;
+  text << f.rdbuf();
+  TrainOptions o;
+  o.model_description = text.str();
+  o.epochs = 3;
+  o.batch_size = 32;
+  o.optimizer.kind = "adamw";
+  o.schedule.kind = "onecycle";
+  o.schedule.lr = 3e-3;
+  o.seed = 7;
+  Trainer trainer(o, train, nullptr);
+  trainer.run();
+  const std::string p = temp_dir() + "/small.quill";
+  save_model_file(p, trainer.model_record(json::object()));
+  return p;
 }
 
-struct TestDigits {
-  IdxImages images;
-  std::vector<uint8_t> labels;
-};
-const TestDigits& test_digits() {
-  static const TestDigits d = [] {
-    const std::string dir = mnist_dir();
-    return TestDigits{read_idx_images(dir + "t10k-images-idx3-ubyte.gz"), read_idx_labels(dir + "t10k-labels-idx1-ubyte.gz")};
-  }();
-  return d;
-}
-
-// MNIST test digit i drawn as a user would: dark ink on white paper, 4x larger, with a margin.
-Image digit_drawing(int i) {
-  const IdxImages& idx = test_digits().images;
-  const uint8_t* px = idx.pixels.data() + size_t(i) * 28 * 28;
+// Digit i of `digits` drawn as a user would: dark ink on white paper, 4x larger, with a margin.
+Image digit_drawing(const Dataset& digits, int i) {
+  const uint8_t* px = digits.image(i);
   Image img(140, 140, 1.0f);
   for (int y = 0; y < 112; ++y)
     for (int x = 0; x < 112; ++x) img.at(14 + x, 14 + y) = 1.0f - px[(y / 4) * 28 + x / 4] / 255.0f;
@@ -118,10 +93,10 @@ Image digit_drawing(int i) {
 }
 
 // Several digits side by side on one line.
-Image word_drawing(const std::vector<int>& which) {
+Image word_drawing(const Dataset& digits, const std::vector<int>& which) {
   Image img(int(which.size()) * 130 + 40, 160, 1.0f);
   for (size_t k = 0; k < which.size(); ++k) {
-    const Image d = digit_drawing(which[k]);
+    const Image d = digit_drawing(digits, which[k]);
     for (int y = 0; y < 140; ++y)
       for (int x = 0; x < 140; ++x) img.at(20 + int(k) * 130 + x - 5, 10 + y) = std::min(img.at(20 + int(k) * 130 + x - 5, 10 + y), d.at(x, y));
   }
@@ -222,38 +197,44 @@ TEST_CASE("serve: the page, the model info and the 28x28 input") {
   s.server->stop();
 }
 
+// Official MNIST (the first test digits are 7, 2, 1), or the offline digits when that is all QUILL_DATA holds.
 TEST_CASE("serve: real MNIST test digits get the right top-1 (QUILL_DATA)") {
-  const std::string model = trained_model();
-  if (model.empty()) {
-    MESSAGE("skipped: QUILL_DATA with mnist/ not set");
-    return;
-  }
-  Running s(model);
+  const Dataset train = test::real_digits_or_skip(test::DigitsPart::Train, 2000);
+  if (train.size() == 0) return;
+  // 100 digits: 85% of 20 was within sampling noise of the model's accuracy (19 of the first 20 official test
+  // digits, 16 of the offline digits' first 20).
+  const int n = 100;
+  const Dataset digits = test::real_digits_or_skip(test::DigitsPart::Test, n);
+  Running s(trained_model(train));
   httplib::Client c = s.client();
   int right = 0;
-  const int n = 20;
+  REQUIRE(digits.size() == n);
   for (int i = 0; i < n; ++i) {
-    auto r = c.Post("/api/predict", i % 2 ? as_json(digit_drawing(i)) : png_bytes(digit_drawing(i)),
+    auto r = c.Post("/api/predict", i % 2 ? as_json(digit_drawing(digits, i)) : png_bytes(digit_drawing(digits, i)),
                     i % 2 ? "application/json" : "image/png");
     REQUIRE(r);
     REQUIRE_MESSAGE(r->status == 200, r->body);
     const std::string top = json::parse(r->body)["top"][0]["label"];
-    right += top == std::to_string(test_digits().labels[size_t(i)]);
+    right += top == digits.classes[size_t(digits.labels[size_t(i)])];
   }
   MESSAGE(right << " of " << n << " test digits right");
-  CHECK(right >= 17);
-  // The first test digit (a 7) in particular.
-  auto r = c.Post("/api/predict", png_bytes(digit_drawing(0)), "image/png");
+  // Measured: 95 (official test digits) and 89 (the offline digits' test part); a pipeline that garbles the
+  // drawings (inverted ink, wrong framing) scores far below.
+  CHECK(right >= 85);
+  // The first test digit in particular.
+  auto r = c.Post("/api/predict", png_bytes(digit_drawing(digits, 0)), "image/png");
   REQUIRE(r);
-  CHECK(json::parse(r->body)["top"][0]["label"] == "7");
+  CHECK(json::parse(r->body)["top"][0]["label"] == digits.classes[size_t(digits.labels[0])]);
 
   // A word: three digits on one line through the read pipeline (segmentation).
-  auto w = c.Post("/api/read", as_json(word_drawing({0, 1, 2})), "application/json");
+  auto w = c.Post("/api/read", as_json(word_drawing(digits, {0, 1, 2})), "application/json");
   REQUIRE(w);
   REQUIRE_MESSAGE(w->status == 200, w->body);
   const json word = json::parse(w->body);
   CHECK(word["characters"].size() == 3);
-  CHECK(word["text"] == "721");
+  std::string expected;
+  for (int i : {0, 1, 2}) expected += digits.classes[size_t(digits.labels[size_t(i)])];
+  CHECK(word["text"] == expected);
 }
 
 TEST_CASE("serve: bad requests get a 4xx with a JSON message and the server keeps serving") {
@@ -331,7 +312,7 @@ TEST_CASE("serve: stops cleanly and frees the port") {
 
 TEST_CASE("serve: this build has no HTTP server") {
   CHECK(!quill::serve_available());
-  MESSAGE("skipped: cpp-httplib not found at build time");
+  quill::test::skip_test_case("cpp-httplib not found at build time: the serve tests are not built");
 }
 
 #endif
