@@ -9,26 +9,29 @@
 #include <cuda_runtime_api.h>
 
 #if defined(QUILL_CUDA_EMULATION_HEADERS)
-#include <sanitizer/asan_interface.h>  // ASAN_(UN)POISON_MEMORY_REGION: no-ops unless built with ASan
+#include <cuda_emulation.h>
 #endif
 
 namespace quill::cuda {
 
+// In stream order, as the caching allocator's blocks are (device_runtime.h): work queued before a block
+// returns to the cache may still use it, and work queued after it is handed out again must find it usable.
 #if defined(QUILL_CUDA_EMULATION_HEADERS)
 constexpr bool kEmulatedDevice = true;
 
 // `bytes` of a block of `block_bytes` handed out: the rest of the block is out of bounds.
-inline void mark_block_handed_out(void* block, size_t bytes, size_t block_bytes) {
-  ASAN_UNPOISON_MEMORY_REGION(block, bytes);
-  ASAN_POISON_MEMORY_REGION(static_cast<char*>(block) + bytes, block_bytes - bytes);
+inline void mark_block_handed_out(void* block, size_t bytes, size_t block_bytes, cudaStream_t stream) {
+  cuda_emulation::mark_device_block(block, bytes, block_bytes, stream);
 }
 // A block back in the cache: all of it is out of bounds until it is handed out again.
-inline void mark_block_cached(void* block, size_t block_bytes) { ASAN_POISON_MEMORY_REGION(block, block_bytes); }
+inline void mark_block_cached(void* block, size_t block_bytes, cudaStream_t stream) {
+  cuda_emulation::mark_device_block(block, 0, block_bytes, stream);
+}
 #else
 constexpr bool kEmulatedDevice = false;
 
-inline void mark_block_handed_out(void*, size_t, size_t) {}
-inline void mark_block_cached(void*, size_t) {}
+inline void mark_block_handed_out(void*, size_t, size_t, cudaStream_t) {}
+inline void mark_block_cached(void*, size_t, cudaStream_t) {}
 #endif
 
 }  // namespace quill::cuda

@@ -95,7 +95,7 @@ class CachingDeviceAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     auto owner = pool_of_.find(ptr);
     (owner != pool_of_.end() ? owner->second->free : free_)[size].push_back(ptr);
-    mark_block_cached(ptr, size);
+    mark_block_cached(ptr, size, stream());
     stats_.bytes_in_use -= size;
     stats_.bytes_cached += size;
   }
@@ -139,7 +139,7 @@ class CachingDeviceAllocator final : public Allocator {
 
  private:
   static void* handed_out(void* p, size_t bytes, size_t size) {
-    mark_block_handed_out(p, bytes, size);
+    mark_block_handed_out(p, bytes, size, stream());
     return p;
   }
   // A free block of `size` from `lists`, counted as in use; null when there is none. Holds mutex_.

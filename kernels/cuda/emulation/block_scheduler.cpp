@@ -31,6 +31,10 @@ struct FaultRaised {
   KernelFault fault;
 };
 
+// A fault raised by an emulated thread: thrown on the thread's own stack, so that its frames unwind (the
+// fault's message strings among them), and caught where the thread starts, which ends the kernel.
+struct ThreadFaulted {};
+
 // The path from the project's first folder on (kernels/..., tests/...), else the file's name.
 const char* short_path(const char* file) {
   for (const char* folder : {"/kernels/", "/tests/", "/apps/", "/layers/", "/runtime/"}) {
@@ -128,12 +132,8 @@ class BlockScheduler {
   }
 
   [[noreturn]] void fault_in_thread(cudaError_t error, const std::string& what) {
-    EmulatedThread& t = current();
-    fault_ = {error, where(t) + ": " + what};
-    t.state = EmulatedThread::State::Faulted;
-    current_ = nullptr;
-    Fiber::switch_to(t.fiber, host_);  // the kernel ends here: nothing switches back
-    std::abort();
+    fault_ = {error, where(current()) + ": " + what};
+    throw ThreadFaulted{};
   }
 
   KernelFault fault_of(cudaError_t error, const std::string& what) const {
@@ -148,8 +148,15 @@ class BlockScheduler {
     BlockScheduler& s = instance();
     try {
       s.launch_->thread_body();
-    } catch (...) {  // kernels throw nothing; a fault here would otherwise end the process
-      s.fault_in_thread(cudaErrorLaunchFailure, "a C++ exception escaped the kernel");
+    } catch (const ThreadFaulted&) {
+      t.state = EmulatedThread::State::Faulted;
+    } catch (...) {  // kernels throw nothing; an exception here would otherwise end the process
+      s.fault_ = {cudaErrorLaunchFailure, s.where(t) + ": a C++ exception escaped the kernel"};
+      t.state = EmulatedThread::State::Faulted;
+    }
+    if (t.state == EmulatedThread::State::Faulted) {  // the kernel ends here: back to the scheduler
+      s.current_ = nullptr;
+      Fiber::exit_to(t.fiber, s.host_);
     }
     t.state = EmulatedThread::State::Exited;
     ++s.exited_;

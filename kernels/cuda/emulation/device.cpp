@@ -361,6 +361,23 @@ size_t live_device_allocations() {
   return d.device_blocks.size();
 }
 
+void mark_device_block(void* block, size_t used_bytes, size_t block_bytes, cudaStream_t stream) {
+#if defined(__SANITIZE_ADDRESS__) || (defined(__has_feature) && __has_feature(address_sanitizer))
+  EmulatedDevice& d = device();
+  Lock lock(d.mutex);
+  (void)d.submit(
+      stream,
+      [block, used_bytes, block_bytes] {
+        ASAN_UNPOISON_MEMORY_REGION(block, used_bytes);
+        ASAN_POISON_MEMORY_REGION(static_cast<char*>(block) + used_bytes, block_bytes - used_bytes);
+        return KernelFault{};
+      },
+      "a caching allocator's mark");
+#else
+  (void)block, (void)used_bytes, (void)block_bytes, (void)stream;
+#endif
+}
+
 namespace {
 std::string describe_pointer_problem(const void* p, unsigned ldm) {
   if (reinterpret_cast<uintptr_t>(p) % 32 != 0) return "a pointer that is not 32-byte aligned";

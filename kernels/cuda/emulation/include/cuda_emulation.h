@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "cuda_runtime_api.h"
+
 namespace cuda_emulation {
 
 // "CUDA emulation on the CPU (...; not a GPU)": what cudaGetDeviceProperties calls the device.
@@ -34,6 +36,14 @@ void set_thread_order(const OrderSetting& order);
 std::string last_fault();
 
 size_t live_device_allocations();
+
+// For a caching allocator over cudaMalloc (kernels/cuda/device_runtime.cu): queues on `stream`, in stream
+// order, AddressSanitizer's view of one of its blocks: the first `used_bytes` of the `block_bytes` at `block`
+// are in use, the rest not (0: the block is back in the cache). Queued, not done at once, because work queued
+// before a free may still use the block, and work queued after a reuse must find it usable; recorded into a
+// graph while the stream is captured, so that every replay marks its scratch blocks as the recording did.
+// Without AddressSanitizer it does nothing.
+void mark_device_block(void* block, size_t used_bytes, size_t block_bytes, cudaStream_t stream);
 
 // Counts since the start of the process.
 struct SchedulerCounters {
