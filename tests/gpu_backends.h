@@ -45,7 +45,9 @@ inline std::vector<Backend> gpu_backends(WithoutCuda without = WithoutCuda::Skip
   } else {
     if (std::getenv("QUILL_REQUIRE_CUDNN") != nullptr)
       FAIL_CHECK("QUILL_REQUIRE_CUDNN is set but this build has no cuDNN backend (configure with -DQUILL_CUDNN=ON)");
-    test::skip_part("cudnn part", "this build has no cuDNN backend");
+    test::skip_part("cudnn part", device_description(DeviceType::Cuda).emulated
+                                      ? "cuDNN cannot be emulated (this is the CPU emulation of CUDA)"
+                                      : "this build has no cuDNN backend");
   }
   return out;
 }
