@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +105,9 @@ const Route kRoutes[] = {{"/", {"GET", "HEAD"}},
                          {"/api/predict", {"POST"}},
                          {"/api/read", {"POST"}}};
 
+// When a request's start time is known (from the routing hooks), for --log on the same worker thread.
+thread_local std::chrono::steady_clock::time_point request_start{};
+
 std::string data_url(const std::vector<uint8_t>& png) {
   return "data:image/png;base64," + base64_encode(std::string(png.begin(), png.end()));
 }
@@ -139,7 +143,6 @@ struct Server::Impl {
 
   void handle(const httplib::Request& req, httplib::Response& res,
               const std::function<void(const httplib::Request&, httplib::Response&)>& f) {
-    const auto t0 = std::chrono::steady_clock::now();
     try {
       f(req, res);
     } catch (const HttpError& e) {
@@ -147,9 +150,6 @@ struct Server::Impl {
     } catch (const Error& e) {
       send_json(res, {{"error", e.what()}}, 500);
     }
-    if (options.log_requests)
-      std::fprintf(stderr, "%s %s -> %d (%.1f ms)\n", req.method.c_str(), req.path.c_str(), res.status,
-                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
 
   // Refusals decided from the request line and headers alone, before any of the body is read: an unknown
@@ -333,11 +333,13 @@ struct Server::Impl {
     http.Post("/api/predict", drawing_route(&Impl::predict));
     http.Post("/api/read", drawing_route(&Impl::read));
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      request_start = std::chrono::steady_clock::now();
       const bool refused = refused_before_body(req, res, /*expecting_continue=*/false);
       return refused ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
     });
     // "Expect: 100-continue" (curl's way with large bodies): a refusal goes out before the client sends.
     http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+      request_start = std::chrono::steady_clock::now();
       return refused_before_body(req, res, /*expecting_continue=*/true) ? res.status : 100;
     });
     // httplib adds a Keep-Alive header to every answer; not to one that closes the connection.
@@ -349,6 +351,19 @@ struct Server::Impl {
       if (!res.body.empty() || res.has_header("Content-Type")) return;
       send_json(res, {{"error", "HTTP error " + std::to_string(res.status)}}, res.status);
     });
+    // One line per request, after its answer has been written, with the status it went out with.
+    if (std::FILE* log = options.request_log)
+      http.set_logger([log](const httplib::Request& req, const httplib::Response& res) {
+        const auto start = std::exchange(request_start, {});
+        const char* method = req.method.empty() ? "-" : req.method.c_str();
+        const char* path = req.path.empty() ? "-" : req.path.c_str();
+        if (start == std::chrono::steady_clock::time_point{})  // refused by httplib before routing
+          std::fprintf(log, "%s %s -> %d\n", method, path, res.status);
+        else
+          std::fprintf(log, "%s %s -> %d (%.1f ms)\n", method, path, res.status,
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        std::fflush(log);
+      });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string message = "internal error";
       try {

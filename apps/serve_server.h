@@ -15,6 +15,7 @@
 // (as decoded, whatever its transfer or content encoding) or image too large, 415 unsupported content type,
 // 422 empty drawing (apps/serve_request.h reads the body).
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -32,7 +33,7 @@ struct ServeOptions {
   size_t max_body_bytes = 4u << 20;       // larger request bodies get 413; no more is ever held in memory
   int max_image_side = 4096;              // larger drawings get 413 (decoded size stays bounded)
   int threads = 16;                       // HTTP worker threads
-  bool log_requests = false;              // one line per request on stderr
+  std::FILE* request_log = nullptr;       // one line per request when set (quill serve --log: stderr)
 };
 
 // False when this build has no HTTP server (cpp-httplib was not found at build time).

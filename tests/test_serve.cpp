@@ -483,6 +483,44 @@ TEST_CASE("serve: the body limit holds for chunked and compressed bodies, and th
   check_serving(s);
 }
 
+TEST_CASE("serve: --log writes one line per request with the status it was answered with") {
+  std::FILE* log = std::tmpfile();
+  REQUIRE(log);
+  {
+    Running s(tiny_model(), [&](ServeOptions& o) {
+      o.request_log = log;
+      o.max_body_bytes = 64u << 10;
+    });
+    httplib::Client c = s.client();
+    CHECK(c.Get("/")->status == 200);
+    CHECK(c.Get("/api/predict")->status == 405);
+    CHECK(c.Post("/api/predict", noise_png(200), "application/x-www-form-urlencoded")->status == 415);
+    CHECK(c.Post("/api/predict", std::string(100u << 10, 'x'), "image/png")->status == 413);  // read and discarded
+    const RawExchange cut_off = raw_exchange(  // refused from its headers, the connection closed
+        s.server->port(), "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1048576\r\n\r\n",
+        [](size_t) { return std::string(); }, 3);
+    CHECK(cut_off.status() == 413);
+    CHECK(c.Get("/nowhere")->status == 404);
+    CHECK(c.Post("/api/predict", png_bytes(bar_drawing()), "image/png")->status == 200);
+    s.server->stop();  // every answer is written, and logged, by now
+  }
+  // Each line without its time ("GET / -> 200 (0.1 ms)"), in any order: a connection that is closed
+  // after its answer is logged a moment later.
+  std::rewind(log);
+  std::vector<std::string> lines;
+  char line[512];
+  while (std::fgets(line, sizeof line, log)) lines.emplace_back(std::string(line).substr(0, std::string(line).find(" (")));
+  std::fclose(log);
+  std::vector<std::string> expected = {"GET / -> 200",          "GET /api/predict -> 405", "POST /api/predict -> 415",
+                                       "POST /api/predict -> 413", "POST /api/predict -> 413", "GET /nowhere -> 404",
+                                       "POST /api/predict -> 200"};
+  std::sort(lines.begin(), lines.end());
+  std::sort(expected.begin(), expected.end());
+  std::string logged;
+  for (const std::string& l : lines) logged += l + "; ";
+  CHECK_MESSAGE(lines == expected, "logged: " << logged);
+}
+
 TEST_CASE("serve: concurrent clients all succeed and are batched") {
   Running s(tiny_model(), /*wait_ms=*/5);
   const std::string body = png_bytes(bar_drawing());
