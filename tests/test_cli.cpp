@@ -131,8 +131,16 @@ TEST_CASE("cli: an unknown option or a missing subcommand is a one-line usage er
   CHECK(r.status != 0);
   CHECK(one_line(r.err));
   r = box.quill("frobnicate");
-  CHECK(r.status != 0);
+  CHECK(r.status == 2);
   CHECK(one_line(r.err));
+  CHECK(r.err.find("unknown subcommand 'frobnicate': expected one of train, eval, predict, read, info, bench, "
+                   "gradcheck, serve") != std::string::npos);
+  r = box.quill("");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("a subcommand is required: one of train, eval") != std::string::npos);
+  r = box.quill("--no-such-option");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("unknown option '--no-such-option': expected a subcommand first") != std::string::npos);
 }
 
 TEST_CASE("cli: a missing model file is a one-line error") {
