@@ -61,7 +61,7 @@ Command add_serve_command(CLI::App& quill) {
       ->check(positive_number())
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->check(positive_number())->capture_default_str();
-  cmd->add_flag("--log", o->log_requests, "Print one line per request on stderr");
+  cmd->add_flag_callback("--log", [o] { o->request_log = stderr; }, "Print one line per request on stderr");
   add_device_options(cmd, o->device, o->backend);
   return {cmd, [o](const std::string&) { return run_serve(*o); }};
 }

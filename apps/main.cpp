@@ -39,9 +39,21 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::string where = "quill";
-    for (const quill::Command& c : commands)
+    std::string where = "quill", names;
+    for (const quill::Command& c : commands) {
       if (c.app->parsed()) where += " " + c.app->get_name();
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    if (where == "quill") {
+      // No subcommand was recognised, and nothing but --help may come before one: CLI11 would only say
+      // that a subcommand is required, even of a misspelt one.
+      std::cerr << "quill: error: ";
+      if (argc < 2) std::cerr << "a subcommand is required: one of " << names;
+      else if (argv[1][0] == '-') std::cerr << "unknown option '" << argv[1] << "': expected a subcommand first, one of " << names;
+      else std::cerr << "unknown subcommand '" << argv[1] << "': expected one of " << names;
+      std::cerr << " (see 'quill --help')\n";
+      return 2;
+    }
     std::cerr << "quill: error: " << one_line(e.what()) << " (see '" << where << " --help')\n";
     return 2;
   }

@@ -171,8 +171,9 @@ std::vector<uint8_t> encode_model_file(const ModelRecord& record) {
 
 ModelRecord decode_model_file(const std::vector<uint8_t>& bytes, const std::string& path) {
   const std::string what = file_name(path);
+  if (bytes.empty()) fail(what, " is empty (0 bytes): not a quill model");
   const size_t magic_bytes = std::min(bytes.size(), sizeof kModelMagic);
-  if (bytes.empty() || std::memcmp(bytes.data(), kModelMagic, magic_bytes) != 0)
+  if (std::memcmp(bytes.data(), kModelMagic, magic_bytes) != 0)
     fail(what, " is not a quill model (wrong magic bytes)");
   if (bytes.size() < kHeaderSize + kCrcSize)
     fail(what, " is truncated (", bytes.size(), " bytes, shorter than the header)");

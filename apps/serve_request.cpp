@@ -73,8 +73,10 @@ std::string png_of_json(const std::string& body, int& top_k) {
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) reject(400, "request body is not valid JSON");
   if (!j.is_object()) reject(400, "expected a JSON object {\"image\": \"data:image/png;base64,...\"}");
-  if (!j.contains("image") || !j["image"].is_string())
-    reject(400, "missing \"image\": expected {\"image\": \"data:image/png;base64,...\"}");
+  if (!j.contains("image")) reject(400, "missing \"image\": expected {\"image\": \"data:image/png;base64,...\"}");
+  if (!j["image"].is_string())
+    reject(400, std::string("\"image\" must be a string (a data URL \"data:image/png;base64,...\" or base64), not ") +
+                    j["image"].type_name());
   if (j.contains("top_k")) {
     const json& k = j["top_k"];
     // Non-negative JSON integers are stored unsigned: read each kind as itself, so none wraps.

@@ -11,9 +11,11 @@
 //                                                                  "top", "input"}]}
 // A drawing is sent as raw PNG bytes (Content-Type: image/png) or as JSON {"image": "data:image/png;base64,..."}
 // (plain base64 also accepted; optional "top_k"). Errors are 4xx with {"error": "..."}: 400 bad JSON or
-// not a PNG, 413 body over the limit or image too large, 415 unsupported content type, 422 empty drawing
-// (apps/serve_request.h reads the body).
+// not a PNG, 404 no such path, 405 a method the path does not answer (with Allow), 413 body over the limit
+// (as decoded, whatever its transfer or content encoding) or image too large, 415 unsupported content type,
+// 422 empty drawing (apps/serve_request.h reads the body).
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -28,10 +30,10 @@ struct ServeOptions {
   std::string device = "auto", backend = "custom";
   double batch_wait_ms = 2;               // how long a batch collects requests after the first arrives
   int max_batch = 64;                     // samples per forward pass at most
-  size_t max_body_bytes = 4u << 20;       // larger requests get 413
+  size_t max_body_bytes = 4u << 20;       // larger request bodies get 413; no more is ever held in memory
   int max_image_side = 4096;              // larger drawings get 413 (decoded size stays bounded)
   int threads = 16;                       // HTTP worker threads
-  bool log_requests = false;              // one line per request on stderr
+  std::FILE* request_log = nullptr;       // one line per request when set (quill serve --log: stderr)
 };
 
 // False when this build has no HTTP server (cpp-httplib was not found at build time).

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "runtime/error.h"
 
 namespace quill {
@@ -234,6 +236,11 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name, int 
 Image read_png(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, ": cannot open: ", std::strerror(errno));
+  struct stat info {};
+  if (::fstat(::fileno(f), &info) == 0 && S_ISDIR(info.st_mode)) {  // opens, then every read fails
+    std::fclose(f);
+    fail(path, ": is a folder, not a PNG file (to use the images in it, give them: ", path, "/*.png)");
+  }
   std::vector<uint8_t> bytes;
   uint8_t chunk[65536];
   size_t n;

@@ -449,6 +449,27 @@ std::vector<CharacterSegment> two_part_reading(const Image& photo, const InkMap&
   return parts;
 }
 
+// Which gaps between neighbouring characters (ink box to ink box, in pixels) are word spaces
+// (SegmentOptions::space_*). Lines of one or two words of few characters leave few gaps within words, so
+// the typical one comes from the gaps that are not clearly spaces, and its lower median: with as many
+// spaces as other gaps the median would be a space.
+std::vector<bool> word_spaces(const std::vector<int>& gaps, float median_height, const SegmentOptions& options) {
+  const float clear = options.space_clear * median_height;
+  std::vector<int> within;
+  for (int g : gaps)
+    if (g < clear) within.push_back(g);
+  std::sort(within.begin(), within.end());
+  const float typical = within.empty() ? 0.0f : float(within[(within.size() - 1) / 2]);
+  std::vector<bool> spaces;
+  for (int g : gaps) {
+    const float gap = float(g);
+    spaces.push_back(gap > options.space_min_height * median_height &&
+                     ((gap >= clear && gap >= options.space_clear_ratio * typical) ||
+                      gap > options.space_gap * std::max(1.0f, typical)));
+  }
+  return spaces;
+}
+
 }  // namespace
 
 LineSegmentation segment_line(const Image& photo, const SegmentOptions& options) {
@@ -511,7 +532,7 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
   line.polarity = ink.dark_on_light ? InkPolarity::DarkOnLight : InkPolarity::LightOnDark;
   std::vector<int> gaps;
   for (size_t k = 1; k < pieces.size(); ++k) gaps.push_back(pieces[k].box.x - pieces[k - 1].box.x_end());
-  const float median_gap = gaps.empty() ? 0.0f : float(std::max(1, median(gaps)));
+  const std::vector<bool> spaces = word_spaces(gaps, median_height, options);
   const int margin = std::max(2, int(std::lround(kCropMargin * median_height)));
   const int fringe = std::max(1, int(std::lround(kForeignFringe * median_height)));
   for (int k = 0; k < int(pieces.size()); ++k) {
@@ -525,10 +546,7 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
             two_part_reading(photo, ink, owner, pieces[k], k, c.box.x + cut, median_area, margin, fringe);
         if (!parts.empty()) c.two_part_readings.push_back(std::move(parts));
       }
-    if (k > 0) {
-      float gap = float(gaps[k - 1]);
-      c.space_before = gap > options.space_gap * median_gap && gap > options.space_min_height * median_height;
-    }
+    if (k > 0) c.space_before = spaces[size_t(k - 1)];
     line.characters.push_back(std::move(c));
   }
   return line;

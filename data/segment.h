@@ -28,8 +28,14 @@ struct SegmentOptions {
                                     // may be two touching without a neck: it also gets two-part readings
                                     // (CharacterSegment::two_part_readings) for a classifier to weigh
                                     // (apps/line_reading.h)
-  float space_gap = 2.5f;           // a gap this many times the median gap ...
-  float space_min_height = 0.5f;    // ... and at least this part of the median height is a word space
+  // Word spaces: a gap between characters wider than space_min_height median heights is a word space when
+  // it is clear on its own (space_clear heights, and space_clear_ratio times the typical gap within words)
+  // or space_gap times the typical gap (a tight hand's modest spaces). The typical gap is the lower median
+  // of the gaps narrower than space_clear heights: spaces may be half the gaps or more ("4 56 78").
+  float space_gap = 2.5f;
+  float space_min_height = 0.5f;
+  float space_clear = 0.9f;
+  float space_clear_ratio = 1.3f;  // keeps a spacious hand's widest gaps within a word out
 };
 
 struct Box {

@@ -5,12 +5,13 @@
 #
 # Starts `quill serve` on a free loopback port, waits for it, runs tests/e2e/draw.mjs (Debian's chromium
 # driven by playwright-core: replays N real MNIST test digits as pen strokes and expects the right top-1
-# for at least K of them, default 8 of 10; also reads a 3-digit word), leaves screenshots in DIR
+# for at least K of them, default 8 of 10; also reads a 3-digit word, and checks that the 28x28 panel is an
+# empty frame, no broken image, before the first stroke and after Clear), leaves screenshots in DIR
 # (default /tmp/quill-e2e) and stops the server. Needs: apt-get install -y chromium;
 # (cd tests/e2e && npm install) for playwright-core; MNIST in $QUILL_DATA/mnist or --mnist.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-[ $# -ge 2 ] || { sed -n '2,11p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,12p' "$0"; exit 2; }
 quill="$1" model="$2"; shift 2
 count=10 min=8 out=/tmp/quill-e2e device=auto
 mnist="${QUILL_DATA:-$here/data-cache}/mnist"
@@ -28,6 +29,8 @@ done
 [ -d "$here/tests/e2e/node_modules/playwright-core" ] ||
   { echo "e2e.sh: playwright-core missing: (cd tests/e2e && npm install)" >&2; exit 2; }
 mkdir -p "$out"
+# Absolute: the browser test runs from tests/e2e and writes its screenshots into $out too.
+out="$(cd "$out" && pwd)" mnist="$(cd "$mnist" && pwd)"
 
 # A free loopback port (the kernel picks one; a tiny race with other programs is acceptable here).
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

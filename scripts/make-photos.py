@@ -59,7 +59,9 @@ is the same whatever --count or --lines is given):
             usually off-centre; lines: ink boxes side by side with gaps of 0.15..0.45 of the glyph box
             height plus twice the blur room, a vertical jitter of +-5% of it (characters never touch
             unless --touching, which draws gaps of -0.10..+0.15 so neighbours may touch or overlap),
-            margins of 10..40 pixels.
+            margins of 10..40 pixels. --words LO:HI splits each line into words of 1..4 characters
+            with word gaps of LO..HI glyph-box heights (e.g. 0.8:1.2) and writes the spaces into the
+            truth; the lines are otherwise drawn as without it.
   blur      two passes of a box blur of radius 0..max(1, 0.35 * scale) pixels (a defocused camera).
   paper     brightness 0.62..0.95 (1 = white), ink 0.03..0.35 with a contrast of at least 0.35.
   lighting  light = 1 + gx (x/W - 1/2) + gy (y/H - 1/2) - 2 v d^2 multiplies paper and ink: gradients
@@ -616,7 +618,17 @@ def char_photo(raw, rng, stroke_range, pen_range=None, plain=False):
     return photo, f"size={W}x{H} scale={scale:.2f} angle={math.degrees(angle):+.1f} {drawn} {desc}"
 
 
-def line_photo(raws, rng, touching, stroke_range, pen_range=None, plain=False):
+def word_starts(length, rng, longest=4):
+    """Where words of 1..longest characters begin in a line of `length` characters (after the first)."""
+    starts, k = set(), rng.randint(1, longest)
+    while k < length:
+        starts.add(k)
+        k += rng.randint(1, longest)
+    return starts
+
+
+def line_photo(raws, rng, touching, stroke_range, pen_range=None, plain=False, spaces=None):
+    """spaces: (characters a word gap precedes, (lo, hi) of the gaps in glyph-box heights, their rng)."""
     height = rng.uniform(80, 150)  # the glyph's 28-pixel box
     slope = 0.0 if plain else math.radians(rng.uniform(-3, 3))
     glyphs, strokes = [], []
@@ -631,13 +643,15 @@ def line_photo(raws, rng, touching, stroke_range, pen_range=None, plain=False):
     margin_x, margin_y = rng.randint(10, 40), rng.randint(10, 40)
     blur_room = int(0.7 * height / 28) + 2
     placed, x = [], margin_x + blur_room
-    for patch, side, box, scale in glyphs:
+    for k, (patch, side, box, scale) in enumerate(glyphs):
         if box is None:
             continue
         x0, y0, x1, y1 = box
         centre_y = (x - margin_x) * math.tan(slope) + rng.uniform(-0.05, 0.05) * height
         placed.append((patch, x - x0, centre_y - side / 2.0))
         gap = rng.uniform(-0.10, 0.15) if touching else rng.uniform(0.15, 0.45)
+        if spaces and k + 1 in spaces[0]:  # a word gap instead (its own rng: the rest stays as without words)
+            gap = spaces[2].uniform(*spaces[1])
         x += (x1 - x0 + 1) + int(gap * height) + (0 if touching else 2 * blur_room)
     tops = [t for _, _, t in placed]
     bottoms = [t + len(p) for p, _, t in placed]
@@ -694,6 +708,9 @@ def main():
     p.add_argument("--min-len", type=int, default=4, help="fewest characters in a line (default 4)")
     p.add_argument("--max-len", type=int, default=8, help="most characters in a line (default 8)")
     p.add_argument("--touching", action="store_true", help="let neighbours in a line touch or overlap")
+    p.add_argument("--words", metavar="LO:HI",
+                   help="split each line into words of 1-4 characters, with word gaps of LO..HI glyph-box heights "
+                        "instead of the 0.15..0.45 between characters (e.g. 0.8:1.2); the truth has the spaces")
     p.add_argument("--split", choices=["test", "train"], default="test",
                    help="take the characters from the test part (default) or the training part (for tuning only)")
     p.add_argument("--write-clean", action="store_true",
@@ -718,6 +735,7 @@ def main():
         raise SystemExit("--plain draws the glyph as it is: no --stroke or --pen with it")
     lo, hi = parse_range("--stroke", "0:0" if a.plain else a.stroke or "-0.5:0.8", -3, 3)
     pen = parse_range("--pen", a.pen, 0.25, 8) if a.pen else None
+    words = parse_range("--words", a.words, 0, 10) if a.words else None
     if not 1 <= a.min_len <= a.max_len:
         raise SystemExit("need 1 <= --min-len <= --max-len")
     if a.jobs < 1:
@@ -751,8 +769,12 @@ def main():
         members = [pool[rest[pos]] for pos in line_pos[k:k + length]]
         k += length
         rng = random.Random(f"{a.seed}-line-{n}")
-        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi), pen, a.plain)
-        text = "".join(label for _, label, _ in members)
+        spaces = None
+        if words:
+            word_rng = random.Random(f"{a.seed}-words-{n}")
+            spaces = (word_starts(length, word_rng), words, word_rng)
+        photo, desc = line_photo([raw for _, _, raw in members], rng, a.touching, (lo, hi), pen, a.plain, spaces)
+        text = "".join((" " if spaces and k in spaces[0] else "") + label for k, (_, label, _) in enumerate(members))
         name = f"line-{n:03d}.png"
         write_png(os.path.join(a.out, name), photo)
         manifest.append(f"{name}\t{text}\t{','.join(str(i) for i, _, _ in members)}\t{desc}")

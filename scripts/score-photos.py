@@ -14,9 +14,10 @@ Reports
   line CER           character error rate of `quill read --json` on every line-*.png of lines.txt:
                      Levenshtein distance between the text read and the truth, summed over the lines,
                      over the number of truth characters; exact and case-insensitive (both lowercased).
-                     A word space quill inserts counts as an inserted character; a line quill cannot
-                     read counts as all characters deleted. Also: lines read exactly, and lines whose
-                     number of characters came out wrong (segmentation errors).
+                     A word space quill inserts counts as an inserted character (one it misses, in lines
+                     drawn with make-photos.py --words, as a deleted one); a line quill cannot read counts
+                     as all characters deleted. Also: lines read exactly, lines whose number of characters
+                     came out wrong (segmentation errors), and word spaces inserted and missed.
 Case-insensitive figures are given for characters too: in EMNIST ByClass some pairs (o/O, s/S, c/C, ...)
 differ only in size, which the 28x28 images do not keep, so exact scores undercount a reader's success.
 With clean/, the samples are also compared one by one: "lost" (right when clean, wrong as a photo) and
@@ -43,6 +44,17 @@ def levenshtein(a, b):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]
+
+
+def space_positions(text):
+    """The word spaces of a line, each as the number of characters before it."""
+    positions, count = set(), 0
+    for c in text:
+        if c == " ":
+            positions.add(count)
+        else:
+            count += 1
+    return positions
 
 
 def read_manifest(folder):
@@ -217,20 +229,24 @@ def main():
     if lines:
         paths = [os.path.join(a.photos, name) for name, _ in lines]
         got = run_quill(quill, "read", a.model, paths, keep, a.batch, a.device)
-        dist = dist_ci = total = exact = exact_ci = wrong_count = unreadable = spaces = 0
+        dist = dist_ci = total = exact = exact_ci = wrong_count = unreadable = spaces = missed_spaces = truth_spaces = 0
         per_line = []
         for (name, truth), path in zip(lines, paths):
             entry = got.get(path, {})
             text = entry.get("text", "")
             if "text" not in entry:
                 unreadable += 1
-            spaces += text.count(" ")
+            # Word spaces by where they stand (after how many characters): truth from make-photos.py --words.
+            read_at, truth_at = space_positions(text), space_positions(truth)
+            spaces += len(read_at - truth_at)
+            missed_spaces += len(truth_at - read_at)
+            truth_spaces += len(truth_at)
             d = levenshtein(truth, text)
             dci = levenshtein(truth.lower(), text.lower())
             dist, dist_ci, total = dist + d, dist_ci + dci, total + len(truth)
             exact += d == 0
             exact_ci += dci == 0
-            wrong_count += len(text.replace(" ", "")) != len(truth)
+            wrong_count += len(text.replace(" ", "")) != len(truth.replace(" ", ""))
             per_line.append({"file": name, "truth": truth, "read": text, "distance": d,
                              "distance_case_insensitive": dci})
         report["lines"] = {
@@ -239,12 +255,13 @@ def main():
             "edit_distance": dist, "edit_distance_case_insensitive": dist_ci,
             "lines_exact": exact, "lines_exact_case_insensitive": exact_ci,
             "lines_wrong_character_count": wrong_count, "unreadable": unreadable, "inserted_spaces": spaces,
+            "missed_spaces": missed_spaces, "truth_spaces": truth_spaces,
             "per_line": per_line,
         }
         out.append(f"lines: {len(lines)} ({total} characters), CER {100 * dist / max(total, 1):.2f}% exact, "
                    f"{100 * dist_ci / max(total, 1):.2f}% case-insensitive; read exactly {exact}/{len(lines)} "
                    f"(case-insensitive {exact_ci}); wrong character count {wrong_count}, unreadable {unreadable}, "
-                   f"spaces inserted {spaces}")
+                   f"spaces inserted {spaces}" + (f", missed {missed_spaces} of {truth_spaces}" if truth_spaces else ""))
         bad = [l for l in per_line if l["distance"]]
         if bad:
             out.append("  e.g. " + ", ".join(f"{l['truth']} -> {l['read'] or '(nothing)'}" for l in bad[:8]))

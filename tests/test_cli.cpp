@@ -133,8 +133,38 @@ TEST_CASE("cli: an unknown option or a missing subcommand is a one-line usage er
   CHECK(r.status != 0);
   CHECK(one_line(r.err));
   r = box.quill("frobnicate");
-  CHECK(r.status != 0);
+  CHECK(r.status == 2);
   CHECK(one_line(r.err));
+  CHECK(r.err.find("unknown subcommand 'frobnicate': expected one of train, eval, predict, read, info, bench, "
+                   "gradcheck, serve") != std::string::npos);
+  r = box.quill("");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("a subcommand is required: one of train, eval") != std::string::npos);
+  r = box.quill("--no-such-option");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("unknown option '--no-such-option': expected a subcommand first") != std::string::npos);
+}
+
+TEST_CASE("cli: a folder where a file is expected, or an empty model file, is said to be one") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  std::filesystem::create_directories(box.file("photos"));
+  for (const char* cmd : {"predict", "read"}) {
+    CAPTURE(cmd);
+    const Result r = box.quill(std::string(cmd) + " --model " + model + " " + box.file("photos"));
+    CHECK(r.status == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.err.find(box.file("photos") + ": is a folder, not a PNG file (to use the images in it, give them: " +
+                     box.file("photos") + "/*.png)") != std::string::npos);
+  }
+  std::ofstream(box.file("empty.quill")).close();
+  for (const std::string& cmd : {"info --model " + box.file("empty.quill"), "predict --model " + box.file("empty.quill") + " x.png"}) {
+    CAPTURE(cmd);
+    const Result r = box.quill(cmd);
+    CHECK(r.status == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.err.find("model file '" + box.file("empty.quill") + "' is empty (0 bytes): not a quill model") != std::string::npos);
+  }
 }
 
 TEST_CASE("cli: a missing model file is a one-line error") {

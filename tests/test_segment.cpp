@@ -222,12 +222,122 @@ TEST_CASE("segment: lines of real digits come back in order, touching pair split
   CHECK(ncc_sum / ncc_count > 0.8);
 }
 
+namespace {
+
+// Gaps of a written line, in parts of a digit's ink height (about 60 photo pixels here).
+struct Spacing {
+  double within_lo, within_hi;  // between the characters of a word
+  double space_lo, space_hi;    // between words
+};
+
+// `text` (digits and spaces) written with real MNIST test digits of those labels, photographed dark on
+// light with noise; each digit's place in the photo comes back in `placed`, left to right.
+Image write_text(const std::string& text, const Spacing& spacing, uint64_t seed, std::vector<PlacedDigit>& placed) {
+  static const std::vector<std::vector<uint8_t>> digits = read_mnist_test_images(2000);
+  static const std::vector<uint8_t> labels =
+      read_idx_labels(std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-labels-idx1-ubyte.gz");
+  Rng rng(seed);
+  const int side = 28 * kScale, ink_height = 20 * kScale;
+  int cursor = 30;
+  bool space = false;
+  placed.clear();
+  for (char c : text) {
+    if (c == ' ') {
+      space = true;
+      continue;
+    }
+    int i;
+    do i = int(rng.below(uint32_t(digits.size()))); while (labels[size_t(i)] != c - '0');
+    PlacedDigit d = enlarge(digits[size_t(i)], i);
+    if (!placed.empty()) {
+      const Spacing& s = spacing;
+      cursor += int(ink_height * (space ? rng.uniform(s.space_lo, s.space_hi) : rng.uniform(s.within_lo, s.within_hi)));
+    }
+    d.frame_x = cursor - d.ink_x0;
+    d.frame_y = 15 + int(rng.below(9)) - 4;
+    cursor = d.frame_x + d.ink_x1 + 1;
+    placed.push_back(std::move(d));
+    space = false;
+  }
+  const int w = cursor + 30, h = side + 30;
+  std::vector<float> ink(size_t(w) * h, 0.0f);
+  for (const PlacedDigit& d : placed)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x) {
+        const int px = d.frame_x + x, py = d.frame_y + y;
+        if (px >= 0 && px < w && py >= 0 && py < h)
+          ink[size_t(py) * w + px] = std::max(ink[size_t(py) * w + px], d.ink[size_t(y) * side + x]);
+      }
+  Image photo(w, h);
+  const double paper = rng.uniform(0.75, 0.95), dark = rng.uniform(0.05, 0.25);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) photo.at(x, y) = float(paper - (paper - dark) * ink[size_t(y) * w + x] + 0.03 * rng.normal());
+  return photo;
+}
+
+// The line as segmentation cut it: each character is named by the label of the digit under its centre
+// (so that no classifier is involved), with a space where it marked a word gap.
+std::string text_as_segmented(const LineSegmentation& line, const std::vector<PlacedDigit>& placed) {
+  static const std::vector<uint8_t> labels =
+      read_idx_labels(std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-labels-idx1-ubyte.gz");
+  std::string text;
+  for (const CharacterSegment& c : line.characters) {
+    char name = '?';
+    for (const PlacedDigit& d : placed)
+      if (c.box.x_centre() >= d.frame_x + d.ink_x0 && c.box.x_centre() <= d.frame_x + d.ink_x1 + 1)
+        name = char('0' + labels[size_t(d.index)]);
+    text += (c.space_before ? " " : "") + std::string(1, name);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("segment: word spaces in short lines and short words come back exactly (QUILL_DATA)") {
+  if (!std::getenv("QUILL_DATA")) {
+    MESSAGE("skipped: set QUILL_DATA to the real data folder");
+    return;
+  }
+  // An ordinary hand: gaps within words of 0.1-0.45 digit heights, spaces of 1-1.5 (a digit's width or
+  // more). A spacious one: 0.5-0.8 within words, spaces of 1.6-2. A tight one: 0.12-0.2 within words (any
+  // closer and a thin 1 is joined to its neighbour as a broken stroke), spaces of only 0.55-0.7, which
+  // tell only against the gaps within words, so its lines have words of two or more.
+  struct Hand {
+    const char* name;
+    Spacing spacing;
+    bool one_character_words;  // lines of one-character words only: spaces wide enough to tell alone
+  };
+  const Hand hands[] = {{"ordinary", {0.1, 0.45, 1.0, 1.5}, true},
+                        {"spacious", {0.5, 0.8, 1.6, 2.0}, true},
+                        {"tight", {0.12, 0.2, 0.55, 0.7}, false}};
+  const std::vector<std::string> texts = {"12 34", "4 56 78", "2468 1357", "90 5", "33 4 1096", "1234", "56", "908172"};
+  const std::vector<std::string> one_character_words = {"1 2", "7 1", "3 8 6", "5 0 2 9"};
+  int lines = 0, right = 0;
+  for (const Hand& hand : hands)
+    for (const std::vector<std::string>* set : {&texts, &one_character_words}) {
+      if (set == &one_character_words && !hand.one_character_words) continue;
+      for (const std::string& text : *set)
+        for (uint64_t seed = 1; seed <= 3; ++seed) {
+          CAPTURE(hand.name);
+          CAPTURE(text);
+          CAPTURE(seed);
+          std::vector<PlacedDigit> placed;
+          const Image photo = write_text(text, hand.spacing, seed, placed);
+          const std::string read = text_as_segmented(segment_line(photo), placed);
+          CHECK(read == text);
+          ++lines, right += read == text;
+        }
+    }
+  MESSAGE(right << " of " << lines << " lines segmented exactly, spaces included");
+}
+
 TEST_CASE("segment: a photo without ink throws the no-ink error") {
   CHECK_THROWS_WITH_AS(segment_line(Image(300, 80, 0.9f)), doctest::Contains("no ink found in image"), quill::Error);
 }
 
 TEST_CASE("segment: the dot of an i joins its stem, and specks between characters are dropped") {
-  // An "L", an "i" (stem and a dot well above it) and an "o", strokes 12 pixels wide; a speck between.
+  // An "L", an "i" (stem and a dot well above it) and an "o", strokes 12 pixels wide, 68 and 66 pixels
+  // apart (0.85 heights: one word); a speck between.
   Image photo(400, 160, 0.9f);
   auto fill = [&](int x0, int y0, int x1, int y1) {
     for (int y = y0; y < y1; ++y)
@@ -236,7 +346,7 @@ TEST_CASE("segment: the dot of an i joins its stem, and specks between character
   fill(50, 50, 62, 130), fill(50, 118, 100, 130);  // L
   fill(170, 60, 182, 130);                          // stem of the i
   fill(168, 30, 184, 44);                           // its dot
-  fill(290, 60, 340, 72), fill(290, 118, 340, 130), fill(290, 60, 302, 130), fill(328, 60, 340, 130);  // o
+  fill(250, 60, 300, 72), fill(250, 118, 300, 130), fill(250, 60, 262, 130), fill(288, 60, 300, 130);  // o
   fill(236, 96, 243, 103);                          // speck
   LineSegmentation seg = segment_line(photo);
   REQUIRE(seg.characters.size() == 3);

@@ -10,13 +10,21 @@
 #ifdef QUILL_HAVE_HTTPLIB
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -114,12 +122,13 @@ std::string as_json(const Image& image) {
 
 struct Running {
   std::unique_ptr<Server> server;
-  explicit Running(const std::string& model, double wait_ms = 2) {
+  explicit Running(const std::string& model, double wait_ms = 2) : Running(model, [&](ServeOptions& o) { o.batch_wait_ms = wait_ms; }) {}
+  Running(const std::string& model, const std::function<void(ServeOptions&)>& adjust) {
     ServeOptions o;
     o.model = model;
     o.port = 0;
     o.device = "cpu";
-    o.batch_wait_ms = wait_ms;
+    adjust(o);
     server = std::make_unique<Server>(o);
     server->start();
     REQUIRE(server->port() > 0);
@@ -156,6 +165,103 @@ void check_serving(const Running& s) {
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(json::parse(r->body)["top"].size() == 5);
+}
+
+// What a client such as curl sees of a request whose body may be refused part way: it writes the body
+// while watching for an early answer, stops writing when one comes (or the connection fails), then reads
+// to the end of the connection (or for `read_seconds`).
+struct RawExchange {
+  std::string received;    // everything the server sent
+  size_t body_sent = 0;    // bytes of the body written before stopping
+  bool closed = false;     // the server closed the connection
+  int status() const {     // of the first answer; 0 if none came
+    return received.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(received.c_str() + 9) : 0;
+  }
+  std::string body() const {
+    const size_t end = received.find("\r\n\r\n");
+    return end == std::string::npos ? "" : received.substr(end + 4);
+  }
+};
+
+// `next_piece(sent)` returns the next bytes of the body after `sent` bytes, or "" at its end.
+RawExchange raw_exchange(int port, const std::string& head, const std::function<std::string(size_t sent)>& next_piece,
+                         double read_seconds = 10) {
+  RawExchange ex;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == ssize_t(head.size()));
+  std::string piece;
+  size_t piece_sent = 0;
+  for (;;) {
+    pollfd p{fd, POLLIN | POLLOUT, 0};
+    if (::poll(&p, 1, 5000) <= 0 || (p.revents & (POLLIN | POLLERR | POLLHUP))) break;  // an answer (or an end)
+    if (piece_sent == piece.size()) {
+      piece = next_piece(ex.body_sent);
+      piece_sent = 0;
+      if (piece.empty()) break;
+    }
+    const ssize_t n = ::send(fd, piece.data() + piece_sent, piece.size() - piece_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    if (n > 0) piece_sent += size_t(n), ex.body_sent += size_t(n);
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(read_seconds);
+  char buffer[65536];
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      ex.closed = true;  // an orderly close, or a reset after the answer
+      break;
+    }
+    ex.received.append(buffer, size_t(n));
+  }
+  ::close(fd);
+  return ex;
+}
+
+std::string chunk_of(const std::string& bytes) {
+  std::ostringstream s;
+  s << std::hex << bytes.size() << "\r\n" << bytes << "\r\n";
+  return s.str();
+}
+
+// A gzip stream of `n` zero bytes (a few KB for megabytes).
+std::string gzip_zeros(size_t n) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  const std::string zeros(1 << 20, '\0');
+  std::string out;
+  char buffer[65536];
+  for (size_t done = 0; done <= n;) {
+    const size_t take = std::min(zeros.size(), n - done);
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
+    z.avail_in = uInt(take);
+    done += take;
+    const int flush = done == n ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buffer);
+      z.avail_out = sizeof buffer;
+      deflate(&z, flush);
+      out.append(buffer, sizeof buffer - z.avail_out);
+    } while (z.avail_out == 0);
+    if (flush == Z_FINISH) break;
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+// A PNG of noise: large for its size, as a photo is.
+std::string noise_png(int side) {
+  Image img(side, side);
+  uint32_t state = 12345;
+  for (float& v : img.pixels) state = state * 1664525u + 1013904223u, v = float(state >> 24) / 255.0f;
+  return png_bytes(img);
 }
 
 }  // namespace
@@ -252,6 +358,7 @@ TEST_CASE("serve: bad requests get a 4xx with a JSON message and the server keep
   check_error(c.Post("/api/predict", "{\"image\": ", "application/json"), 400, "not valid JSON");
   check_serving(s);
   check_error(c.Post("/api/predict", "{\"picture\": 3}", "application/json"), 400, "missing \"image\"");
+  check_error(c.Post("/api/predict", "{\"image\": 5}", "application/json"), 400, "\"image\" must be a string");
   check_error(c.Post("/api/predict", "[1, 2]", "application/json"), 400, "JSON object");
   check_error(c.Post("/api/predict", "{\"image\": \"data:image/png;base64,!!!\"}", "application/json"), 400, "base64");
   check_error(c.Post("/api/predict", "{\"image\": \"data:image/jpeg;base64,AAAA\"}", "application/json"), 415, "PNG");
@@ -262,7 +369,137 @@ TEST_CASE("serve: bad requests get a 4xx with a JSON message and the server keep
   check_error(c.Post("/api/read", png_bytes(Image(280, 280, 1.0f)), "image/png"), 422, "empty drawing");
   check_error(c.Post("/api/predict", png_bytes(Image(5000, 10, 1.0f)), "image/png"), 413, "too large");
   check_error(c.Get("/no/such/page"), 404, "not found");
+  check_error(c.Post("/no/such/page", "x", "text/plain"), 404, "not found");
   check_serving(s);
+}
+
+TEST_CASE("serve: a method a path does not answer is 405 with Allow") {
+  Running s(tiny_model());
+  httplib::Client c = s.client();
+  for (const char* path : {"/api/predict", "/api/read"}) {
+    CAPTURE(path);
+    auto r = c.Get(path);
+    check_error(r, 405, "use POST");
+    CHECK(r->get_header_value("Allow") == "POST");
+    r = c.Put(path, png_bytes(bar_drawing()), "image/png");
+    check_error(r, 405, "method PUT not allowed");
+    CHECK(r->get_header_value("Allow") == "POST");
+  }
+  auto r = c.Post("/api/info", "{}", "application/json");
+  check_error(r, 405, "use GET, HEAD");
+  CHECK(r->get_header_value("Allow") == "GET, HEAD");
+  check_serving(s);
+}
+
+TEST_CASE("serve: a PNG sent with curl's default Content-Type is 415 naming the accepted types, whatever its size") {
+  Running s(tiny_model());
+  httplib::Client c = s.client();
+  for (int side : {40, 200, 800}) {  // about 1.7 KB, 40 KB and 640 KB, all under the 4 MB limit
+    const std::string png = noise_png(side);
+    CAPTURE(png.size());
+    check_error(c.Post("/api/predict", png, "application/x-www-form-urlencoded"), 415,
+                "send image/png bytes or application/json");
+    check_error(c.Post("/api/read", png, "application/x-www-form-urlencoded"), 415, "image/png");
+  }
+  check_serving(s);
+}
+
+TEST_CASE("serve: the body limit holds for chunked and compressed bodies, and the server goes on serving") {
+  const size_t limit = 256u << 10;
+  Running s(tiny_model(), [&](ServeOptions& o) { o.max_body_bytes = limit; });
+  const std::string zeros(64u << 10, '\0');
+  const std::string chunked_head = "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n";
+  // 256 MB in 64 KB chunks: refused once the limit is passed, not read to its end (the client stops
+  // when its socket buffers fill, a few MB on loopback).
+  const size_t total = 256u << 20;
+  RawExchange ex = raw_exchange(s.server->port(), chunked_head,
+                                [&](size_t sent) { return sent < total ? chunk_of(zeros) : std::string(); });
+  CHECK(ex.status() == 413);
+  CHECK_MESSAGE(ex.body().find("request body too large (at most 262144 bytes)") != std::string::npos, ex.received);
+  CHECK(ex.body_sent < total / 4);
+  CHECK(ex.closed);
+  check_serving(s);
+
+  // What follows a body cut off unread is not taken for another request: the connection is closed after
+  // the one answer.
+  std::string pipelined = chunked_head + chunk_of(std::string(2 * limit + 1, 'G')) + "0\r\n\r\n" +
+                          "GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n";
+  ex = raw_exchange(s.server->port(), pipelined, [](size_t) { return std::string(); }, 3);
+  CHECK(ex.status() == 413);
+  CHECK(ex.received.find("HTTP/1.1", 1) == std::string::npos);
+  CHECK(ex.closed);
+
+  // A gzip body of a few KB that inflates past the limit: the limit is on the bytes as decoded.
+  const std::string bomb = gzip_zeros(64u << 20);
+  REQUIRE(bomb.size() < limit);
+  ex = raw_exchange(s.server->port(),
+                    "POST /api/read HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Encoding: gzip\r\n"
+                    "Content-Length: " + std::to_string(bomb.size()) + "\r\n\r\n",
+                    [&](size_t sent) { return sent == 0 ? bomb : std::string(); });
+  CHECK(ex.status() == 413);
+  check_serving(s);
+
+  // A body over the limit by less than as much again is read to its end and discarded: the answer comes
+  // after the whole request, as most clients expect, and the connection stays usable.
+  httplib::Client keep_alive = s.client();
+  check_error(keep_alive.Post("/api/predict", std::string(limit + limit / 2, 'x'), "image/png"), 413, "too large");
+  auto after = keep_alive.Post("/api/predict", png_bytes(bar_drawing()), "image/png");
+  REQUIRE(after);
+  CHECK(after->status == 200);
+
+  // A longer Content-Length is refused from the headers alone, before any of the body is sent.
+  ex = raw_exchange(s.server->port(),
+                    "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000000000\r\n\r\n",
+                    [](size_t) { return std::string(); }, 3);
+  CHECK(ex.status() == 413);
+  CHECK(ex.closed);
+
+  // A gzip body under the limit as decoded is read (here: a PNG, compressed).
+  httplib::Client c = s.client();
+  c.set_compress(true);
+  auto r = c.Post("/api/predict", png_bytes(bar_drawing()), "image/png");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  check_serving(s);
+}
+
+TEST_CASE("serve: --log writes one line per request with the status it was answered with") {
+  std::FILE* log = std::tmpfile();
+  REQUIRE(log);
+  {
+    Running s(tiny_model(), [&](ServeOptions& o) {
+      o.request_log = log;
+      o.max_body_bytes = 64u << 10;
+    });
+    httplib::Client c = s.client();
+    CHECK(c.Get("/")->status == 200);
+    CHECK(c.Get("/api/predict")->status == 405);
+    CHECK(c.Post("/api/predict", noise_png(200), "application/x-www-form-urlencoded")->status == 415);
+    CHECK(c.Post("/api/predict", std::string(100u << 10, 'x'), "image/png")->status == 413);  // read and discarded
+    const RawExchange cut_off = raw_exchange(  // refused from its headers, the connection closed
+        s.server->port(), "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1048576\r\n\r\n",
+        [](size_t) { return std::string(); }, 3);
+    CHECK(cut_off.status() == 413);
+    CHECK(c.Get("/nowhere")->status == 404);
+    CHECK(c.Post("/api/predict", png_bytes(bar_drawing()), "image/png")->status == 200);
+    s.server->stop();  // every answer is written, and logged, by now
+  }
+  // Each line without its time ("GET / -> 200 (0.1 ms)"), in any order: a connection that is closed
+  // after its answer is logged a moment later.
+  std::rewind(log);
+  std::vector<std::string> lines;
+  char line[512];
+  while (std::fgets(line, sizeof line, log)) lines.emplace_back(std::string(line).substr(0, std::string(line).find(" (")));
+  std::fclose(log);
+  std::vector<std::string> expected = {"GET / -> 200",          "GET /api/predict -> 405", "POST /api/predict -> 415",
+                                       "POST /api/predict -> 413", "POST /api/predict -> 413", "GET /nowhere -> 404",
+                                       "POST /api/predict -> 200"};
+  std::sort(lines.begin(), lines.end());
+  std::sort(expected.begin(), expected.end());
+  std::string logged;
+  for (const std::string& l : lines) logged += l + "; ";
+  CHECK_MESSAGE(lines == expected, "logged: " << logged);
 }
 
 TEST_CASE("serve: concurrent clients all succeed and are batched") {

@@ -113,10 +113,13 @@ TEST_CASE("serve request: malformed bodies are refused with their status and rea
   check_refused(parse("image/png", ""), 400, "empty request body");
   check_refused(parse("text/plain", "hello"), 415, "unsupported Content-Type 'text/plain'");
   check_refused(parse("", "hello"), 415, "unsupported Content-Type ''");
+  // curl's default type for --data-binary: refused naming what is accepted.
+  check_refused(parse("application/x-www-form-urlencoded", png), 415, "send image/png bytes or application/json");
   check_refused(parse("application/json", "{\"image\": "), 400, "not valid JSON");
   check_refused(parse("application/json", "[1, 2]"), 400, "JSON object");
   check_refused(parse("application/json", "{\"picture\": 3}"), 400, "missing \"image\"");
-  check_refused(parse("application/json", "{\"image\": 3}"), 400, "missing \"image\"");
+  check_refused(parse("application/json", "{\"image\": 3}"), 400, "\"image\" must be a string");
+  check_refused(parse("application/json", "{\"image\": null}"), 400, "\"image\" must be a string (a data URL");
   check_refused(parse("application/json", json_body("data:image/png;base64")), 400, "malformed data URL");
   check_refused(parse("application/json", json_body("data:image/png," + b64)), 400, "must be base64");
   check_refused(parse("application/json", json_body("data:image/jpeg;base64," + b64)), 415, "only PNG");

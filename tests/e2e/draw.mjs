@@ -2,7 +2,8 @@
 // downloaded browser). Replays real MNIST test digits on the page's canvas as mouse strokes (a raster scan
 // of each digit's ink: one pen stroke per run of ink pixels in a row), reads the top-1 answer the page
 // shows after the last stroke, and passes when at least --min of --count digits are right. Then draws a
-// three-digit word in Word mode and reports what was read. Saves screenshots into --out.
+// three-digit word in Word mode and reports what was read. Before the first stroke and after Clear, the
+// 28x28 panel must be an empty frame of its size, with no image shown broken. Saves screenshots into --out.
 //
 //   node draw.mjs --url http://127.0.0.1:PORT/ --mnist DIR [--count 10] [--min 8] [--first 0] [--out DIR]
 import { chromium } from "playwright-core";
@@ -61,6 +62,25 @@ async function drawStrokes(page, canvas, strokes) {
   }
 }
 
+// Images shown without a picture to show (a broken-image icon with its alt text), by id or alt.
+async function brokenImages(page) {
+  return page.evaluate(() => [...document.images]
+    .filter((img) => img.getClientRects().length && getComputedStyle(img).visibility !== "hidden" &&
+                     !(img.complete && img.naturalWidth > 0))
+    .map((img) => img.id || img.alt));
+}
+
+// Before the first answer (and after Clear) the 28x28 panel is an empty frame of its full size.
+async function checkEmptyInputFrame(page, when) {
+  const broken = await brokenImages(page);
+  const element = await page.$("#input28-frame");
+  const frame = element ? await element.boundingBox() : null;
+  const ok = broken.length === 0 && frame !== null && frame.width === 168 && frame.height === 168;
+  console.log(`${when}: ${ok ? "ok" : "WRONG"}: the 28x28 panel is ${frame ? `a ${frame.width}x${frame.height} frame` : "no frame"}` +
+              (broken.length ? `, images shown broken: ${broken.join(", ")}` : ""));
+  return ok;
+}
+
 // Waits until the page has an answer for every stroke drawn so far.
 async function settled(page) {
   await page.waitForFunction(() => window.quill && !window.quill.busy && window.quill.answered === window.quill.strokes,
@@ -99,6 +119,9 @@ async function main() {
     await page.goto(a.url);
     await page.waitForFunction(() => !document.getElementById("info").textContent.startsWith("loading"));
     const canvas = page.locator("#pad");
+    const startShot = path.join(a.out, "serve-e2e-start.png");
+    await page.screenshot({ path: startShot, fullPage: true });
+    if (!(await checkEmptyInputFrame(page, `before the first stroke (screenshot ${startShot})`))) failed = true;
 
     // Single characters.
     let right = 0;
@@ -119,6 +142,8 @@ async function main() {
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`characters: ${right} of ${a.count} right (need ${a.min}); screenshot ${shot}`);
     if (right < a.min) failed = true;
+    await page.click("#clear");
+    if (!(await checkEmptyInputFrame(page, "after Clear"))) failed = true;
 
     // A word: three digits side by side in Word mode, read through segmentation.
     await page.click("#mode-word");
