@@ -230,12 +230,30 @@ struct Spacing {
   double space_lo, space_hi;    // between words
 };
 
+// The real MNIST digits the lines below are written with, and their labels; empty after skipping the case
+// when QUILL_DATA has no MNIST digits (tests/real_data.h).
+struct WordDigits {
+  std::vector<std::vector<uint8_t>> images;
+  std::vector<int> labels;
+};
+const WordDigits& word_digits() {
+  static const WordDigits digits = [] {
+    const Dataset set = test::real_digits_or_skip(test::DigitsPart::Test, 2000);
+    WordDigits d;
+    for (int64_t i = 0; i < set.size(); ++i) {
+      d.images.emplace_back(set.image(i), set.image(i) + 784);
+      d.labels.push_back(int(set.labels[size_t(i)]));
+    }
+    return d;
+  }();
+  return digits;
+}
+
 // `text` (digits and spaces) written with real MNIST test digits of those labels, photographed dark on
 // light with noise; each digit's place in the photo comes back in `placed`, left to right.
 Image write_text(const std::string& text, const Spacing& spacing, uint64_t seed, std::vector<PlacedDigit>& placed) {
-  static const std::vector<std::vector<uint8_t>> digits = read_mnist_test_images(2000);
-  static const std::vector<uint8_t> labels =
-      read_idx_labels(std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-labels-idx1-ubyte.gz");
+  const std::vector<std::vector<uint8_t>>& digits = word_digits().images;
+  const std::vector<int>& labels = word_digits().labels;
   Rng rng(seed);
   const int side = 28 * kScale, ink_height = 20 * kScale;
   int cursor = 30;
@@ -278,8 +296,7 @@ Image write_text(const std::string& text, const Spacing& spacing, uint64_t seed,
 // The line as segmentation cut it: each character is named by the label of the digit under its centre
 // (so that no classifier is involved), with a space where it marked a word gap.
 std::string text_as_segmented(const LineSegmentation& line, const std::vector<PlacedDigit>& placed) {
-  static const std::vector<uint8_t> labels =
-      read_idx_labels(std::string(std::getenv("QUILL_DATA")) + "/mnist/t10k-labels-idx1-ubyte.gz");
+  const std::vector<int>& labels = word_digits().labels;
   std::string text;
   for (const CharacterSegment& c : line.characters) {
     char name = '?';
@@ -294,10 +311,7 @@ std::string text_as_segmented(const LineSegmentation& line, const std::vector<Pl
 }  // namespace
 
 TEST_CASE("segment: word spaces in short lines and short words come back exactly (QUILL_DATA)") {
-  if (!std::getenv("QUILL_DATA")) {
-    MESSAGE("skipped: set QUILL_DATA to the real data folder");
-    return;
-  }
+  if (word_digits().images.empty()) return;
   // An ordinary hand: gaps within words of 0.1-0.45 digit heights, spaces of 1-1.5 (a digit's width or
   // more). A spacious one: 0.5-0.8 within words, spaces of 1.6-2. A tight one: 0.12-0.2 within words (any
   // closer and a thin 1 is joined to its neighbour as a broken stroke), spaces of only 0.55-0.7, which
