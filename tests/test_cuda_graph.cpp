@@ -411,6 +411,36 @@ TEST_CASE("cuda graph gpu: a recorded dropout replays with the step it reads fro
   }
 }
 
+TEST_CASE("cuda graph gpu: memory the recorded work allocates stays the recording's while it may replay") {
+  if (!test_gpu::cuda_usable()) return;
+  // The recording allocates scratch memory and frees it again; a replay writes to the same addresses. Eager
+  // allocations of the same size made after the recording must get other blocks, or a replay overwrites them
+  // (device_runtime.cu's capture pool).
+  const Tensor x = random_tensor(4096, 8).to(Device::cuda());
+  Tensor y = Tensor::empty(x.shape(), DType::F32, Device::cuda());
+  auto work = [&] {
+    Tensor scratch = Tensor::empty(x.shape(), DType::F32, Device::cuda());
+    ops::add(Backend::Cuda, x, x, scratch);
+    ops::add(Backend::Cuda, scratch, x, y);
+  };
+  work();  // eagerly first, as TrainStep does: the scratch block is then in the cache when the recording starts
+  std::unique_ptr<StepGraph> graph = make_step_graph(Device::cuda());
+  graph->capture(work);
+  std::vector<Tensor> eager;
+  for (int i = 0; i < 4; ++i) {
+    eager.push_back(Tensor::empty(x.shape(), DType::F32, Device::cuda()));
+    ops::fill(Backend::Cuda, eager.back(), 7.0);
+  }
+  graph->replay();
+  Tensor seven = Tensor::empty(x.shape());
+  seven.fill(7.0);
+  for (const Tensor& t : eager) CHECK(same_bytes(t, seven));
+  const Tensor hx = host_copy(x), hy = host_copy(y);
+  int right = 0;
+  for (int64_t i = 0; i < hx.numel(); ++i) right += hy.data<float>()[i] == (hx.data<float>()[i] + hx.data<float>()[i]) + hx.data<float>()[i];
+  CHECK(right == hx.numel());
+}
+
 TEST_CASE("cuda graph gpu: pinned double-buffered uploads give the bytes of plain copies") {
   if (!test_gpu::cuda_usable()) return;
   const Dataset data = digits(200);
