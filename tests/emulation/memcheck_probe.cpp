@@ -1,7 +1,8 @@
 // A kernel that reads or writes out of bounds, on purpose, for the emulation's memcheck build (CUDA
-// emulation + AddressSanitizer): each mode must end in an AddressSanitizer report (tests/CMakeLists.txt checks
-// it), as compute-sanitizer's memcheck would report it on a GPU; mode `none` does the same accesses in
-// bounds and must exit 0.
+// emulation + AddressSanitizer and UBSan): each mode must end in a sanitizer report (tests/CMakeLists.txt
+// checks it: AddressSanitizer's, or for the __shared__ array UBSan's bounds check, which sees it first), as
+// compute-sanitizer's memcheck would report it on a GPU; mode `none` does the same accesses in bounds and
+// must exit 0.
 //   memcheck_probe none|global|rounded|cached|shared
 #include <cstdio>
 #include <cstring>

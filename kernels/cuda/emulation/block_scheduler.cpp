@@ -16,10 +16,10 @@
 
 #include "fiber.h"
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+QUILL_EMULATION_TLS uint3 threadIdx;
+QUILL_EMULATION_TLS uint3 blockIdx;
+QUILL_EMULATION_TLS cuda_emulation::Extent blockDim;
+QUILL_EMULATION_TLS cuda_emulation::Extent gridDim;
 
 namespace cuda_emulation {
 namespace {
@@ -82,8 +82,8 @@ class BlockScheduler {
     order_ = order;
     const unsigned threads = launch.block.x * launch.block.y * launch.block.z;
     while (pool_.size() < threads) pool_.push_back(std::make_unique<EmulatedThread>());
-    gridDim = launch.grid;
-    blockDim = launch.block;
+    gridDim = {launch.grid.x, launch.grid.y, launch.grid.z};
+    blockDim = {launch.block.x, launch.block.y, launch.block.z};
     ++counters_.kernels;
     KernelFault fault;
     for (unsigned z = 0; z < launch.grid.z && fault.error == cudaSuccess; ++z)

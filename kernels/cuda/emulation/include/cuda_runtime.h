@@ -27,11 +27,22 @@
 // values.
 #define __shared__ static
 
-// The running thread's indices, set by the block scheduler before it switches to the thread's fiber.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// The running thread's indices, set by the block scheduler before it switches to the thread's fiber. Plain
+// structs (dim3's constructors would route every access through a thread_local initialisation wrapper), in
+// the local-exec TLS model: the emulation is a static library, and with the default model the linker turns
+// the address computation into one that leaves UBSan's null check testing stale flags (a false "member
+// access within null pointer" in the memcheck build).
+namespace cuda_emulation {
+struct Extent {
+  unsigned x, y, z;
+  operator dim3() const { return dim3(x, y, z); }
+};
+}  // namespace cuda_emulation
+#define QUILL_EMULATION_TLS __attribute__((tls_model("local-exec"))) thread_local
+extern QUILL_EMULATION_TLS uint3 threadIdx;
+extern QUILL_EMULATION_TLS uint3 blockIdx;
+extern QUILL_EMULATION_TLS cuda_emulation::Extent blockDim;
+extern QUILL_EMULATION_TLS cuda_emulation::Extent gridDim;
 constexpr int warpSize = 32;
 
 namespace cuda_emulation {
