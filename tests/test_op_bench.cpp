@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "layers/model_description.h"
 #include "runtime/storage.h"
 #include "tests/gpu_backends.h"
+#include "tests/skip.h"
 #include "tests/temp_files.h"
 
 using namespace quill;
@@ -286,10 +288,37 @@ TEST_CASE("op bench: a CPU run, the cpu backend against itself, in both math mod
   CHECK(percent_cells > 0);
 }
 
+// On the CPU emulation of CUDA the bench refuses, in one line, to time: its times would be the CPU's.
+TEST_CASE("op bench: the CPU emulation of CUDA is not timed as a GPU") {
+  init_backends();
+  if (!device_available(DeviceType::Cuda) || !device_description(DeviceType::Cuda).emulated) {
+    test::skip_test_case("not the CPU emulation of CUDA");
+    return;
+  }
+  OpBenchOptions o;
+  o.model = "small";
+  o.batches = {3};
+  o.device = "cuda";
+  o.runs = 3;
+  o.warmup = 1;
+  CHECK_THROWS_WITH(run_op_bench(o, "test"), doctest::Contains("CPU emulation of CUDA"));
+  test_files::TempDir dir("op_bench_emulated");
+  const Run r = quill_cli(dir, "bench --ops --model small --batches 3 --runs 3 --warmup 1 --device cuda");
+  CHECK(r.status != 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("CPU emulation of CUDA") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
 // On a GPU: the custom kernels and cuDNN side by side, each checked against the CPU reference, in both math
-// modes. Skipped without a GPU (QUILL_REQUIRE_CUDA=1 makes that a failure).
+// modes. Skipped without a GPU (QUILL_REQUIRE_CUDA=1 makes that a failure) and on the CPU emulation of CUDA,
+// which gives no timings (the case above).
 TEST_CASE("op bench: custom and cudnn against the CPU on a GPU") {
   if (!test_gpu::cuda_usable()) return;
+  if (device_description(DeviceType::Cuda).emulated) {
+    test::skip_test_case("the CPU emulation of CUDA gives no timings");
+    return;
+  }
   OpBenchOptions o;
   o.model = "small";
   o.batches = {3};
