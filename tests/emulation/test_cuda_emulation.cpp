@@ -16,9 +16,13 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
+#include "apps/gpu_math.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "runtime/error.h"
+#include "runtime/ops.h"
+#include "runtime/rng.h"
+#include "runtime/tensor.h"
 
 using namespace quill;
 using cuda_emulation::OrderSetting;
@@ -376,3 +380,123 @@ TEST_CASE("cuda emulation: a capture refuses synchronisation and, unless relaxed
   cuda::launch(add_one_kernel, 1, 32, 0, s, 8, x.p);
   CHECK(x.download() == std::vector<float>(8, 1.0f));
 }
+
+namespace {
+
+// A float tensor on the device, uniform in [-1, 1] from `seed` (never exactly zero in practice).
+Tensor random_device_tensor(const Shape& shape, uint64_t seed, DType dtype = DType::F32) {
+  Tensor t = Tensor::empty(shape, DType::F64);
+  Rng rng(seed);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = rng.uniform(-1.0, 1.0);
+  return t.cast(dtype).to(Device::cuda());
+}
+
+// Every op of the custom backend once, on fixed inputs; the host copies of all its outputs.
+std::vector<Tensor> run_every_op() {
+  const Backend b = Backend::Cuda;
+  const Device gpu = Device::cuda();
+  std::vector<Tensor> out;
+  auto keep = [&](const Tensor& t) { out.push_back(t.to(Device::cpu())); };
+  auto empty = [&](const Shape& s, DType d = DType::F32) { return Tensor::empty(s, d, gpu); };
+
+  // Convolutions, in float32, TF32 and float64; backward-weights over 64 x 13 x 11 terms takes the split-K path.
+  ConvGeometry g;
+  g.n = 64, g.c = 3, g.h = 13, g.w = 11, g.k = 70, g.r = g.s = 3, g.pad_h = g.pad_w = 1;
+  for (DType dtype : {DType::F32, DType::F64})
+    for (bool tf32 : {false, true}) {
+      if (tf32 && dtype == DType::F64) continue;
+      GpuMathScope math(tf32);
+      const Tensor x = random_device_tensor({g.n, g.c, g.h, g.w}, 1, dtype), w = random_device_tensor({g.k, g.c, g.r, g.s}, 2, dtype);
+      const Tensor bias = random_device_tensor({g.k}, 3, dtype), dy = random_device_tensor({g.n, g.k, g.p(), g.q()}, 4, dtype);
+      Tensor y = empty({g.n, g.k, g.p(), g.q()}, dtype), dx = empty({g.n, g.c, g.h, g.w}, dtype);
+      Tensor dw = empty({g.k, g.c, g.r, g.s}, dtype), db = empty({g.k}, dtype);
+      ops::conv2d_forward(b, g, x, w, &bias, y);
+      ops::conv2d_backward_data(b, g, dy, w, dx);
+      ops::conv2d_backward_weights(b, g, x, dy, dw, &db);
+      for (const Tensor* t : {&y, &dx, &dw, &db}) keep(*t);
+    }
+  // Pooling.
+  PoolGeometry pg;
+  pg.n = 5, pg.c = 7, pg.h = 13, pg.w = 11, pg.kh = pg.kw = 3, pg.stride_h = pg.stride_w = 2, pg.pad_h = pg.pad_w = 1;
+  const Tensor px = random_device_tensor({pg.n, pg.c, pg.h, pg.w}, 5), pdy = random_device_tensor({pg.n, pg.c, pg.p(), pg.q()}, 6);
+  Tensor py = empty({pg.n, pg.c, pg.p(), pg.q()}), argmax = empty({pg.n, pg.c, pg.p(), pg.q()}, DType::I32);
+  Tensor pdx = empty({pg.n, pg.c, pg.h, pg.w});
+  ops::maxpool_forward(b, pg, px, py, argmax);
+  ops::maxpool_backward(b, pg, pdy, argmax, pdx);
+  keep(py), keep(argmax), keep(pdx);
+  ops::avgpool_forward(b, pg, px, py);
+  ops::avgpool_backward(b, pg, pdy, pdx);
+  keep(py), keep(pdx);
+  // Element-wise ops, dropout, dense.
+  const Tensor ex = random_device_tensor({3001}, 7), edy = random_device_tensor({3001}, 8);
+  for (Activation act : {Activation::Relu, Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid}) {
+    Tensor ey = empty({3001}), edx = empty({3001});
+    ops::activation_forward(b, act, 0.1, ex, ey);
+    ops::activation_backward(b, act, 0.1, ex, ey, edy, edx);
+    keep(ey), keep(edx);
+  }
+  Tensor sum = empty({3001}), dropped = empty({3001});
+  ops::add(b, ex, edy, sum);
+  ops::dropout_forward(b, 0.3, 11, 12, ex, dropped);
+  keep(sum), keep(dropped);
+  const Tensor dx_in = random_device_tensor({37, 129}, 9), dw_in = random_device_tensor({70, 129}, 10);
+  const Tensor dbias = random_device_tensor({70}, 11), ddy = random_device_tensor({37, 70}, 12);
+  Tensor dy_out = empty({37, 70}), ddx = empty({37, 129}), ddw = empty({70, 129}), ddb = empty({70});
+  ops::dense_forward(b, dx_in, dw_in, &dbias, dy_out);
+  ops::dense_backward(b, dx_in, dw_in, ddy, &ddx, ddw, &ddb);
+  keep(dy_out), keep(ddx), keep(ddw), keep(ddb);
+  // Batch norm, training and evaluation, over 9 x 5 x 7 x 6.
+  const Tensor bx = random_device_tensor({9, 5, 7, 6}, 13), bdy = random_device_tensor({9, 5, 7, 6}, 14);
+  const Tensor gamma = random_device_tensor({5}, 15), beta = random_device_tensor({5}, 16);
+  Tensor running_mean = random_device_tensor({5}, 17), running_var = empty({5});
+  ops::fill(b, running_var, 1.0);
+  Tensor by = empty({9, 5, 7, 6}), save_mean = empty({5}), save_invstd = empty({5}), bdx = empty({9, 5, 7, 6});
+  Tensor dgamma = empty({5}), dbeta = empty({5});
+  ops::batchnorm_forward_train(b, bx, gamma, beta, 1e-5, 0.1, by, save_mean, save_invstd, running_mean, running_var);
+  ops::batchnorm_backward(b, bx, bdy, gamma, save_mean, save_invstd, bdx, dgamma, dbeta);
+  for (const Tensor* t : {&by, &save_mean, &save_invstd, &running_mean, &running_var, &bdx, &dgamma, &dbeta}) keep(*t);
+  ops::batchnorm_forward_eval(b, bx, gamma, beta, running_mean, running_var, 1e-5, by);
+  keep(by);
+  // The loss: softmax cross-entropy of 45 rows of 62 classes, its gradient, the correct count.
+  const Tensor logits = random_device_tensor({45, 62}, 18);
+  Tensor labels_host = Tensor::empty({45}, DType::I32);
+  for (int i = 0; i < 45; ++i) labels_host.data<int32_t>()[i] = (i * 17) % 62;
+  const Tensor labels = labels_host.to(gpu);
+  Tensor probs = empty({45, 62}), loss = empty({1}), dlogits = empty({45, 62}), correct = empty({1}, DType::I32);
+  ops::softmax_xent_forward(b, logits, labels, 0.1, probs, loss);
+  ops::softmax_xent_backward(b, probs, labels, 0.1, dlogits);
+  ops::count_correct(b, logits, labels, correct);
+  keep(probs), keep(loss), keep(dlogits), keep(correct);
+  // The optimizers.
+  Tensor param = random_device_tensor({4097}, 19), velocity = random_device_tensor({4097}, 20);
+  Tensor m = random_device_tensor({4097}, 21), v = random_device_tensor({4097}, 22);
+  ops::fill(b, v, 0.5);
+  const Tensor grad = random_device_tensor({4097}, 23);
+  SgdConfig sgd;
+  sgd.momentum = 0.9, sgd.nesterov = true, sgd.weight_decay = 1e-4;
+  ops::sgd_step(b, sgd, param, grad, velocity);
+  AdamConfig adam;
+  adam.weight_decay = 0.01, adam.decoupled_weight_decay = true;
+  ops::adam_step(b, adam, 3, param, grad, m, v);
+  keep(param), keep(velocity), keep(m), keep(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cuda emulation: every custom kernel gives the same bits in the forward, reverse and random thread orders") {
+  // The kernels' reductions have fixed orders, and nothing reads what another thread writes without a
+  // barrier: whatever order a block's threads take their turns in, every output is the same to the bit.
+  std::vector<std::vector<Tensor>> runs;
+  for (OrderSetting order : {kForward, kReverse, kRandom}) with_order(order, [&] { runs.push_back(run_every_op()); });
+  REQUIRE(runs[0].size() == runs[1].size());
+  REQUIRE(runs[0].size() == runs[2].size());
+  for (size_t i = 0; i < runs[0].size(); ++i) {
+    CAPTURE(i);
+    for (int r : {1, 2}) {
+      REQUIRE(runs[r][i].bytes() == runs[0][i].bytes());
+      CHECK(std::memcmp(runs[r][i].raw(), runs[0][i].raw(), runs[0][i].bytes()) == 0);
+    }
+  }
+}
+
