@@ -1,6 +1,6 @@
 // Options shared by several subcommands.
 #include "apps/commands.h"
-#include "apps/data_sources.h"
+#include "data/data_sources.h"
 
 namespace quill {
 namespace {

@@ -1,5 +1,5 @@
 // quill bench: training-step throughput of a model description on synthetic MNIST-like batches, or with
-// --ops the per-op comparison of backends (apps/op_bench.h).
+// --ops the per-op comparison of backends (apps/bench/op_bench.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,16 +14,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/atomic_file.h"
-#include "apps/bench_device.h"
+#include "engine/atomic_file.h"
+#include "apps/bench/bench_device.h"
 #include "apps/commands.h"
-#include "apps/gpu_math.h"
-#include "apps/model_lookup.h"
-#include "apps/op_bench.h"
-#include "apps/op_cases.h"
-#include "apps/op_bench_report.h"
-#include "apps/placement.h"
-#include "apps/train_step.h"
+#include "kernels/gpu_math.h"
+#include "engine/model_lookup.h"
+#include "apps/bench/op_bench.h"
+#include "apps/bench/op_cases.h"
+#include "apps/bench/op_bench_report.h"
+#include "kernels/placement.h"
+#include "engine/train_step.h"
 #include "layers/loss.h"
 #include "layers/model_description.h"
 #include "layers/optimizer.h"

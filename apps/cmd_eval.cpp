@@ -7,10 +7,10 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "apps/data_sources.h"
-#include "apps/evaluate.h"
-#include "apps/model_file.h"
-#include "apps/placement.h"
+#include "data/data_sources.h"
+#include "engine/evaluate.h"
+#include "engine/model_file.h"
+#include "kernels/placement.h"
 #include "apps/progress.h"
 #include "apps/report.h"
 

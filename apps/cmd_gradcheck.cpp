@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
-#include "apps/model_lookup.h"
+#include "engine/model_lookup.h"
 #include "layers/gradcheck.h"
 #include "runtime/text_file.h"
 

@@ -7,8 +7,8 @@
 #include <zlib.h>
 
 #include "apps/commands.h"
-#include "apps/model_file.h"
-#include "apps/training_history.h"
+#include "engine/model_file.h"
+#include "engine/training_history.h"
 #include "kernels/backends.h"
 #include "runtime/storage.h"
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "apps/classifier.h"
+#include "engine/classifier.h"
 #include "apps/commands.h"
 #include "apps/json_output.h"
 #include "data/png_io.h"

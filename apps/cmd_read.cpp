@@ -1,7 +1,7 @@
 // quill read: reads a line of handwritten characters. The line is segmented (data/segment.h), each
 // character preprocessed like the model's training set and classified; prints the string and each
 // character's confidence. Where a wide segment may be two touching characters
-// (CharacterSegment::two_part_readings), the reading the classifier is surer of wins (apps/line_reading.h).
+// (CharacterSegment::two_part_readings), the reading the classifier is surer of wins (engine/line_reading.h).
 // Given several images, prints one line per image ("PATH: TEXT"); one image that cannot be read does not
 // stop the others, the exit status reports it.
 // --json FILE also writes the results for programs:
@@ -17,10 +17,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "apps/classifier.h"
+#include "engine/classifier.h"
 #include "apps/commands.h"
 #include "apps/json_output.h"
-#include "apps/line_reading.h"
+#include "engine/line_reading.h"
 #include "data/png_io.h"
 #include "data/segment.h"
 

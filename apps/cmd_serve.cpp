@@ -1,5 +1,5 @@
 // quill serve: a web page to draw characters on and a JSON API that classifies them with a saved model
-// (apps/serve_server.h). Listens on 127.0.0.1 unless --host says otherwise; stops on Ctrl-C / SIGTERM.
+// (apps/serve/serve_server.h). Listens on 127.0.0.1 unless --host says otherwise; stops on Ctrl-C / SIGTERM.
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "apps/commands.h"
-#include "apps/serve_server.h"
+#include "apps/serve/serve_server.h"
 #include "runtime/error.h"
 
 namespace quill {

@@ -11,16 +11,16 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "apps/data_sources.h"
-#include "apps/evaluate.h"
-#include "apps/gpu_math.h"
-#include "apps/model_file.h"
-#include "apps/model_lookup.h"
-#include "apps/placement.h"
+#include "data/data_sources.h"
+#include "engine/evaluate.h"
+#include "kernels/gpu_math.h"
+#include "engine/model_file.h"
+#include "engine/model_lookup.h"
+#include "kernels/placement.h"
 #include "apps/progress.h"
-#include "apps/recipe.h"
+#include "engine/recipe.h"
 #include "apps/report.h"
-#include "apps/trainer.h"
+#include "engine/trainer.h"
 #include "data/augment.h"
 #include "runtime/text_file.h"
 
@@ -81,8 +81,8 @@ struct TrainCommandOptions {
   std::string augment = "none";
   uint64_t seed = 1;
   std::string device = "auto", backend = "custom";
-  std::string cuda_graph = "off";  // --cuda-graph (apps/train_step.h); not part of the run: allowed on resume
-  std::string math = "fp32";  // the GPU backends' math mode (apps/gpu_math.h)
+  std::string cuda_graph = "off";  // --cuda-graph (engine/train_step.h); not part of the run: allowed on resume
+  std::string math = "fp32";  // the GPU backends' math mode (kernels/gpu_math.h)
   std::string out = "model.quill";
   std::string resume;
   int64_t stop_after = 0;

@@ -32,7 +32,7 @@ CLI::Validator non_negative_number();
 // Options several commands share.
 void add_device_options(CLI::App* cmd, std::string& device, std::string& backend);
 // --cuda-graph on|off (default off) for the commands that train (train, bench); use_cuda_graph
-// (apps/placement.h) turns the value into the setting.
+// (kernels/placement.h) turns the value into the setting.
 void add_cuda_graph_option(CLI::App* cmd, std::string& value);
 void add_data_options(CLI::App* cmd, DataOptions& data);
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "apps/atomic_file.h"
+#include "engine/atomic_file.h"
 #include "runtime/error.h"
 
 namespace quill {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/classifier.h"
+#include "engine/classifier.h"
 
 namespace quill {
 
@@ -13,7 +13,7 @@ namespace quill {
 // and it is not itself a folder. Checked before any work, so a mistyped path does not cost a whole run.
 void check_output_file(const std::string& path, const std::string& option);
 
-// Writes `j` indented, with a final newline, atomically (apps/atomic_file.h).
+// Writes `j` indented, with a final newline, atomically (engine/atomic_file.h).
 void write_json_file(const std::string& path, const nlohmann::json& j);
 
 // [{"label": name, "index": class index, "probability": p}, ...], most probable first: the form

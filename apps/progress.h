@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "apps/trainer.h"
+#include "engine/trainer.h"
 
 namespace quill {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "apps/evaluate.h"
-#include "apps/training_history.h"
+#include "engine/evaluate.h"
+#include "engine/training_history.h"
 #include "data/dataset.h"
 
 namespace quill {

@@ -17,7 +17,7 @@ What is matched (read from Quill's sources; see the comments at each piece):
   - the data split: MNIST official 60k/10k; EMNIST reference protocol on the ByClass test file
     (0..92,999 train, 93,000..116,322 test), transposed upright, remapped to byclass/merged/letters/digits
     in Quill's class order; --train-limit/--test-limit (after remapping); validation = every k-th training
-    image (indices k-1, 2k-1, ...), as apps/data_sources.cpp's split_validation;
+    image (indices k-1, 2k-1, ...), as data/data_sources.cpp's split_validation;
   - the optimizer: AdamW (decay p *= 1 - lr*wd, like torch.optim.AdamW), Adam (L2 in the gradient), SGD
     with Nesterov momentum 0.9 (decay in the gradient); betas 0.9/0.999, eps 1e-8; weight decay on every
     parameter (Quill has one flat buffer, no parameter groups); Quill's default lr and decay per optimizer;
@@ -363,7 +363,7 @@ def init_like_quill(model, init, seed=None):
 
 
 def find_model_description(name):
-    """apps/model_lookup.cpp: a file, else a built-in name in models/ (cnn -> models/cnn.txt)."""
+    """engine/model_lookup.cpp: a file, else a built-in name in models/ (cnn -> models/cnn.txt)."""
     if os.path.isfile(name):
         return name
     if "/" not in name and name:
@@ -376,7 +376,7 @@ def find_model_description(name):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Data (data/idx.cpp, data/emnist.cpp, apps/data_sources.cpp)
+# Data (data/idx.cpp, data/emnist.cpp, data/data_sources.cpp)
 
 EMNIST_TRAIN_END = 93000
 DIGITS = "0123456789"
@@ -900,13 +900,13 @@ def make_parser():
     return p
 
 
-# apps/recipe.cpp: the options a recipe may set (how a model is trained, not where or under which seed).
+# engine/recipe.cpp: the options a recipe may set (how a model is trained, not where or under which seed).
 RECIPE_OPTIONS = ["model", "epochs", "batch", "optimizer", "lr", "weight-decay", "schedule", "label-smoothing",
                   "augment", "val-split"]
 
 
 def find_recipe(name):
-    """A file, else a built-in name in models/recipes/ (apps/recipe.cpp)."""
+    """A file, else a built-in name in models/recipes/ (engine/recipe.cpp)."""
     if os.path.isfile(name):
         return name
     if "/" not in name and name:
@@ -923,7 +923,7 @@ def builtin_recipe_for(dataset_name):
 
 
 def read_recipe(path):
-    """[(option, value, line)] with apps/recipe.cpp's rules: `option value` per line, # comments, only
+    """[(option, value, line)] with engine/recipe.cpp's rules: `option value` per line, # comments, only
     RECIPE_OPTIONS, each once; each value checked as the option's own command-line value."""
     try:
         with open(path) as f:
@@ -1070,7 +1070,7 @@ def evaluate(model, x, y, batch, merged=None):
             loss_sum += F.cross_entropy(logits, yb, reduction="sum").double()
             pred = logits.argmax(1)
             correct += (pred == yb).sum()
-            if merged is not None:  # apps/evaluate.cpp's fold: arg-max then fold; loss on summed probabilities
+            if merged is not None:  # engine/evaluate.cpp's fold: arg-max then fold; loss on summed probabilities
                 merged_correct += (merged[pred] == merged[yb]).sum()
                 probs = torch.softmax(logits.double(), 1)
                 folded = torch.zeros(probs.shape[0], int(merged.max()) + 1, dtype=probs.dtype, device=probs.device)
@@ -1292,7 +1292,7 @@ def run(a, recipe, argv):
 
 
 def read_quill_model(path):
-    """The sections of a .quill file (apps/model_file.h): description, classes, flat weights, buffers,
+    """The sections of a .quill file (engine/model_file.h): description, classes, flat weights, buffers,
     metadata. Little-endian; tensors are u8 dtype, u8 rank, i64 dims, raw data."""
     try:
         with open(path, "rb") as f:

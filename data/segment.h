@@ -27,7 +27,7 @@ struct SegmentOptions {
   float alternative_width = 0.8f;   // a character wider than this many median heights that was not split
                                     // may be two touching without a neck: it also gets two-part readings
                                     // (CharacterSegment::two_part_readings) for a classifier to weigh
-                                    // (apps/line_reading.h)
+                                    // (engine/line_reading.h)
   // Word spaces: a gap between characters wider than space_min_height median heights is a word space when
   // it is clear on its own (space_clear heights, and space_clear_ratio times the typical gap within words)
   // or space_gap times the typical gap (a tight hand's modest spaces). The typical gap is the lower median
@@ -52,7 +52,7 @@ struct CharacterSegment {
   // Other readings of the same ink as two characters, left to right: one per place tried for the cut
   // (near a third, half and two thirds of the width, at the least ink close by). None when the segment is
   // narrow enough to be surely one character. One M or two touching digits: segmentation cannot tell,
-  // the shapes do (see alternative_width, and apps/line_reading.h for the choice).
+  // the shapes do (see alternative_width, and engine/line_reading.h for the choice).
   std::vector<std::vector<CharacterSegment>> two_part_readings;
 };
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 #include "runtime/tensor.h"
 
 namespace quill::binding {

@@ -1,7 +1,7 @@
 // dropout P: zeroes each element with probability P in training (inverted dropout); identity in evaluation.
 #include <sstream>
 
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 #include "layers/layer_kinds.h"
 
 namespace quill {

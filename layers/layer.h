@@ -30,7 +30,7 @@ struct Context {
   uint64_t step = 0;
   // When set, the step is read from this float64 tensor on the graph's device when the kernels run
   // (kernels/step_values.h) and `step` is not used: a training step recorded once and replayed from a
-  // CUDA graph (apps/train_step.h).
+  // CUDA graph (engine/train_step.h).
   const Tensor* step_values = nullptr;
 };
 

@@ -25,7 +25,7 @@ struct ModelDescription {
 };
 
 ModelDescription parse_model_description(const std::string& text);
-ModelDescription read_model_description(const std::string& path);  // a file (apps/model_lookup finds built-in names)
+ModelDescription read_model_description(const std::string& path);  // a file (engine/model_lookup finds built-in names)
 
 // Creates the graph's nodes (not yet built: call Graph::build with the input shape).
 void add_to_graph(const ModelDescription& desc, int classes, Graph& graph);

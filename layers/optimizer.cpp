@@ -1,6 +1,6 @@
 #include "layers/optimizer.h"
 
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 
 namespace quill {
 

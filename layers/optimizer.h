@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "layers/graph.h"
 
 namespace quill {
@@ -23,7 +23,7 @@ class Optimizer {
   // One update with learning rate lr from the gradients in graph.flat_grads().
   void step(Backend backend, double lr);
 
-  // The same update split for a step replayed from a CUDA graph (apps/train_step.h), whose kernels read
+  // The same update split for a step replayed from a CUDA graph (engine/train_step.h), whose kernels read
   // the values that change every step from memory (kernels/step_values.h). count_step counts the next
   // update, as step() does, and writes the values it reads into values[kStepLearningRate..]: lr and, for
   // Adam, the bias corrections of the new step count. queue_step queues the update reading them from

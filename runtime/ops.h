@@ -4,7 +4,7 @@
 // Call as ops::conv2d_forward(backend, geometry, x, w, &bias, y).
 #include <cstdint>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/op.h"
 #include "runtime/tensor.h"
 

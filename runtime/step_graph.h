@@ -1,6 +1,6 @@
 #pragma once
 // Device work recorded once and replayed as a whole: on a GPU a CUDA graph, which launches a training
-// step's hundred-odd kernels with one call (apps/train_step.h). capture() records what `work` queues on the
+// step's hundred-odd kernels with one call (engine/train_step.h). capture() records what `work` queues on the
 // device without running it; replay() runs the recording with the same kernels, launch arguments and
 // memory addresses. So everything that differs from one replay to the next must be read from device memory
 // written before each replay (kernels/step_values.h), and every buffer the recording uses must keep its

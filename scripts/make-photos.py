@@ -104,7 +104,7 @@ import zlib
 from itertools import accumulate
 
 EMNIST_TEST_FIRST = 93000  # reference protocol: images 0..92,999 train, the rest test
-OFFLINE_TEST_EVERY = 5  # --dataset mnist-offline holds out every 5th image of each digit (apps/data_sources.cpp)
+OFFLINE_TEST_EVERY = 5  # --dataset mnist-offline holds out every 5th image of each digit (data/data_sources.cpp)
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 
 namespace quill::test_shapes {
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "apps/data_sources.h"
+#include "data/data_sources.h"
 #include "data/idx.h"
 #include "data/mnist_json.h"
 #include "tests/skip.h"

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/model_file.h"
+#include "engine/model_file.h"
 #include "data/idx.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"

@@ -1,5 +1,5 @@
-// Training steps replayed from a CUDA graph (apps/train_step.h, --cuda-graph on) and the asynchronous,
-// double-buffered batch uploads from page-locked memory (apps/batch_tensors.h).
+// Training steps replayed from a CUDA graph (engine/train_step.h, --cuda-graph on) and the asynchronous,
+// double-buffered batch uploads from page-locked memory (engine/batch_tensors.h).
 //
 // On every machine: the per-step values the replayed kernels read from memory (kernels/step_values.h) are
 // those the eager launches pass, the *_indirect ops give the direct ops' bits, and the trainer's graph path
@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "apps/batch_tensors.h"
-#include "apps/train_step.h"
-#include "apps/trainer.h"
+#include "engine/batch_tensors.h"
+#include "engine/train_step.h"
+#include "engine/trainer.h"
 #include "data/idx.h"
 #include "kernels/backends.h"
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 #include "layers/model_description.h"
 #include "runtime/host_staging.h"
 #include "runtime/rng.h"

@@ -6,7 +6,7 @@
 // batch norm, the loss) are also run twice on the GPU and compared bit for bit. Ops cuDNN lacks (and LeakyRelu,
 // max pooling) run the custom CUDA kernels behind Backend::Cudnn and are checked the same way.
 //
-// The TF32 math mode of the custom kernels (apps/gpu_math.h) is checked twice: its matrix products (conv
+// The TF32 math mode of the custom kernels (kernels/gpu_math.h) is checked twice: its matrix products (conv
 // forward, backward-data, backward-weights, dense, gemm) stay within the TF32 rounding bound of the CPU
 // (check_tf32), and inputs built to round differently in TF32 prove that the tensor-core path actually ran.
 //
@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/gpu_math.h"
+#include "kernels/gpu_math.h"
 #include "kernels/backends.h"
 #include "tests/gpu_backends.h"
 #include "tests/kernel_shapes.h"

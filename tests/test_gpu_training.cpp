@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "apps/trainer.h"
+#include "engine/trainer.h"
 #include "layers/graph.h"
 #include "layers/loss.h"
 #include "layers/model_description.h"

@@ -1,5 +1,5 @@
 // Reading a line: a wide segment's two-part readings (data/segment.h) are kept only when the classifier
-// is clearly surer of the parts than of the whole (apps/line_reading.h). The choice is checked with given
+// is clearly surer of the parts than of the whole (engine/line_reading.h). The choice is checked with given
 // probabilities, so every branch is exercised without a trained model; the segmentation side is in
 // test_segment.cpp, the effect on real lines in docs/RESULTS.md.
 #include <doctest/doctest.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/line_reading.h"
+#include "engine/line_reading.h"
 #include "runtime/error.h"
 
 using namespace quill;

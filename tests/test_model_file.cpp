@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/atomic_file.h"
-#include "apps/byte_io.h"
-#include "apps/model_file.h"
+#include "engine/atomic_file.h"
+#include "engine/byte_io.h"
+#include "engine/model_file.h"
 #include "layers/model_description.h"
 
 using namespace quill;

@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/gpu_math.h"
-#include "apps/op_bench.h"
-#include "apps/op_bench_report.h"
-#include "apps/op_cases.h"
+#include "kernels/gpu_math.h"
+#include "apps/bench/op_bench.h"
+#include "apps/bench/op_bench_report.h"
+#include "apps/bench/op_cases.h"
 #include "data/png_io.h"
 #include "kernels/backends.h"
 #include "layers/model_description.h"

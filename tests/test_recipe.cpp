@@ -1,4 +1,4 @@
-// Training recipes (apps/recipe.h) and scoring a model on coarser classes (fold_classes in apps/evaluate.h):
+// Training recipes (engine/recipe.h) and scoring a model on coarser classes (fold_classes in engine/evaluate.h):
 // parsing and its errors, and `quill train` applying a recipe under command-line overrides.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "apps/evaluate.h"
-#include "apps/recipe.h"
+#include "engine/evaluate.h"
+#include "engine/recipe.h"
 #include "data/emnist.h"
 #include "runtime/error.h"
 #include "tests/real_data.h"

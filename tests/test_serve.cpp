@@ -4,7 +4,7 @@
 // keeps serving, concurrent clients batched together, a clean stop.
 #include <doctest/doctest.h>
 
-#include "apps/serve_server.h"
+#include "apps/serve/serve_server.h"
 #include "tests/skip.h"
 
 #ifdef QUILL_HAVE_HTTPLIB
@@ -34,9 +34,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/model_file.h"
-#include "apps/serve_request.h"
-#include "apps/trainer.h"
+#include "engine/model_file.h"
+#include "apps/serve/serve_request.h"
+#include "engine/trainer.h"
 #include "data/dataset.h"
 #include "data/png_io.h"
 #include "layers/model_description.h"

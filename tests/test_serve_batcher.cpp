@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "apps/serve_batcher.h"
+#include "apps/serve/serve_batcher.h"
 
 namespace {
 

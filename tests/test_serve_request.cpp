@@ -1,4 +1,4 @@
-// The bodies `quill serve` accepts, read without a server (apps/serve_request.h): every way a request can
+// The bodies `quill serve` accepts, read without a server (apps/serve/serve_request.h): every way a request can
 // be wrong gets its HTTP status and a message that names the problem; good requests give the drawing
 // pixel for pixel. The HTTP mapping itself is tested in test_serve.cpp.
 #include <doctest/doctest.h>
@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/serve_request.h"
+#include "apps/serve/serve_request.h"
 #include "data/png_io.h"
 
 using namespace quill;

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "apps/trainer.h"
+#include "engine/trainer.h"
 #include "data/idx.h"
 #include "runtime/rng.h"
 #include "tests/temp_files.h"

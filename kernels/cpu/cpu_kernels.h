@@ -4,7 +4,7 @@
 // the number of OpenMP threads: reductions are split at fixed points, never by thread count.
 #include <cstdint>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 
 namespace quill::cpu {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 #include "runtime/error.h"
 
 namespace quill::cpu {

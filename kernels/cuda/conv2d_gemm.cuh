@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/gemm_tiles.cuh"
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/error.h"
 
 namespace quill::cuda::conv {

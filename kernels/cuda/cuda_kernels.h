@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/settings.h"
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 
 namespace quill::cuda {
 

@@ -4,7 +4,7 @@
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/step_kernels.h"
-#include "kernels/step_values.h"
+#include "runtime/step_values.h"
 #include "runtime/rng.h"
 
 namespace quill::cuda {

@@ -10,7 +10,7 @@
 
 #include <cuda_runtime.h>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/error.h"
 
 namespace quill::cuda::pool {

@@ -5,7 +5,7 @@
 // step replayed from a CUDA graph gets each step's values. T is float or double; calls queue on stream().
 #include <cstdint>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 
 namespace quill::cuda {
 

@@ -1,5 +1,5 @@
 // A training epoch's running loss sum and correct count, added to on the device after every step so that no
-// step waits for the host to read its loss (apps/trainer.cpp reads the sums when it reports).
+// step waits for the host to read its loss (engine/trainer.cpp reads the sums when it reports).
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/step_kernels.h"
 

@@ -4,7 +4,7 @@
 // custom CUDA kernel instead. Outputs are overwritten (cuDNN's beta = 0), as the ops require.
 #include "kernels/cudnn/conv_algo.h"
 #include "kernels/cudnn/settings.h"
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/tensor.h"
 
 namespace quill::cudnn {

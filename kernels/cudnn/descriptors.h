@@ -2,7 +2,7 @@
 // RAII owners of cuDNN descriptors, built from Quill's dtypes and geometries. Every tensor is dense NCHW.
 #include <cudnn.h>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/tensor.h"
 
 namespace quill::cudnn {

@@ -5,7 +5,7 @@
 // (Ops cuDNN has no kernel for at all run the custom kernels silently: register_cudnn.cpp lists them.)
 #include <string>
 
-#include "kernels/geometry.h"
+#include "runtime/geometry.h"
 #include "runtime/tensor.h"
 
 namespace quill::cudnn {

@@ -16,7 +16,7 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
-#include "apps/gpu_math.h"
+#include "kernels/gpu_math.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "runtime/error.h"

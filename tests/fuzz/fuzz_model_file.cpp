@@ -2,8 +2,8 @@
 // load them: decoded, a checkpoint's run settings read back, then rebuilt on the CPU and run on one sample.
 #include <vector>
 
-#include "apps/model_file.h"
-#include "apps/trainer.h"
+#include "engine/model_file.h"
+#include "engine/trainer.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return quill::fuzz::refusing_errors([&] {
     std::vector<uint8_t> bytes(data, data + size);
-    // Repair the content length (u64 at byte 16) and the closing CRC-32 (apps/model_file.h).
+    // Repair the content length (u64 at byte 16) and the closing CRC-32 (engine/model_file.h).
     if (bytes.size() >= 28) {
       const uint64_t content = bytes.size() - 28;
       for (int i = 0; i < 8; ++i) bytes[16 + i] = uint8_t(content >> (8 * i));

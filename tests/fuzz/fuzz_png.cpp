@@ -2,7 +2,7 @@
 // enough to keep each run fast) preprocessed as one character under both framings and segmented as a line.
 #include <vector>
 
-#include "apps/line_reading.h"
+#include "engine/line_reading.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
 #include "data/segment.h"

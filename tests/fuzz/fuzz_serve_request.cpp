@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/serve_request.h"
+#include "apps/serve/serve_request.h"
 #include "data/preprocess.h"
 #include "fuzz_common.h"
 

@@ -2,7 +2,7 @@
 // (whose decoding must agree with encoding: decode(encode(x)) == x for what decoded).
 #include <vector>
 
-#include "apps/serve_request.h"
+#include "apps/serve/serve_request.h"
 #include "data/mnist_json.h"
 #include "fuzz_common.h"
 

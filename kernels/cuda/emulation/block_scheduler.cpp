@@ -35,9 +35,9 @@ struct FaultRaised {
 // fault's message strings among them), and caught where the thread starts, which ends the kernel.
 struct ThreadFaulted {};
 
-// The path from the project's first folder on (kernels/..., tests/...), else the file's name.
+// The path from the project's first folder on (kernels/..., tests/..., engine/...), else the file's name.
 const char* short_path(const char* file) {
-  for (const char* folder : {"/kernels/", "/tests/", "/apps/", "/layers/", "/runtime/"}) {
+  for (const char* folder : {"/kernels/", "/tests/", "/apps/", "/engine/", "/layers/", "/runtime/", "/data/"}) {
     const char* at = std::strstr(file, folder);
     if (at != nullptr) return at + 1;
   }
