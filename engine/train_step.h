@@ -8,7 +8,7 @@
 // algorithm searches and the first launch of every kernel, none of which a capture may contain. The
 // second is captured, and it and every later step replay the capture. Before each replay the values that
 // change every step (the step number for dropout masks, the learning rate, Adam's bias corrections) are
-// uploaded asynchronously into a small device tensor that the kernels read (kernels/step_values.h). A
+// uploaded asynchronously into a small device tensor that the kernels read (runtime/step_values.h). A
 // replay reuses the capture's device addresses, so:
 //   - the batch must come in the same tensors every step; BatchTensors keeps them while the batch size
 //     stays. A batch of another shape (an epoch's last, smaller batch) drops the graph and runs eagerly;

@@ -185,7 +185,7 @@ void define_optimizer_contracts() {
   });
 }
 
-// The ops of a replayed training step read the step's values from a device tensor (kernels/step_values.h).
+// The ops of a replayed training step read the step's values from a device tensor (runtime/step_values.h).
 void define_step_contracts() {
   ops::dropout_forward_indirect.define_contract([](const char* op, const double&, const uint64_t&, const uint64_t&,
                                                    const Tensor& values, const Tensor& x, const Tensor& y) {

@@ -29,7 +29,7 @@ struct Context {
   uint64_t seed = 0;  // for dropout masks: the mask of a node is drawn from (seed, step, node index)
   uint64_t step = 0;
   // When set, the step is read from this float64 tensor on the graph's device when the kernels run
-  // (kernels/step_values.h) and `step` is not used: a training step recorded once and replayed from a
+  // (runtime/step_values.h) and `step` is not used: a training step recorded once and replayed from a
   // CUDA graph (engine/train_step.h).
   const Tensor* step_values = nullptr;
 };

@@ -24,7 +24,7 @@ class Optimizer {
   void step(Backend backend, double lr);
 
   // The same update split for a step replayed from a CUDA graph (engine/train_step.h), whose kernels read
-  // the values that change every step from memory (kernels/step_values.h). count_step counts the next
+  // the values that change every step from memory (runtime/step_values.h). count_step counts the next
   // update, as step() does, and writes the values it reads into values[kStepLearningRate..]: lr and, for
   // Adam, the bias corrections of the new step count. queue_step queues the update reading them from
   // `values` on the device when it runs; it counts nothing, so it can be recorded once and replayed.

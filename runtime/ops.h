@@ -81,7 +81,7 @@ extern Op<void(const SgdConfig&, Tensor& param, const Tensor& grad, Tensor& velo
 extern Op<void(const AdamConfig&, int64_t step, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v)>
     adam_step;
 
-// ---- the same with the values that change every step read from memory (kernels/step_values.h) ----
+// ---- the same with the values that change every step read from memory (runtime/step_values.h) ----
 // For a training step replayed from a CUDA graph: step_values is a float64 tensor [kStepValueCount] on the
 // op's device, read when the kernel runs rather than when it is queued. Results are bit for bit those of
 // the ops above given the same values.

@@ -3,7 +3,7 @@
 // step's hundred-odd kernels with one call (engine/train_step.h). capture() records what `work` queues on the
 // device without running it; replay() runs the recording with the same kernels, launch arguments and
 // memory addresses. So everything that differs from one replay to the next must be read from device memory
-// written before each replay (kernels/step_values.h), and every buffer the recording uses must keep its
+// written before each replay (runtime/step_values.h), and every buffer the recording uses must keep its
 // address, and its contents' meaning, for as long as it is replayed. Memory the work allocates while it
 // is recorded stays reserved for the recording until the graph is destroyed (the GPU allocator's capture
 // pool), so the recorded work's scratch memory is never handed to anything else.

@@ -1,7 +1,7 @@
 // Training steps replayed from a CUDA graph (engine/train_step.h, --cuda-graph on) and the asynchronous,
 // double-buffered batch uploads from page-locked memory (engine/batch_tensors.h).
 //
-// On every machine: the per-step values the replayed kernels read from memory (kernels/step_values.h) are
+// On every machine: the per-step values the replayed kernels read from memory (runtime/step_values.h) are
 // those the eager launches pass, the *_indirect ops give the direct ops' bits, and the trainer's graph path
 // run with the CPU stand-in graph (which calls the recorded step again at each replay) gives the bits of
 // the eager path, across epochs, a smaller last batch, validation and a resume. That checks everything
