@@ -9,7 +9,7 @@ void init_backends() {
   std::call_once(once, [] {
     define_op_contracts();
     register_cpu_ops();
-#if QUILL_HAVE_CUDA  // the one place the build's backends are named; set by kernels/CMakeLists.txt
+#if QUILL_HAVE_CUDA  // the build's backends, set by kernels/CMakeLists.txt for this library only (with gpu_math.cpp)
     register_cuda_ops();
     register_cuda_step_ops();
 #endif

@@ -26,7 +26,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
-#include "serve_page.h"  // generated from apps/serve/web/index.html (apps/CMakeLists.txt)
+#include "serve_page.h"  // generated from apps/serve/web/index.html (apps/serve/CMakeLists.txt)
 #endif
 
 namespace quill {
