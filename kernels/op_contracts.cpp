@@ -88,7 +88,6 @@ void define_elementwise_contracts() {
     check_same_shape(y, dx, op);
     check_same_shape(dy, dx, op);
   });
-  ops::square.define_contract([](const char* op, const Tensor& x, const Tensor& y) { check_same_shape(x, y, op); });
   ops::add.define_contract([](const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
     check_same_shape(a, b, op);
     check_same_shape(a, y, op);

@@ -55,7 +55,6 @@ inline Op<void(double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor
 inline Op<void(double p, uint64_t seed, uint64_t stream, const Tensor& dy, Tensor& dx)>
     dropout_backward{"dropout_backward"};
 inline Op<void(Tensor& t, double value)> fill{"fill"};
-inline Op<void(const Tensor& x, Tensor& y)> square{"square"};
 
 // ---- fully connected: x [n,in], w [out,in], b [out] (nullable), y [n,out] ----
 inline Op<void(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y)> dense_forward{"dense_forward"};

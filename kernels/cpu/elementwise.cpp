@@ -83,12 +83,6 @@ void activation_backward(Activation act, double alpha, int64_t n, const T* x, co
 }
 
 template <class T>
-void square(int64_t n, const T* x, T* y) {
-  check_count(n, "square");
-  for_each_index(n, [&](int64_t i) { y[i] = x[i] * x[i]; });
-}
-
-template <class T>
 void add(int64_t n, const T* a, const T* b, T* y) {
   check_count(n, "add");
   for_each_index(n, [&](int64_t i) { y[i] = a[i] + b[i]; });
@@ -153,7 +147,6 @@ void bind_elementwise_ops() {
     activation_backward<decltype(t)>(act, alpha, n, a...);
   });
   bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });
-  bind_flat(ops::square, B, [](auto t, auto... a) { square<decltype(t)>(a...); });
   bind_flat(ops::dropout_forward, B, [](auto t, auto... a) { dropout_forward<decltype(t)>(a...); });
   bind_flat(ops::dropout_backward, B, [](auto t, auto... a) { dropout_backward<decltype(t)>(a...); });
   ops::fill.define(B, [](Tensor& t, double value) { t.fill(value); });

@@ -45,11 +45,6 @@ __global__ void add_kernel(int64_t n, const T* a, const T* b, T* y) {
 }
 
 template <class T>
-__global__ void square_kernel(int64_t n, const T* x, T* y) {
-  for (int64_t i = grid_index(); i < n; i += grid_stride()) y[i] = x[i] * x[i];
-}
-
-template <class T>
 __global__ void fill_kernel(int64_t n, T value, T* y) {
   for (int64_t i = grid_index(); i < n; i += grid_stride()) y[i] = value;
 }
@@ -98,12 +93,6 @@ void add(int64_t n, const T* a, const T* b, T* y) {
   launch(add_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, a, b, y);
 }
 
-template <class T>
-void square(int64_t n, const T* x, T* y) {
-  if (n == 0) return;
-  launch(square_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, x, y);
-}
-
 // T may also be int32_t.
 template <class T>
 void fill(int64_t n, T value, T* y) {
@@ -122,7 +111,6 @@ void bind_elementwise_ops() {
     activation_backward<decltype(t)>(act, alpha, n, a...);
   });
   bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });
-  bind_flat(ops::square, B, [](auto t, auto... a) { square<decltype(t)>(a...); });
   ops::fill.define(B, [](Tensor& t, double value) {
     switch (t.dtype()) {
       case DType::F32: fill<float>(t.numel(), float(value), t.data<float>()); return;
