@@ -81,7 +81,7 @@ void define_pooling() {
 }
 
 void define_activations() {
-  // cuDNN has no leaky ReLU: the custom kernel by design, like the ops of define_custom.
+  // cuDNN has no leaky ReLU: the custom kernel by design, like the ops given at the end of register_cudnn_ops.
   ops::activation_forward.define(B, [](Activation act, double alpha, const Tensor& x, Tensor& y) {
     if (act == Activation::LeakyRelu) return ops::activation_forward(Backend::Cuda, act, alpha, x, y);
     cudnn_or_custom(
