@@ -11,7 +11,6 @@ void init_backends() {
     register_cpu_ops();
 #if QUILL_HAVE_CUDA  // the build's backends, set by kernels/CMakeLists.txt for this library only (with gpu_math.cpp)
     register_cuda_ops();
-    register_cuda_step_ops();
 #endif
 #if QUILL_HAVE_CUDNN
     register_cudnn_ops();

@@ -15,7 +15,6 @@ void define_op_contracts();
 // Per-backend registration, each defined beside its kernels.
 void register_cpu_ops();
 void register_cuda_ops();   // kernels/cuda (only in builds with CUDA)
-void register_cuda_step_ops();  // kernels/cuda: the ops of replayed training steps (register_step_ops.cpp)
 void register_cudnn_ops();  // kernels/cudnn (only in builds with cuDNN)
 
 }  // namespace quill

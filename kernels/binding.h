@@ -1,10 +1,14 @@
 #pragma once
-// Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch, sizes,
-// and the shape checks of the ops' contracts (kernels/op_contracts.cpp), which the op registry runs once
-// for every backend, as it checks devices (check_op_argument in runtime/ops.h).
+// Helpers shared by the backends' bindings of raw kernels to the tensor-level ops: dtype dispatch (bind,
+// bind_flat: one line per op and backend), sizes, and the shape checks of the ops' contracts
+// (kernels/op_contracts.cpp), which the op registry runs once for every backend, as it checks devices
+// (check_op_argument in runtime/ops.h).
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 
+#include "runtime/op.h"
 #include "runtime/step_values.h"
 #include "runtime/tensor.h"
 
@@ -29,6 +33,74 @@ T* mut_ptr_or_null(Tensor* t) {
   return t ? t->data<T>() : nullptr;
 }
 
+// ---- bind: an op's tensors as a kernel's pointers ----
+// A tensor argument of an op as a kernel parameter: converts to a pointer to its elements of the kernel's
+// type (T, float or double, or int32_t for labels and argmax; Tensor::data checks that the dtype is that),
+// or to null where an optional tensor is absent. Output tensors (Tensor&, Tensor*) give mutable pointers.
+template <class T, class Pointee>
+class Elements {
+ public:
+  explicit Elements(const Tensor* t) : t_(t) {}
+  operator Pointee*() const { return t_ ? t_->data<std::remove_const_t<Pointee>>() : nullptr; }
+  operator std::conditional_t<std::is_const_v<Pointee>, const int32_t, int32_t>*() const {
+    return t_ ? t_->data<int32_t>() : nullptr;
+  }
+
+ private:
+  const Tensor* t_;
+};
+
+template <class T>
+struct KernelArgument {
+  template <class A>
+  static const A& of(const A& a) {  // scalars, configurations and geometries pass unchanged
+    return a;
+  }
+  static Elements<T, const T> of(const Tensor& t) { return Elements<T, const T>(&t); }
+  static Elements<T, T> of(Tensor& t) { return Elements<T, T>(&t); }
+  static Elements<T, const T> of(const Tensor* t) { return Elements<T, const T>(t); }
+  static Elements<T, T> of(Tensor* t) { return Elements<T, T>(t); }
+};
+
+// The op's first tensor argument given by reference: its dtype is the kernel's T.
+template <class A, class... Rest>
+const Tensor& first_tensor(const A& a, const Rest&... rest) {
+  if constexpr (std::is_same_v<A, Tensor>) {
+    return a;
+  } else {
+    static_assert(sizeof...(Rest) > 0, "bind: the op takes no tensor by reference");
+    return first_tensor(rest...);
+  }
+}
+
+// Defines op on backend b as kernel(T{}, arguments...), T being float or double as the op's first tensor is,
+// with the op's arguments in order and each tensor as KernelArgument makes it. One line per op and backend:
+//   bind(ops::conv2d_forward, B, [](auto t, auto... a) { conv2d_forward<decltype(t)>(a...); });
+template <class... Args, class Kernel>
+void bind(Op<void(Args...)>& op, Backend b, Kernel kernel) {
+  op.define(b, [name = op.name(), kernel](Args... args) {
+    by_float_type(first_tensor(args...), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernel(tag, KernelArgument<T>::of(args)...);
+    });
+  });
+}
+
+// The same for kernels over flat buffers, which take the element count first: kernel(T{}, n, arguments...),
+// n being the first tensor's element count.
+//   bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });  // add(n, a, b, y)
+template <class... Args, class Kernel>
+void bind_flat(Op<void(Args...)>& op, Backend b, Kernel kernel) {
+  op.define(b, [name = op.name(), kernel](Args... args) {
+    const Tensor& first = first_tensor(args...);
+    by_float_type(first, name, [&](auto tag) {
+      using T = decltype(tag);
+      kernel(tag, first.numel(), KernelArgument<T>::of(args)...);
+    });
+  });
+}
+
+// ---- sizes ----
 inline void check_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
   QUILL_CHECK(t.numel() == n, op, ": ", what, " has shape ", t.shape().str(), ", expected ", n, " elements");
 }
@@ -50,7 +122,7 @@ inline ChannelLayout channel_layout(const Tensor& x, const Tensor& gamma, const 
   return {rows_of(x), c, row_size(x) / c};
 }
 
-// The per-step values of an *_indirect op (kernels/step_values.h): float64 [kStepValueCount], a pointer into
+// The per-step values of an *_indirect op (runtime/step_values.h): float64 [kStepValueCount], a pointer into
 // the op's device memory.
 inline const double* step_values_of(const Tensor& values, const char* op) {
   QUILL_CHECK(values.dtype() == DType::F64 && values.numel() == kStepValueCount, op, ": step values must be float64 [",

@@ -23,6 +23,8 @@ class OpBase {
   const char* name() const { return name_; }
   virtual bool has(Backend b) const = 0;
   virtual bool has_contract() const = 0;
+  // Gives backend b the implementation "call this op on backend from" (which checks the call again).
+  virtual void define_as(Backend b, Backend from) = 0;
 
   // Calls on backend b that ran another backend's kernel because b could not take the configuration (cuDNN's
   // "not supported"). Counted by the backend; the tests check that it stays 0 where b must run the op itself,
@@ -37,6 +39,10 @@ class OpBase {
 
 // Every op, in declaration order: for listings ("which ops does cudnn provide?").
 const std::vector<const OpBase*>& all_ops();
+
+// Gives backend b, for every op that b does not implement itself, backend from's implementation: the cudnn
+// backend runs the CUDA kernels of the ops cuDNN has none for (kernels/cudnn/register_cudnn.cpp).
+void define_missing_as(Backend b, Backend from);
 
 // Checks one argument of an op call before it reaches a backend. Arguments other than tensors pass;
 // runtime/ops.h overloads it for tensors, found by argument-dependent lookup where ops are called.
@@ -60,6 +66,9 @@ class Op<R(Args...)> final : public OpBase {
   void define_contract(Contract contract) { contract_ = std::move(contract); }
   bool has(Backend b) const override { return static_cast<bool>(impls_[static_cast<int>(b)]); }
   bool has_contract() const override { return static_cast<bool>(contract_); }
+  void define_as(Backend b, Backend from) override {
+    define(b, [this, from](Args... args) { return (*this)(from, std::forward<Args>(args)...); });
+  }
 
   R operator()(Backend b, Args... args) const {
     const Impl& impl = impls_[static_cast<int>(b)];

@@ -16,9 +16,11 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_internal.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -385,5 +387,14 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_convolution_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  bind(ops::conv2d_forward, B, [](auto t, auto... a) { conv2d_forward<decltype(t)>(a...); });
+  bind(ops::conv2d_backward_data, B, [](auto t, auto... a) { conv2d_backward_data<decltype(t)>(a...); });
+  bind(ops::conv2d_backward_weights, B, [](auto t, auto... a) { conv2d_backward_weights<decltype(t)>(a...); });
+}
 
 }  // namespace quill::cpu

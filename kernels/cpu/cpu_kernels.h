@@ -90,7 +90,7 @@ void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* veloc
 template <class T>
 void adam_step(int64_t n, const AdamConfig& cfg, int64_t t, T* param, const T* grad, T* m, T* v);
 // adam_step with its bias corrections 1 - beta1^t and 1 - beta2^t given instead of t (what a step replayed
-// from a CUDA graph reads from memory, kernels/step_values.h); adam_step computes them and calls this.
+// from a CUDA graph reads from memory, runtime/step_values.h); adam_step computes them and calls this.
 template <class T>
 void adam_step_corrected(int64_t n, const AdamConfig& cfg, double correction1, double correction2, T* param,
                          const T* grad, T* m, T* v);

@@ -1,8 +1,10 @@
 // Fully connected layer on top of gemm: y = x w^T + b, with its gradients.
 #include <algorithm>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -44,5 +46,27 @@ void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy,
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_dense_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    by_float_type(x, "dense_forward", [&](auto tag) {
+      using T = decltype(tag);
+      dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
+    });
+  });
+  ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                                   Tensor* db) {
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    by_float_type(x, "dense_backward", [&](auto tag) {
+      using T = decltype(tag);
+      dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx), dw.data<T>(),
+                        mut_ptr_or_null<T>(db));
+    });
+  });
+}
 
 }  // namespace quill::cpu

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -133,5 +135,34 @@ void dropout_backward(int64_t n, double p, uint64_t seed, uint64_t stream, const
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_elementwise_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  bind_flat(ops::activation_forward, B, [](auto t, int64_t n, Activation act, double alpha, auto... a) {
+    activation_forward<decltype(t)>(act, alpha, n, a...);
+  });
+  bind_flat(ops::activation_backward, B, [](auto t, int64_t n, Activation act, double alpha, auto... a) {
+    activation_backward<decltype(t)>(act, alpha, n, a...);
+  });
+  bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });
+  bind_flat(ops::dropout_forward, B, [](auto t, auto... a) { dropout_forward<decltype(t)>(a...); });
+  bind_flat(ops::dropout_backward, B, [](auto t, auto... a) { dropout_backward<decltype(t)>(a...); });
+  ops::fill.define(B, [](Tensor& t, double value) { t.fill(value); });
+
+  // The *_indirect ops read the step's values from a CPU tensor and run the kernels above with them: the CPU
+  // stand-in of a replayed CUDA graph (runtime/step_graph.h) runs the trainer's graph path through these.
+  ops::dropout_forward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                             const Tensor& x, Tensor& y) {
+    const uint64_t step = uint64_t(step_values_of(values, "dropout_forward_indirect")[kStepNumber]);
+    ops::dropout_forward(B, p, seed, dropout_stream(step, node), x, y);
+  });
+  ops::dropout_backward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                              const Tensor& dy, Tensor& dx) {
+    const uint64_t step = uint64_t(step_values_of(values, "dropout_backward_indirect")[kStepNumber]);
+    ops::dropout_backward(B, p, seed, dropout_stream(step, node), dy, dx);
+  });
+}
 
 }  // namespace quill::cpu

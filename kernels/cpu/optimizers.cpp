@@ -3,9 +3,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "runtime/step_values.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -75,5 +77,35 @@ void adam_step_corrected(int64_t n, const AdamConfig& cfg, double correction1, d
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_optimizer_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  bind_flat(ops::sgd_step, B, [](auto t, int64_t n, const SgdConfig& cfg, auto param, auto grad, auto velocity) {
+    using T = decltype(t);
+    sgd_step<T>(n, cfg, param, grad, cfg.momentum != 0 ? static_cast<T*>(velocity) : nullptr);
+  });
+  bind_flat(ops::adam_step, B, [](auto t, auto... a) { adam_step<decltype(t)>(a...); });
+
+  // The *_indirect ops read the step's values from a CPU tensor (see elementwise.cpp's dropout).
+  ops::sgd_step_indirect.define(B, [](const SgdConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                      Tensor& velocity) {
+    SgdConfig c = cfg;
+    c.lr = step_values_of(values, "sgd_step_indirect")[kStepLearningRate];
+    ops::sgd_step(B, c, param, grad, velocity);
+  });
+  ops::adam_step_indirect.define(B, [](const AdamConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                       Tensor& m, Tensor& v) {
+    const double* k = step_values_of(values, "adam_step_indirect");
+    AdamConfig c = cfg;
+    c.lr = k[kStepLearningRate];
+    by_float_type(param, "adam_step_indirect", [&](auto tag) {
+      using T = decltype(tag);
+      adam_step_corrected<T>(param.numel(), c, k[kStepCorrection1], k[kStepCorrection2], param.data<T>(),
+                             grad.data<T>(), m.data<T>(), v.data<T>());
+    });
+  });
+}
 
 }  // namespace quill::cpu

@@ -7,8 +7,10 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -173,5 +175,15 @@ void avgpool_backward(const PoolGeometry& g, const T* dy, T* dx) {
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_pooling_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  bind(ops::maxpool_forward, B, [](auto t, auto... a) { maxpool_forward<decltype(t)>(a...); });
+  bind(ops::maxpool_backward, B, [](auto t, auto... a) { maxpool_backward<decltype(t)>(a...); });
+  bind(ops::avgpool_forward, B, [](auto t, auto... a) { avgpool_forward<decltype(t)>(a...); });
+  bind(ops::avgpool_backward, B, [](auto t, auto... a) { avgpool_backward<decltype(t)>(a...); });
+}
 
 }  // namespace quill::cpu

@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "runtime/error.h"
+#include "runtime/ops.h"
 
 namespace quill::cpu {
 namespace {
@@ -69,5 +71,49 @@ void softmax_xent_backward(int n, int c, const T* probs, const int32_t* labels, 
 QUILL_INSTANTIATE(float)
 QUILL_INSTANTIATE(double)
 #undef QUILL_INSTANTIATE
+
+// ---- binding to the ops (runtime/ops.h); register_cpu.cpp calls it ----
+void bind_loss_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cpu;
+  ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
+                                         Tensor& probs, Tensor& loss) {
+    const int n = rows_of(logits), c = row_size(logits);
+    by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
+      using T = decltype(tag);
+      loss.data<T>()[0] = static_cast<T>(
+          softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>()));
+    });
+  });
+  ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
+                                          Tensor& dlogits) {
+    const int n = rows_of(probs), c = row_size(probs);
+    by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
+      using T = decltype(tag);
+      softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
+    });
+  });
+  ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
+    const int n = rows_of(scores), c = row_size(scores);
+    by_float_type(scores, "count_correct", [&](auto tag) {
+      using T = decltype(tag);
+      const T* s = scores.data<T>();
+      const int32_t* y = labels.data<int32_t>();
+      int32_t hits = 0;
+      for (int i = 0; i < n; ++i) {
+        int best = 0;
+        for (int j = 1; j < c; ++j)
+          if (s[int64_t(i) * c + j] > s[int64_t(i) * c + best]) best = j;
+        hits += best == y[i];
+      }
+      correct.data<int32_t>()[0] = hits;
+    });
+  });
+  ops::accumulate_loss.define(B, [](const Tensor& loss, const Tensor& correct, int64_t n, Tensor& sums) {
+    double* s = sums.data<double>();
+    s[0] = std::fma(loss.item(), double(n), s[0]);
+    s[1] += correct.data<int32_t>()[0];
+  });
+}
 
 }  // namespace quill::cpu

@@ -1,7 +1,9 @@
 // Element-wise kernels: activations (forward and backward), add and fill. Grid-stride loops; the
 // activation is a template parameter so each kernel is a straight line of arithmetic.
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -91,21 +93,31 @@ void add(int64_t n, const T* a, const T* b, T* y) {
   launch(add_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, a, b, y);
 }
 
+// T may also be int32_t.
 template <class T>
 void fill(int64_t n, T value, T* y) {
   if (n == 0) return;
   launch(fill_kernel<T>, blocks_for(n), kThreads, 0, stream(), n, value, y);
 }
 
-#define QUILL_INSTANTIATE(T)                                                                          \
-  template void activation_forward<T>(Activation, double, int64_t, const T*, T*);                     \
-  template void activation_backward<T>(Activation, double, int64_t, const T*, const T*, const T*, T*); \
-  template void add<T>(int64_t, const T*, const T*, T*);
-QUILL_INSTANTIATE(float)
-QUILL_INSTANTIATE(double)
-#undef QUILL_INSTANTIATE
-template void fill<float>(int64_t, float, float*);
-template void fill<double>(int64_t, double, double*);
-template void fill<int32_t>(int64_t, int32_t, int32_t*);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_elementwise_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  bind_flat(ops::activation_forward, B, [](auto t, int64_t n, Activation act, double alpha, auto... a) {
+    activation_forward<decltype(t)>(act, alpha, n, a...);
+  });
+  bind_flat(ops::activation_backward, B, [](auto t, int64_t n, Activation act, double alpha, auto... a) {
+    activation_backward<decltype(t)>(act, alpha, n, a...);
+  });
+  bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });
+  ops::fill.define(B, [](Tensor& t, double value) {
+    switch (t.dtype()) {
+      case DType::F32: fill<float>(t.numel(), float(value), t.data<float>()); return;
+      case DType::F64: fill<double>(t.numel(), value, t.data<double>()); return;
+      case DType::I32: fill<int32_t>(t.numel(), int32_t(value), t.data<int32_t>()); return;
+    }
+  });
+}
 
 }  // namespace quill::cuda

@@ -1,7 +1,9 @@
 // 2-D convolution: the three passes of conv2d_gemm.cuh, each one launch of the tiled GEMM core
 // (gemm_tiles.cuh) over the whole batch; backward-weights adds its split-K chunks in order afterwards.
+#include "kernels/binding.h"
 #include "kernels/cuda/conv2d_gemm.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -63,12 +65,16 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
   }
 }
 
-#define QUILL_INSTANTIATE(T)                                                                    \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, Math); \
-  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*, Math);     \
-  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*, Math);
-QUILL_INSTANTIATE(float)
-QUILL_INSTANTIATE(double)
-#undef QUILL_INSTANTIATE
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_convolution_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  // The math mode of each call's matrix products, from the store a program switches (settings.h).
+  auto math = [settings = backend_settings()] { return settings->get().math(); };
+  bind(ops::conv2d_forward, B, [math](auto t, auto... a) { conv2d_forward<decltype(t)>(a..., math()); });
+  bind(ops::conv2d_backward_data, B, [math](auto t, auto... a) { conv2d_backward_data<decltype(t)>(a..., math()); });
+  bind(ops::conv2d_backward_weights, B,
+       [math](auto t, auto... a) { conv2d_backward_weights<decltype(t)>(a..., math()); });
+}
 
 }  // namespace quill::cuda

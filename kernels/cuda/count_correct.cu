@@ -1,8 +1,10 @@
 // Number of rows whose arg-max (the first maximum, as the CPU reference picks it) equals the label.
 // One block: each thread takes rows in a fixed stride, then a block sum. Integer sums are exact, so the
 // order does not matter here, but one launch with no memset keeps it simple.
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -32,7 +34,17 @@ void count_correct(int n, int c, const T* scores, const int32_t* labels, int32_t
   launch(count_correct_kernel<T>, 1, kBlock, 0, stream(), n, c, scores, labels, correct);
 }
 
-template void count_correct<float>(int, int, const float*, const int32_t*, int32_t*);
-template void count_correct<double>(int, int, const double*, const int32_t*, int32_t*);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_count_correct_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
+    const int n = rows_of(scores), c = row_size(scores);
+    by_float_type(scores, "count_correct", [&](auto tag) {
+      using T = decltype(tag);
+      count_correct<T>(n, c, scores.data<T>(), labels.data<int32_t>(), correct.data<int32_t>());
+    });
+  });
+}
 
 }  // namespace quill::cuda

@@ -1,7 +1,9 @@
 // Fully connected layer: the three passes of matrix_gemm.cuh on the shared tiled GEMM core, and the bias
 // gradient db[out] = column sums of dy, one thread per column, rows in order (deterministic).
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/matrix_gemm.cuh"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -37,11 +39,28 @@ void dense_backward(int n, int in, int out, const T* x, const T* w, const T* dy,
   }
 }
 
-template void dense_forward<float>(int, int, int, const float*, const float*, const float*, float*, Math);
-template void dense_forward<double>(int, int, int, const double*, const double*, const double*, double*, Math);
-template void dense_backward<float>(int, int, int, const float*, const float*, const float*, float*, float*,
-                                    float*, Math);
-template void dense_backward<double>(int, int, int, const double*, const double*, const double*, double*,
-                                     double*, double*, Math);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_dense_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  // The math mode of each call's matrix products, from the store a program switches (settings.h).
+  auto math = [settings = backend_settings()] { return settings->get().math(); };
+  ops::dense_forward.define(B, [math](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    by_float_type(x, "dense_forward", [&](auto tag) {
+      using T = decltype(tag);
+      dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>(), math());
+    });
+  });
+  ops::dense_backward.define(B, [math](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                                       Tensor* db) {
+    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
+    by_float_type(x, "dense_backward", [&](auto tag) {
+      using T = decltype(tag);
+      dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx), dw.data<T>(),
+                        mut_ptr_or_null<T>(db), math());
+    });
+  });
+}
 
 }  // namespace quill::cuda

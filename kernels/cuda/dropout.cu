@@ -1,11 +1,12 @@
 // Inverted dropout. The keep decision for element i is random_uniform(seed, stream, i) >= p, the same
 // counter-based Philox draw as the CPU reference (runtime/rng.h), so backward recomputes the mask and
 // the two backends drop exactly the same elements.
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/step_kernels.h"
 #include "runtime/step_values.h"
 #include "runtime/rng.h"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -44,16 +45,37 @@ void dropout_backward(int64_t n, double p, uint64_t seed, uint64_t stream_id, co
   launch_dropout(n, p, seed, stream_id, nullptr, dy, dx, "dropout_backward");
 }
 
+// Dropout (forward, and backward, which is the same map) with stream dropout_stream(step, node), the step
+// read from step_values (runtime/step_values.h) when the kernel runs: the op of a replayed CUDA graph.
 template <class T>
 void dropout_indirect(int64_t n, double p, uint64_t seed, uint64_t node, const double* step_values, const T* x, T* y) {
   launch_dropout(n, p, seed, node, step_values, x, y, "dropout_indirect");
 }
 
-template void dropout_forward<float>(int64_t, double, uint64_t, uint64_t, const float*, float*);
-template void dropout_forward<double>(int64_t, double, uint64_t, uint64_t, const double*, double*);
-template void dropout_backward<float>(int64_t, double, uint64_t, uint64_t, const float*, float*);
-template void dropout_backward<double>(int64_t, double, uint64_t, uint64_t, const double*, double*);
-template void dropout_indirect<float>(int64_t, double, uint64_t, uint64_t, const double*, const float*, float*);
-template void dropout_indirect<double>(int64_t, double, uint64_t, uint64_t, const double*, const double*, double*);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_dropout_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  bind_flat(ops::dropout_forward, B, [](auto t, auto... a) { dropout_forward<decltype(t)>(a...); });
+  bind_flat(ops::dropout_backward, B, [](auto t, auto... a) { dropout_backward<decltype(t)>(a...); });
+  ops::dropout_forward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                             const Tensor& x, Tensor& y) {
+    const char* op = "dropout_forward_indirect";
+    const double* k = step_values_of(values, op);
+    by_float_type(x, op, [&](auto tag) {
+      using T = decltype(tag);
+      dropout_indirect<T>(x.numel(), p, seed, node, k, x.data<T>(), y.data<T>());
+    });
+  });
+  ops::dropout_backward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
+                                              const Tensor& dy, Tensor& dx) {
+    const char* op = "dropout_backward_indirect";
+    const double* k = step_values_of(values, op);
+    by_float_type(dy, op, [&](auto tag) {
+      using T = decltype(tag);
+      dropout_indirect<T>(dy.numel(), p, seed, node, k, dy.data<T>(), dx.data<T>());
+    });
+  });
+}
 
 }  // namespace quill::cuda

@@ -2,9 +2,10 @@
 // parameter, gradient and moments are read once and written once. As in the CPU reference, the arithmetic
 // is in double and each stored value is rounded once, so the two backends agree to the last bit or so
 // (the update is memory-bound; double arithmetic costs nothing measurable).
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/step_kernels.h"
+#include "runtime/ops.h"
 #include "runtime/step_values.h"
 
 namespace quill::cuda {
@@ -102,6 +103,8 @@ void launch_adam(int64_t n, const AdamConfig& cfg, int64_t t, const double* step
 
 }  // namespace
 
+// velocity is null without momentum. The *_indirect versions read lr (and Adam's bias corrections) from
+// step_values (runtime/step_values.h) when they run.
 template <class T>
 void sgd_step(int64_t n, const SgdConfig& cfg, T* param, const T* grad, T* velocity) {
   launch_sgd(n, cfg, nullptr, param, grad, velocity);
@@ -124,15 +127,35 @@ void adam_step_indirect(int64_t n, const AdamConfig& cfg, const double* step_val
   launch_adam(n, cfg, 0, step_values, param, grad, m, v);
 }
 
-template void sgd_step<float>(int64_t, const SgdConfig&, float*, const float*, float*);
-template void sgd_step<double>(int64_t, const SgdConfig&, double*, const double*, double*);
-template void adam_step<float>(int64_t, const AdamConfig&, int64_t, float*, const float*, float*, float*);
-template void adam_step<double>(int64_t, const AdamConfig&, int64_t, double*, const double*, double*, double*);
-template void sgd_step_indirect<float>(int64_t, const SgdConfig&, const double*, float*, const float*, float*);
-template void sgd_step_indirect<double>(int64_t, const SgdConfig&, const double*, double*, const double*, double*);
-template void adam_step_indirect<float>(int64_t, const AdamConfig&, const double*, float*, const float*, float*,
-                                        float*);
-template void adam_step_indirect<double>(int64_t, const AdamConfig&, const double*, double*, const double*, double*,
-                                         double*);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_optimizer_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  bind_flat(ops::sgd_step, B, [](auto t, int64_t n, const SgdConfig& cfg, auto param, auto grad, auto velocity) {
+    using T = decltype(t);
+    sgd_step<T>(n, cfg, param, grad, cfg.momentum != 0 ? static_cast<T*>(velocity) : nullptr);
+  });
+  bind_flat(ops::adam_step, B, [](auto t, auto... a) { adam_step<decltype(t)>(a...); });
+  ops::sgd_step_indirect.define(B, [](const SgdConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                      Tensor& velocity) {
+    const char* op = "sgd_step_indirect";
+    const bool momentum = cfg.momentum != 0;
+    const double* k = step_values_of(values, op);
+    by_float_type(param, op, [&](auto tag) {
+      using T = decltype(tag);
+      sgd_step_indirect<T>(param.numel(), cfg, k, param.data<T>(), grad.data<T>(),
+                           momentum ? velocity.data<T>() : nullptr);
+    });
+  });
+  ops::adam_step_indirect.define(B, [](const AdamConfig& cfg, const Tensor& values, Tensor& param, const Tensor& grad,
+                                       Tensor& m, Tensor& v) {
+    const char* op = "adam_step_indirect";
+    const double* k = step_values_of(values, op);
+    by_float_type(param, op, [&](auto tag) {
+      using T = decltype(tag);
+      adam_step_indirect<T>(param.numel(), cfg, k, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
+    });
+  });
+}
 
 }  // namespace quill::cuda

@@ -1,8 +1,10 @@
 // Max and average pooling: one thread per output element forward, one thread per input element backward,
 // each running one element function of pool_elements.cuh.
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/pool_elements.cuh"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -57,13 +59,14 @@ void avgpool_backward(const PoolGeometry& g, const T* dy, T* dx) {
   launch(avgpool_backward_kernel<T>, blocks_for(total), kThreads, 0, stream(), d, total, dy, dx);
 }
 
-#define QUILL_INSTANTIATE(T)                                                                       \
-  template void maxpool_forward<T>(const PoolGeometry&, const T*, T*, int32_t*);                   \
-  template void maxpool_backward<T>(const PoolGeometry&, const T*, const int32_t*, T*);            \
-  template void avgpool_forward<T>(const PoolGeometry&, const T*, T*);                             \
-  template void avgpool_backward<T>(const PoolGeometry&, const T*, T*);
-QUILL_INSTANTIATE(float)
-QUILL_INSTANTIATE(double)
-#undef QUILL_INSTANTIATE
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_pooling_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  bind(ops::maxpool_forward, B, [](auto t, auto... a) { maxpool_forward<decltype(t)>(a...); });
+  bind(ops::maxpool_backward, B, [](auto t, auto... a) { maxpool_backward<decltype(t)>(a...); });
+  bind(ops::avgpool_forward, B, [](auto t, auto... a) { avgpool_forward<decltype(t)>(a...); });
+  bind(ops::avgpool_backward, B, [](auto t, auto... a) { avgpool_backward<decltype(t)>(a...); });
+}
 
 }  // namespace quill::cuda

@@ -4,8 +4,10 @@
 // batch mean is bit-reproducible. Backward is element-wise.
 #include <cmath>
 
+#include "kernels/binding.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "runtime/ops.h"
 
 namespace quill::cuda {
 namespace {
@@ -78,6 +80,8 @@ void check_args(int n, int c, double smoothing, const char* op) {
 
 }  // namespace
 
+// loss is a device pointer to one element (the batch mean). A label outside [0, c) makes its row's loss, and
+// so the mean, NaN (checking on the host would cost a copy).
 template <class T>
 void softmax_xent_forward(int n, int c, const T* logits, const int32_t* labels, double smoothing, T* probs,
                           T* loss) {
@@ -97,9 +101,27 @@ void softmax_xent_backward(int n, int c, const T* probs, const int32_t* labels, 
          dlogits);
 }
 
-template void softmax_xent_forward<float>(int, int, const float*, const int32_t*, double, float*, float*);
-template void softmax_xent_forward<double>(int, int, const double*, const int32_t*, double, double*, double*);
-template void softmax_xent_backward<float>(int, int, const float*, const int32_t*, double, float*);
-template void softmax_xent_backward<double>(int, int, const double*, const int32_t*, double, double*);
+// ---- binding to the ops (runtime/ops.h); register_cuda.cpp calls it ----
+void bind_loss_ops() {
+  using namespace binding;
+  constexpr Backend B = Backend::Cuda;
+  ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
+                                         Tensor& probs, Tensor& loss) {
+    const int n = rows_of(logits), c = row_size(logits);
+    by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
+      using T = decltype(tag);
+      softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>(),
+                              loss.data<T>());
+    });
+  });
+  ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
+                                          Tensor& dlogits) {
+    const int n = rows_of(probs), c = row_size(probs);
+    by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
+      using T = decltype(tag);
+      softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
+    });
+  });
+}
 
 }  // namespace quill::cuda
