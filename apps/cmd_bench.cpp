@@ -77,12 +77,16 @@ int threads() {
 }
 
 // FLOPs of one training step: the multiply-adds of every convolution pass and dense layer (2 FLOPs each),
-// as `quill bench --ops` counts them; the element-wise ops are memory traffic and not counted.
-double training_step_flops(Graph& graph, const ModelDescription& desc, int batch) {
+// as `quill bench --ops` counts them, from a step of two images of a copy of the model on the CPU (they grow
+// with the batch); the element-wise ops are memory traffic and not counted.
+double training_step_flops(const ModelDescription& desc, int classes, int batch) {
+  Graph graph;
+  add_to_graph(desc, classes, graph);
+  graph.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 1);
   double flops = 0;
-  for (const OpCase& c : training_step_cases(graph, desc, batch, OptimizerConfig{}))
+  for (const OpCase& c : training_step_cases(graph, 2, OptimizerConfig{}))
     if (c.kind == WorkKind::Flops) flops += c.work;
-  return flops;
+  return flops / 2 * batch;
 }
 
 // The whole-step math mode: fp32, or tf32 on a GPU (--math auto means fp32 here; both is for --ops).
@@ -131,7 +135,7 @@ int run_bench(const BenchOptions& o, const std::string& command_line) {
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  const double step_flops = training_step_flops(graph, desc, o.batch);
+  const double step_flops = training_step_flops(desc, o.classes, o.batch);
   const double gflops = step_flops * median / o.batch / 1e9;
   const DevicePeaks peaks = device->measure_peaks();
   std::printf("%s batch %d on %s%s: median %.1f images/s (min %.1f, max %.1f) over %d repeats of %d steps, %.3f ms/step\n",

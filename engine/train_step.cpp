@@ -37,12 +37,23 @@ TrainStep::~TrainStep() = default;
 
 void TrainStep::queue(const Context& ctx, const Tensor& images, const Tensor& labels, double lr, Tensor* sums) {
   const Tensor& logits = graph_.forward(ctx, images);
-  loss_.forward(backend_, logits, labels);
-  graph_.backward(ctx, loss_.backward(backend_, labels));
-  if (ctx.step_values != nullptr)
-    optimizer_.queue_step(backend_, *ctx.step_values);
-  else
-    optimizer_.step(backend_, lr);
+  {
+    OpCallScope scope("loss", "fwd");  // names the op calls for a recorder (the op benchmark's)
+    loss_.forward(backend_, logits, labels);
+  }
+  const Tensor* dlogits = nullptr;
+  {
+    OpCallScope scope("loss", "bwd");
+    dlogits = &loss_.backward(backend_, labels);
+  }
+  graph_.backward(ctx, *dlogits);
+  {
+    OpCallScope scope("optimizer", "update");
+    if (ctx.step_values != nullptr)
+      optimizer_.queue_step(backend_, *ctx.step_values);
+    else
+      optimizer_.step(backend_, lr);
+  }
   if (sums != nullptr)
     ops::accumulate_loss(backend_, loss_.loss_tensor(), loss_.count_correct(backend_, labels), images.dim(0), *sums);
 }

@@ -176,7 +176,10 @@ const Tensor& Graph::forward(const Context& ctx, const Tensor& input) {
     ensure(node.output, node.shape.with_batch(n), dtype_, device_);
     std::vector<const Tensor*> in;
     for (int j : node.inputs) in.push_back(&input_of(j));
-    node.layer->forward(ctx, in, node.output);
+    {
+      OpCallScope scope(node.name, "fwd");
+      node.layer->forward(ctx, in, node.output);
+    }
     if (ctx.training) continue;
     // Without backward, an activation is dead once its last consumer has run.
     for (int j : node.inputs)
@@ -218,10 +221,15 @@ void Graph::backward(const Context& ctx, const Tensor& doutput, Tensor* dinput) 
         din.push_back(&partial[k]);
       }
     }
-    node.layer->backward(ctx, in, node.output, node.grad, din);
+    {
+      OpCallScope scope(node.name, "bwd");
+      node.layer->backward(ctx, in, node.output, node.grad, din);
+    }
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (!partial[k].defined()) continue;
-      Tensor& total = node.inputs[k] < 0 ? *dinput : nodes_[node.inputs[k]].grad;
+      const int j = node.inputs[k];
+      Tensor& total = j < 0 ? *dinput : nodes_[j].grad;
+      OpCallScope scope(j < 0 ? std::string(kInput) : nodes_[j].name, "grad-sum");
       ops::add(ctx.backend, total, partial[k], total);
     }
     // Consumers run backward before their producers, so this node's activation and gradient are done.

@@ -3,12 +3,14 @@
 // chosen at run time by the caller, and the checks every call gets first, whatever the backend: the
 // arguments' devices (check_op_argument) and the op's shape contract. Backends fill it in at start-up
 // (kernels/backends.h), so the same test can run every backend of an op against the CPU reference.
+#include <any>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "runtime/device.h"
@@ -49,6 +51,50 @@ void define_missing_as(Backend b, Backend from);
 template <class T>
 void check_op_argument(const char* /*op*/, Backend /*backend*/, const T& /*argument*/) {}
 
+// ---- the op-call trace: the op benchmark records the calls of a real training step (apps/bench/op_cases.cpp) ----
+
+// One op call as data, to run again later: the op, and a copy of each argument in a std::any (a pointer
+// argument as a copy of what it points to, or empty when null). A copied Tensor shares the caller's storage:
+// a recorder that keeps the call copies its tensors before the call runs.
+struct OpCall {
+  const OpBase* op = nullptr;
+  std::string part, pass;             // the recorder's scope when the call was made (OpCallScope)
+  std::vector<std::any> arguments;
+  std::vector<bool> written;          // the arguments the op may write: non-const references and pointers
+  // Calls the op on a backend with these arguments (or copies of them the recorder made).
+  std::function<void(Backend, std::vector<std::any>&)> run;
+};
+
+class OpRecorder {
+ public:
+  virtual ~OpRecorder() = default;
+  // Called on the recording thread before each op call runs.
+  virtual void record(OpCall call) = 0;
+  std::string part, pass;  // what the calls belong to: a graph node ("conv2"), "loss" or "optimizer"; "fwd", "bwd"
+};
+
+// This thread's recorder, or null (then an op call costs one pointer test more).
+inline thread_local OpRecorder* op_recorder = nullptr;
+
+// Names the op calls made while it lives for this thread's recorder, if any: the graph's nodes and the
+// training step say which node and pass they run.
+class OpCallScope {
+ public:
+  OpCallScope(const std::string& part, const char* pass) : recorder_(op_recorder) {
+    if (recorder_ == nullptr) return;
+    saved_ = {std::exchange(recorder_->part, part), std::exchange(recorder_->pass, pass)};
+  }
+  ~OpCallScope() {
+    if (recorder_ != nullptr) recorder_->part = std::move(saved_.first), recorder_->pass = std::move(saved_.second);
+  }
+  OpCallScope(const OpCallScope&) = delete;
+  OpCallScope& operator=(const OpCallScope&) = delete;
+
+ private:
+  OpRecorder* recorder_;
+  std::pair<std::string, std::string> saved_;
+};
+
 template <class Signature>
 class Op;
 
@@ -75,10 +121,41 @@ class Op<R(Args...)> final : public OpBase {
     QUILL_CHECK(impl, "op '", name(), "' has no ", backend_name(b), " implementation");
     (check_op_argument(name(), b, args), ...);
     if (contract_) contract_(name(), args...);
+    if (op_recorder != nullptr) op_recorder->record(as_call(args...));
     return impl(std::forward<Args>(args)...);
   }
 
  private:
+  template <class A>
+  using Pointee = std::remove_pointer_t<std::remove_reference_t<A>>;
+  template <class A>
+  static constexpr bool kWritten = (std::is_reference_v<A> || std::is_pointer_v<A>) && !std::is_const_v<Pointee<A>>;
+
+  template <class A>
+  static std::any copy_of(const std::remove_reference_t<A>& a) {
+    if constexpr (std::is_pointer_v<A>)
+      return a != nullptr ? std::any(std::remove_const_t<Pointee<A>>(*a)) : std::any();
+    else
+      return std::any(std::decay_t<A>(a));
+  }
+  template <class A>
+  static decltype(auto) argument_from(std::any& a) {
+    using T = std::remove_const_t<Pointee<A>>;
+    if constexpr (std::is_pointer_v<A>)
+      return a.has_value() ? &std::any_cast<T&>(a) : static_cast<T*>(nullptr);
+    else
+      return std::any_cast<T&>(a);
+  }
+  template <size_t... I>
+  void run_with(Backend b, std::vector<std::any>& a, std::index_sequence<I...>) const {
+    (*this)(b, argument_from<Args>(a[I])...);
+  }
+  OpCall as_call(const std::remove_reference_t<Args>&... args) const {
+    OpCall call{this, op_recorder->part, op_recorder->pass, {copy_of<Args>(args)...}, {kWritten<Args>...}, {}};
+    call.run = [this](Backend b, std::vector<std::any>& a) { run_with(b, a, std::index_sequence_for<Args...>{}); };
+    return call;
+  }
+
   std::array<Impl, kBackendCount> impls_;
   Contract contract_;
 };

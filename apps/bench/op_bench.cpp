@@ -261,7 +261,7 @@ OpBenchReport run_op_bench(const OpBenchOptions& o, const std::string& command_l
   const bool cpu_reference = o.cpu_check && any_gpu && r.backends[0].backend != Backend::Cpu;
 
   for (int batch : o.batches) {
-    const std::vector<OpCase> cases = training_step_cases(graph, desc, batch, OptimizerConfig{});
+    const std::vector<OpCase> cases = training_step_cases(graph, batch, OptimizerConfig{});
     for (const std::string& math : modes) {
       GpuMathScope scope(math == "tf32");
       ModeResult m;

@@ -1,16 +1,16 @@
 #pragma once
 // The op calls of one training step of a model, as cases the op benchmark (`quill bench --ops`) runs on
 // any backend: every layer's forward and backward ops with their shapes at a batch size, the loss and the
-// optimizer's update. A case makes its tensors on a backend's device from fixed seeds, so every backend
-// gets the same inputs and the outputs of two backends can be compared.
+// optimizer's update, recorded from a real step. A case makes its tensors on a backend's device from the
+// recorded values, so every backend gets the same inputs and the outputs of two backends can be compared.
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "runtime/geometry.h"
 #include "layers/graph.h"
-#include "layers/model_description.h"
 #include "layers/optimizer.h"
+#include "runtime/op.h"
 
 namespace quill {
 
@@ -26,15 +26,15 @@ struct PreparedCall {
 
 struct OpCase {
   std::string layer;  // the node ("conv2"), "loss" or "optimizer"
-  std::string pass;   // fwd, bwd-data, bwd-weights (convolutions), bwd, grad-sum, update
+  std::string pass;   // fwd, bwd, grad-sum, update; a node's pass with several op calls names each by its op,
+                      // e.g. bwd-weights and bwd-data for conv2d_backward_weights and conv2d_backward_data
   std::string op;     // the op's registry name, e.g. conv2d_backward_weights
   std::string shape;  // per sample, e.g. "32->32 k3 p1 28x28"
   WorkKind kind = WorkKind::Bytes;
   double work = 0;  // FLOPs or bytes of one call
-  // Makes the call's tensors on the backend's device and returns the call. Inputs are random and never
-  // zero, from fixed seeds (the same values on every backend); what a backward op takes from its forward
-  // pass (max-pool argmax, batch-norm statistics, activation outputs, softmax probabilities) is computed
-  // by the forward op on the same backend.
+  // Makes the call's tensors on the backend's device, copies of those the recorded step passed (the same
+  // values on every backend, the inputs a backward op took from its forward pass included), and returns
+  // the call.
   std::function<PreparedCall(Backend)> prepare;
 
   std::string label() const { return layer + " " + pass; }
@@ -42,10 +42,20 @@ struct OpCase {
 
 // The op calls of one training step of `graph` at `batch`, in the order the step makes them: each node's
 // forward ops, the loss forward and backward, each node's backward ops in reverse, the optimizer update.
-// `graph` must be built from `desc` (add_to_graph). Copies (flatten, the backward of add, dropout 0) are
-// not ops and are left out.
-std::vector<OpCase> training_step_cases(Graph& graph, const ModelDescription& desc, int batch,
-                                        const OptimizerConfig& optimizer);
+// They are recorded from a real step (engine/train_step.h) on the CPU, on random images and labels from a
+// fixed seed, through the op registry's trace (runtime/op.h), so any layer kind is covered. `graph` must
+// be built on the CPU; its parameters and buffers are left as they were. Copies (flatten, the backward of
+// add, dropout 0) are not ops and do not appear.
+std::vector<OpCase> training_step_cases(Graph& graph, int batch, const OptimizerConfig& optimizer);
+
+// What one recorded op call costs: FLOPs for convolutions and dense layers, else the bytes of its tensor
+// arguments (twice for those an optimizer reads and writes), and its shape per sample for the report.
+struct OpWork {
+  WorkKind kind = WorkKind::Bytes;
+  double work = 0;
+  std::string shape;
+};
+OpWork op_work(const OpCall& call);
 
 // FLOPs of one convolution pass: 2 * N*K*P*Q * C*R*S (forward, backward-data and backward-weights alike).
 double conv_flops(const ConvGeometry& g);
