@@ -254,7 +254,7 @@ Command add_bench_command(CLI::App& quill) {
       ->capture_default_str()
       ->needs(ops);
   cmd->add_option("--markdown", o->markdown, "With --ops: also write the Markdown table to FILE")->needs(ops);
-  cmd->add_option("--chart", o->chart, "With --ops: write a bar chart (PNG) of the op times to FILE")->needs(ops);
+  cmd->add_option("--chart", o->chart, "With --ops: write a bar chart (PNG, and an SVG beside it) of the op times to FILE")->needs(ops);
   cmd->add_flag("--no-cpu-check", o->no_cpu_check,
                 "With --ops on a GPU: skip comparing each GPU backend's outputs with the CPU reference")
       ->needs(ops);

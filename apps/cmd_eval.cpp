@@ -108,8 +108,8 @@ Command add_eval_command(CLI::App& quill) {
   cmd->add_option("--top-pairs", o->top_pairs, "How many confused pairs to list")
       ->check(non_negative_number())
       ->capture_default_str();
-  cmd->add_option("--confusion", o->confusion, "Write the confusion matrix as a PNG heat map to FILE");
-  cmd->add_option("--errors", o->errors, "Write a sheet of misclassified images as PNG to FILE");
+  cmd->add_option("--confusion", o->confusion, "Write the confusion matrix as a PNG heat map to FILE (and an SVG beside it)");
+  cmd->add_option("--errors", o->errors, "Write a sheet of misclassified images as PNG to FILE (and an SVG beside it)");
   return {cmd, [o](const std::string&) { return run_eval(*o); }};
 }
 

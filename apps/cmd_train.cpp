@@ -431,7 +431,7 @@ Command add_train_command(CLI::App& quill) {
   cmd->add_option("--resume", o->resume, "Continue the run saved in this checkpoint exactly where it stopped");
   cmd->add_option("--stop-after", o->stop_after, "Stop (with a checkpoint) after this many more epochs")
       ->check(positive_number());
-  cmd->add_flag("--no-report", o->no_report, "Skip the report images");
+  cmd->add_flag("--no-report", o->no_report, "Skip the report images (OUT.curves, .errors and .confusion, PNG and SVG)");
   return {cmd, [o, cmd](const std::string& command_line) {
             if (!o->resume.empty() && cmd->get_option("--epochs")->count() == 0) o->epochs = 0;  // keep the run's
             return run_train(*o, command_line);

@@ -1,6 +1,8 @@
 #pragma once
 // Report images written next to a trained model and by `quill eval`: learning curves, a sheet of
-// misclassified test images, and a confusion-matrix heat map. All PNG, drawn by hand (apps/drawing.h).
+// misclassified test images, and a confusion-matrix heat map. Each is drawn with Cairo (apps/plot/canvas.h)
+// as a PNG at `path` and the same picture as an SVG beside it (plot::svg_path_for: X.png -> X.svg), both
+// written atomically; a file that cannot be written throws quill::Error naming it.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Quill builds with, from Debian's packages. Skips apt when everything is already there.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libpng-dev zlib1g-dev doctest-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+packages=(build-essential cmake pkg-config libpng-dev zlib1g-dev libcairo2-dev doctest-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
           libboost-context-dev "$@")  # Boost.Context: the fibers of the CPU emulation of CUDA
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
