@@ -269,13 +269,16 @@ TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
   CHECK(r.out.find("test accuracy: ") == 0);
   CHECK(fs::exists(model));
   CHECK(fs::exists(model + ".ckpt"));
-  CHECK(fs::exists(box.file("m.curves.png")));
-  CHECK(fs::exists(box.file("m.errors.png")));
+  for (const char* report : {"m.curves", "m.errors", "m.confusion"}) {  // each a PNG with an SVG beside it
+    CHECK_MESSAGE(fs::exists(box.file(std::string(report) + ".png")), report);
+    CHECK_MESSAGE(fs::exists(box.file(std::string(report) + ".svg")), report);
+  }
 
   r = box.quill("eval --model " + model + " --confusion " + box.file("c.png"));
   CHECK(r.status == 0);
   CHECK(r.out.find("accuracy: ") != std::string::npos);
   CHECK(fs::exists(box.file("c.png")));
+  CHECK(fs::exists(box.file("c.svg")));
 
   r = box.quill("info --model " + model);
   CHECK(r.status == 0);

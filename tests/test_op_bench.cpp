@@ -444,6 +444,11 @@ TEST_CASE("op bench: the command writes the table, JSON and chart") {
   const Image png = read_png(chart);
   CHECK(png.width > 600);
   CHECK(png.height > 600);
+  // The same chart as SVG beside the PNG (Cairo draws its text as glyph outlines; <title> names it).
+  const std::string svg = slurp(dir.file("ops.svg"));
+  CHECK(svg.rfind("<?xml", 0) == 0);
+  CHECK(svg.find("<title>quill bench --ops: small.txt on ") != std::string::npos);
+  CHECK(svg.find("<path") != std::string::npos);
 }
 
 TEST_CASE("op bench: bad options are one-line errors") {
