@@ -2,6 +2,7 @@
 // and writes the model file and its report images. Ctrl-C (or SIGTERM) stops it with a checkpoint.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "apps/progress.h"
 #include "engine/recipe.h"
 #include "apps/report.h"
+#include "engine/train_plan.h"
 #include "engine/trainer.h"
 #include "data/augment.h"
 #include "runtime/text_file.h"
@@ -87,6 +89,7 @@ struct TrainCommandOptions {
   std::string resume;
   int64_t stop_after = 0;
   bool no_report = false;
+  bool plan = false;   // --plan: print the resolved run as JSON (engine/train_plan.h) instead of training
   std::string recipe;  // "": the dataset's built-in recipe, if any; "none": no recipe
   CLI::App* command = nullptr;
   // Options that define a run and so cannot change when resuming it.
@@ -237,13 +240,54 @@ std::string apply_math_mode(const TrainCommandOptions& o, const Placement& place
   return "TF32 tensor cores in convolutions and dense layers (float32 accumulation)";
 }
 
+// --plan: what the run would be, as JSON on stdout: the data split, the recipe, the resolved settings, the
+// network as built and every step's learning rate (engine/train_plan.h). Nothing is trained or written.
+int print_plan(const TrainCommandOptions& o, const std::string& command_line, const DataSplit& split,
+               const Dataset& validation, const Recipe& recipe, const std::vector<std::string>& overridden,
+               const std::string& model_source, Trainer& trainer) {
+  nlohmann::json plan = train_plan_json(trainer);
+  nlohmann::json data = data_json(o.data, split, o.val_split);
+  data["class_names"] = split.train.classes;
+  data["image_shape"] = {1, split.train.rows, split.train.cols};
+  data["train_images"] = split.train.size();  // after the validation images were taken out
+  data["validation_images"] = validation.size();
+  data["test_images"] = split.test.size();
+  data["validation_rule"] =
+      o.val_split > 0 ? "every " + std::to_string(o.val_split) + "-th training image (indices k-1, 2k-1, ... of the "
+                            "limited training set, k = val_split) is held out for validation"
+                      : std::string("none: every training image is trained on");
+  nlohmann::json recipe_json = nullptr;
+  if (!recipe.path.empty()) {
+    recipe_json = {{"path", recipe.path},
+                   {"settings", nlohmann::json::object()},
+                   {"overridden_by_command_line", nlohmann::json::array()}};
+    for (const RecipeSetting& s : recipe.settings) {
+      recipe_json["settings"][s.option] = s.value;
+      if (std::find(overridden.begin(), overridden.end(), "--" + s.option) != overridden.end())
+        recipe_json["overridden_by_command_line"].push_back("--" + s.option);
+    }
+  }
+  nlohmann::json out = {{"quill_plan", 1},
+                        {"command_line", command_line},
+                        {"data", data},
+                        {"recipe", recipe_json},
+                        {"model_source", model_source},
+                        {"model_description", trainer.options().model_description},
+                        {"training", plan["training"]},
+                        {"network", plan["network"]},
+                        {"learning_rates", plan["learning_rates"]}};
+  std::cout << out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
 int run_train(TrainCommandOptions& o, const std::string& command_line) {
   ProgressPrinter printer;
-  const Placement placement = choose_placement(o.device, o.backend);
-  const std::string math = apply_math_mode(o, placement);
-
   ModelRecord checkpoint;
   const bool resuming = !o.resume.empty();
+  QUILL_CHECK(!(o.plan && resuming), "--plan describes a new run; it cannot be combined with --resume");
+  // A plan builds the network on the CPU whatever the device: nothing runs.
+  const Placement placement = o.plan ? Placement{} : choose_placement(o.device, o.backend);
+  const std::string math = o.plan ? std::string() : apply_math_mode(o, placement);
   if (resuming) {
     for (CLI::Option* opt : o.run_defining)
       QUILL_CHECK(opt->count() == 0, opt->get_name(), " cannot be changed when resuming: the run keeps its ",
@@ -256,27 +300,27 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
 
   // The output folder is made now, so a path that can't be written fails at once rather than at the
   // first checkpoint, an epoch later.
-  const std::filesystem::path out_dir = std::filesystem::path(o.out).parent_path();
+  const std::filesystem::path out_dir = o.plan ? std::filesystem::path() : std::filesystem::path(o.out).parent_path();
   std::error_code made, ec;
   if (!out_dir.empty()) std::filesystem::create_directories(out_dir, made);
   QUILL_CHECK(out_dir.empty() || std::filesystem::is_directory(out_dir, ec), "--out '", o.out,
               "': cannot create folder '", out_dir.string(), "'", made ? " (" + made.message() + ")" : std::string());
 
   DataSplit split = load_data(o.data);
-  printer.note("dataset: " + split.description);
+  if (!o.plan) printer.note("dataset: " + split.description);
   // A command line overriding a recipe option marks it given (count() > 0) before the recipe applies.
   std::vector<std::string> overridden;
   if (!resuming)
     for (const std::string& name : recipe_options())
       if (o.command->get_option("--" + name)->count() > 0) overridden.push_back("--" + name);
   const Recipe recipe = resuming ? Recipe{} : apply_recipe(o, split.name);
-  if (!recipe.path.empty()) {
+  if (!recipe.path.empty() && !o.plan) {
     std::string line = "recipe: " + recipe.path + " (" + describe(recipe) + ")";
     for (const std::string& given : overridden) line += (given == overridden.front() ? "; from the command line: " : ", ") + given;
     printer.note(line);
   }
   Dataset validation = split_validation(split.train, o.val_split);
-  if (validation.size() > 0)
+  if (validation.size() > 0 && !o.plan)
     printer.note("validation: 1 in " + std::to_string(o.val_split) + " training images held out (" +
                  format_count(double(validation.size())) + "), training on " + format_count(double(split.train.size())));
 
@@ -305,6 +349,7 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
   options.checkpoint_path = o.out + ".ckpt";
 
   Trainer trainer(options, split.train, validation.size() > 0 ? &validation : nullptr);
+  if (o.plan) return print_plan(o, command_line, split, validation, recipe, overridden, model_source, trainer);
   if (resuming) {
     trainer.restore(checkpoint, o.resume);
     printer.note("resuming " + o.resume + " at epoch " + std::to_string(trainer.epochs_done() + 1) + ", step " +
@@ -432,6 +477,10 @@ Command add_train_command(CLI::App& quill) {
   cmd->add_option("--stop-after", o->stop_after, "Stop (with a checkpoint) after this many more epochs")
       ->check(positive_number());
   cmd->add_flag("--no-report", o->no_report, "Skip the report images (OUT.curves, .errors and .confusion, PNG and SVG)");
+  cmd->add_flag("--plan", o->plan,
+                "Print the run as JSON on stdout and exit without training: the data split, the recipe, every "
+                "resolved setting, the network as built (each layer's settings, shapes and parameters) and the "
+                "learning rate of every step (read by bench/torch_accuracy.py)");
   return {cmd, [o, cmd](const std::string& command_line) {
             if (!o->resume.empty() && cmd->get_option("--epochs")->count() == 0) o->epochs = 0;  // keep the run's
             return run_train(*o, command_line);

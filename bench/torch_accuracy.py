@@ -2,30 +2,31 @@
 """Train Quill's network and recipe in PyTorch, on the same data split, and report test accuracy.
 
 Trains exactly the network and recipe `quill train` trains, so Quill and PyTorch can be compared like with
-like. Options are `quill train`'s, with its defaults; as `quill train` does, the dataset's built-in recipe
-(models/recipes/mnist.txt, emnist-byclass.txt, ...) supplies the defaults unless --recipe names another
-file or `none`, and options on the command line override it.
+like. Options are `quill train`'s: this script hands them to `quill train --plan` (the quill program: --quill,
+$QUILL_BIN, else build/apps/quill or build-cpu/apps/quill), which resolves them as a real run does (the
+dataset's built-in recipe, models/recipes/mnist.txt, emnist-byclass.txt, ..., unless --recipe names another
+file or `none`; Quill's defaults; the command line over both), builds the network and prints the run as JSON
+without training. Everything below is built from that plan; nothing of Quill's grammar, recipes, defaults or
+schedules is copied here.
 
-What is matched (read from Quill's sources; see the comments at each piece):
-  - the network, parsed from the same model description (models/cnn.txt by default): conv, maxpool,
-    avgpool, relu, leaky, tanh, sigmoid, dense (flattens), bn, dropout, flatten; `as` names are accepted,
-    `from`/`add` (non-sequential graphs) are refused. The parameter count is checked against Quill's;
-  - initialisation (He normal std sqrt(2/fan_in), Xavier uniform for `dense ... xavier`, zero biases,
-    BN gamma 1 / beta 0), BN eps 1e-5 and momentum 0.1 (unbiased running variance), inverted dropout,
-    average pooling over the in-image pixels only, max pooling with -inf padding;
+What is matched:
+  - the network as Quill built it, layer by layer from the plan (conv, maxpool, avgpool, relu, leaky, tanh,
+    sigmoid, dense (flattens), bn, dropout, flatten; a non-sequential graph is refused), each torch parameter's
+    shape and the parameter count checked against Quill's;
+  - initialisation as the plan names it for each parameter (he_normal std sqrt(2/fan_in), xavier_uniform,
+    zeros, ones), BN eps and momentum from the plan (unbiased running variance), inverted dropout, average
+    pooling over the in-image pixels only, max pooling with -inf padding;
   - pixels / 255 in [0, 1], no mean/std normalisation (the model's first bn does it);
   - the data split: MNIST official 60k/10k; EMNIST reference protocol on the ByClass test file
     (0..92,999 train, 93,000..116,322 test), transposed upright, remapped to byclass/merged/letters/digits
-    in Quill's class order; --train-limit/--test-limit (after remapping); validation = every k-th training
-    image (indices k-1, 2k-1, ...), as data/data_sources.cpp's split_validation;
-  - the optimizer: AdamW (decay p *= 1 - lr*wd, like torch.optim.AdamW), Adam (L2 in the gradient), SGD
-    with Nesterov momentum 0.9 (decay in the gradient); betas 0.9/0.999, eps 1e-8; weight decay on every
-    parameter (Quill has one flat buffer, no parameter groups); Quill's default lr and decay per optimizer;
-  - the learning rate of every step from Quill's formulas (layers/schedule.cpp): constant, step (x0.1 at a
-    third and two thirds of the run), cosine (to 0), onecycle (warm-up 30% from lr/25, cosine anneal to
-    lr/25/1e4);
+    in Quill's class order; the limits and validation rule (every k-th training image, indices k-1, 2k-1, ...)
+    the plan's, and the counts read here checked against the plan's;
+  - the optimizer of the plan: AdamW (decay p *= 1 - lr*wd, like torch.optim.AdamW), Adam (L2 in the
+    gradient), SGD with Nesterov momentum (decay in the gradient); betas, eps, momentum, lr and weight decay
+    as the plan gives them; weight decay on every parameter (Quill has one flat buffer, no parameter groups);
+  - the learning rate of every step: the plan's list, computed by Quill's own schedule (layers/schedule.cpp);
   - label smoothing (torch's definition is Quill's: (1-s) * one-hot + s/C), mean over the batch; evaluation
-    losses without smoothing; the last, smaller batch of an epoch is kept; evaluation batches of 256;
+    losses without smoothing; the last, smaller batch of an epoch is kept; evaluation batches of the plan's size (256);
   - augmentation (data/augment.cpp): shift: whole-pixel shifts -2..2, equally likely, nothing else;
     shift-stroke: the same shifts, then each pixel moved a of the way to the largest (a > 0) or smallest
     (a < 0) value of its 4-neighbourhood, a U(-0.5, 0.5) per image (a partial dilation or erosion);
@@ -36,7 +37,8 @@ What is matched (read from Quill's sources; see the comments at each piece):
 By default shuffling, augmentation, dropout and initialisation draw from torch's generators (the same
 distributions, other numbers). --quill-rng draws them from Quill's own Philox streams instead, so a run
 follows `quill train --seed S` step by step; --eval-quill runs a model file written by Quill through the
-torch network (same accuracy and loss to the image); --self-test checks the pieces against Quill's formulas.
+torch network (same accuracy and loss to the image); --self-test checks the pieces against Quill's formulas
+and its plan.
 
   /usr/bin/python3 bench/torch_accuracy.py --dataset mnist --epochs 3 --threads 1      # recipe mnist.txt
   /usr/bin/python3 bench/torch_accuracy.py --dataset emnist --emnist-set byclass --score-merged \
@@ -52,7 +54,9 @@ import math
 import os
 import platform
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 try:
@@ -77,268 +81,142 @@ class Error(Exception):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Model descriptions (layers/model_description.cpp, layers/layer_args.cpp, layers/*.cpp)
+# The plan: `quill train --plan` (apps/cmd_train.cpp, engine/train_plan.cpp) resolves the options as a run
+# does (recipe, built-in dataset recipe, command line), builds the network and prints the run as JSON: the
+# data split, every setting, each built layer and the learning rate of every step. Nothing below re-derives
+# any of it.
 
-def _parse_number(word):
-    """strtod-like: the whole word must be a finite number."""
+# The options handed to `quill train` as given here (None: not given, Quill's recipe or default applies).
+QUILL_OPTIONS = ["recipe", "dataset", "emnist_set", "train_limit", "test_limit", "val_split", "model", "epochs",
+                 "batch", "optimizer", "lr", "weight_decay", "schedule", "label_smoothing", "augment", "seed"]
+
+
+def find_quill(option):
+    """--quill, else $QUILL_BIN, else build/apps/quill or build-cpu/apps/quill in the checkout."""
+    if option:
+        candidates = [option]
+    elif os.environ.get("QUILL_BIN"):
+        candidates = [os.environ["QUILL_BIN"]]
+    else:
+        candidates = [os.path.join(REPO, b, "apps", "quill") for b in ("build", "build-cpu")]
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise Error("the quill program was not found (%s): build it (scripts/build.sh) or name it with --quill"
+                % ", ".join(candidates))
+
+
+def quill_plan(quill, options):
+    """`quill train --plan` with `options` (a list of words): the run's plan as a dict."""
+    cmd = [quill, "train", "--plan"] + options
     try:
-        v = float(word)
-    except ValueError:
-        try:
-            v = float.fromhex(word)
-        except ValueError:
-            return None
-    return v if math.isfinite(v) else None
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as e:
+        raise Error("cannot run %s: %s" % (quill, e))
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "exit status %d" % done.returncode
+        raise Error("%s: %s" % (" ".join(cmd[:3] + ["..."]), message.replace("quill: error: ", "")))
+    try:
+        plan = json.loads(done.stdout)
+    except ValueError as e:
+        raise Error("%s printed no plan: %s" % (quill, e))
+    if plan.get("quill_plan") != 1:
+        raise Error("%s printed a plan of another format (%s); this script reads format 1"
+                    % (quill, plan.get("quill_plan")))
+    return plan
 
 
-def _is_positional(word):
-    return word == "classes" or _parse_number(word) is not None
+def plan_options(a):
+    """The words for `quill train`: the options given to this script, the data folder it resolved."""
+    words = ["--data-dir", a.data_dir]
+    for name in QUILL_OPTIONS:
+        value = getattr(a, name)
+        if value is not None:
+            words += ["--" + name.replace("_", "-"), str(value)]
+    return words
 
 
-class LayerArgs:
-    """layers/layer_args.cpp: positional numbers first, options like k3, bare flags like nobias."""
-
-    def __init__(self, words, classes):
-        self.kind = words[0]
-        self.words = words[1:]
-        self.used = [False] * len(self.words)
-        self.classes = classes
-
-    def _positional_count(self):
-        return sum(_is_positional(w) for w in self.words)
-
-    def number(self, i, what, fallback=None):
-        if fallback is not None and i >= self._positional_count():
-            return fallback
-        seen = 0
-        for j, w in enumerate(self.words):
-            if not _is_positional(w):
-                continue
-            if seen != i:
-                seen += 1
-                continue
-            self.used[j] = True
-            if w == "classes":
-                if self.classes <= 0:
-                    raise Error("%s: 'classes' is only known when a dataset is given" % self.kind)
-                return float(self.classes)
-            return _parse_number(w)
-        raise Error("%s: missing %s" % (self.kind, what))
-
-    def integer(self, i, what, fallback=None):
-        if fallback is not None and i >= self._positional_count():
-            return fallback
-        v = self.number(i, what)
-        if not (v == math.floor(v) and 1 <= v <= (1 << 20)):
-            raise Error("%s: %s must be a positive integer, got %g" % (self.kind, what, v))
-        return int(v)
-
-    def option(self, prefix, fallback):
-        for j, w in enumerate(self.words):
-            if len(w) <= len(prefix) or not w.startswith(prefix):
-                continue
-            digits = w[len(prefix):]
-            if not all(c in "0123456789" for c in digits):
-                continue
-            if len(digits) > 4:
-                raise Error("%s: option '%s' is out of range" % (self.kind, w))
-            self.used[j] = True
-            return int(digits)
-        return fallback
-
-    def flag(self, word):
-        for j, w in enumerate(self.words):
-            if w == word:
-                self.used[j] = True
-                return True
-        return False
-
-    def finish(self, max_positional):
-        positional = 0
-        for j, w in enumerate(self.words):
-            if _is_positional(w):
-                positional += 1
-            if not (self.used[j] or (_is_positional(w) and positional <= max_positional)):
-                raise Error("%s: unexpected '%s'" % (self.kind, w))
-        if positional > max_positional:
-            raise Error("%s: too many values" % self.kind)
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
-KNOWN_LAYERS = "conv, maxpool, avgpool, relu, leaky, tanh, sigmoid, dense, bn, dropout, flatten, add"
-
-
-def parse_layer(words, classes):
-    """One description line's words -> a layer spec dict, with Quill's argument checks."""
-    a = LayerArgs(words, classes)
-    k = a.kind
-    if k == "conv":
-        spec = {"type": "conv", "filters": a.integer(0, "the number of filters"), "kernel": a.option("k", 3),
-                "stride": a.option("s", 1), "pad": a.option("p", 0), "bias": not a.flag("nobias")}
-        a.finish(1)
-        if spec["kernel"] < 1 or spec["stride"] < 1:
-            raise Error("conv: kernel and stride must be at least 1")
-        if spec["pad"] >= spec["kernel"]:
-            raise Error("conv: padding p%d must be smaller than the kernel k%d" % (spec["pad"], spec["kernel"]))
-        return spec
-    if k in ("maxpool", "avgpool"):
-        window = a.integer(0, "the window size")
-        spec = {"type": k, "window": window, "stride": a.option("s", window), "pad": a.option("p", 0)}
-        a.finish(1)
-        if spec["stride"] < 1:
-            raise Error("%s: stride must be at least 1" % k)
-        if 2 * spec["pad"] > window:
-            raise Error("%s: padding p%d must be at most half the window" % (k, spec["pad"]))
-        return spec
-    if k == "leaky":
-        slope = a.number(0, "the negative slope", 0.01)
-        a.finish(1)
-        if not (0 <= slope < 1):
-            raise Error("leaky: the negative slope must be in [0, 1), got %g" % slope)
-        return {"type": "leaky", "slope": slope}
-    if k in ("relu", "tanh", "sigmoid"):
-        a.finish(0)
-        return {"type": k}
-    if k == "dense":
-        spec = {"type": "dense", "units": a.integer(0, "the number of units"), "bias": not a.flag("nobias"),
-                "xavier": a.flag("xavier")}
-        a.finish(1)
-        return spec
-    if k in ("bn", "batchnorm"):
-        a.finish(0)
-        return {"type": "bn"}
-    if k == "dropout":
-        p = a.number(0, "the drop probability")
-        a.finish(1)
-        if not (0 <= p < 1):
-            raise Error("dropout: the probability must be in [0, 1), got %g" % p)
-        return {"type": "dropout", "p": p}
-    if k == "flatten":
-        a.finish(0)
-        return {"type": "flatten"}
-    if k == "add":
-        raise Error("layer 'add' joins two nodes (a non-sequential graph); %s supports sequential models only"
-                    % PROG)
-    raise Error("unknown layer '%s' (known: %s)" % (k, KNOWN_LAYERS))
-
-
-def parse_model_description(text, classes):
-    """Returns [(line_no, words, spec)]; `as NAME` is accepted (naming changes nothing in a chain),
-    `from` is refused."""
-    out = []
-    for line_no, raw in enumerate(text.splitlines(), 1):
-        raw = raw.split("#", 1)[0]
-        tokens = raw.split()
-        if not tokens:
-            continue
-        if "from" in tokens:
-            raise Error("line %d: 'from' makes a non-sequential graph; %s supports sequential models only"
-                        % (line_no, PROG))
-        words = tokens
-        if "as" in tokens:
-            at = tokens.index("as")
-            if at == 0 or len(tokens) != at + 2:
-                raise Error("line %d: 'as' takes one name, after the layer" % line_no)
-            words = tokens[:at]
-        try:
-            spec = parse_layer(words, classes)
-        except Error as e:
-            raise Error("line %d: %s" % (line_no, e))
-        out.append((line_no, words, spec))
-    if not out:
-        raise Error("the model description has no layers")
-    return out
-
-
-def build_model(layers, in_shape, dropout=None):
-    """The torch module, Quill's parameter count (from Quill's own shape rules), the output shape and the
-    initialisation of every parameter in order, for a [c, h, w] input. `dropout(p, node_index)` makes
-    dropout modules (default nn.Dropout)."""
-    modules = []
-    shape = list(in_shape)
-    quill_params = 0
-    init = []  # per parameter, in model.parameters() order (= Quill's): (kind, fan_in, fan_out)
-
-    def fail(line, words, what):
-        raise Error("line %d: layer '%s': %s; input shape [%s]"
-                    % (line, " ".join(words), what, ", ".join(str(s) for s in shape)))
-
-    for node, (line, words, s) in enumerate(layers):
-        t = s["type"]
-        if t == "conv":
-            if len(shape) != 3:
-                fail(line, words, "expects a [channels, height, width] input")
-            c, h, w = shape
-            k, st, p = s["kernel"], s["stride"], s["pad"]
-            if h + 2 * p < k or w + 2 * p < k:
-                fail(line, words, "the %dx%d kernel is larger than the padded input" % (k, k))
-            m = nn.Conv2d(c, s["filters"], k, stride=st, padding=p, bias=s["bias"])
-            modules.append(m)
-            init.append(("he", c * k * k, s["filters"] * k * k))
-            if s["bias"]:
-                init.append(("zeros", 1, 1))
-            quill_params += s["filters"] * c * k * k + (s["filters"] if s["bias"] else 0)
-            shape = [s["filters"], (h + 2 * p - k) // st + 1, (w + 2 * p - k) // st + 1]
-        elif t in ("maxpool", "avgpool"):
-            if len(shape) != 3:
-                fail(line, words, "expects a [channels, height, width] input")
-            c, h, w = shape
-            k, st, p = s["window"], s["stride"], s["pad"]
-            if h + 2 * p < k or w + 2 * p < k:
-                fail(line, words, "the %dx%d window is larger than the input" % (k, k))
-            if t == "maxpool":  # padding never wins a max (Quill only looks at in-image pixels)
-                modules.append(nn.MaxPool2d(k, stride=st, padding=p))
+def build_model(network, dropout=None):
+    """The torch module for Quill's built network (the plan's "network"), and the initialisation of every
+    parameter in order: (init, fan_in, fan_out) as Quill lists them. `dropout(p, node_index)` makes dropout
+    modules (default nn.Dropout). Each torch parameter's shape is checked against Quill's."""
+    modules, init, quill_shapes = [], [], []
+    previous = "input"
+    for layer in network["layers"]:
+        k, at, name = layer["kind"], layer["attributes"], layer["name"]
+        where = "layer %d '%s' (%s)" % (layer["index"], name, layer["description"])
+        if layer["inputs"] != [previous]:
+            raise Error("%s takes %s: a non-sequential graph; %s supports sequential models only"
+                        % (where, ", ".join(layer["inputs"]), PROG))
+        previous = name
+        shape = layer["input_shapes"][0]
+        if k == "conv":
+            modules.append(nn.Conv2d(shape[0], at["filters"], at["kernel"], stride=at["stride"], padding=at["pad"],
+                                     bias=at["bias"]))
+        elif k in ("maxpool", "avgpool"):
+            if at["padding_counts"]:
+                raise Error("%s: padding that counts in a pool is not supported" % where)
+            if k == "maxpool":  # torch pads with -inf: padding never wins a max
+                modules.append(nn.MaxPool2d(at["window"], stride=at["stride"], padding=at["pad"]))
             else:  # Quill divides by the in-image pixels of each window
-                modules.append(nn.AvgPool2d(k, stride=st, padding=p, count_include_pad=False))
-            shape = [c, (h + 2 * p - k) // st + 1, (w + 2 * p - k) // st + 1]
-        elif t == "relu":
-            modules.append(nn.ReLU())
-        elif t == "leaky":
-            modules.append(nn.LeakyReLU(s["slope"]))
-        elif t == "tanh":
-            modules.append(nn.Tanh())
-        elif t == "sigmoid":
-            modules.append(nn.Sigmoid())
-        elif t == "dense":
-            fan_in = 1
-            for d in shape:
-                fan_in *= d
-            if fan_in == 0:
-                fail(line, words, "expects a non-empty input")
-            if len(shape) != 1:
-                modules.append(nn.Flatten())
-            m = nn.Linear(fan_in, s["units"], bias=s["bias"])
-            modules.append(m)
-            init.append(("xavier" if s["xavier"] else "he", fan_in, s["units"]))
-            if s["bias"]:
-                init.append(("zeros", 1, 1))
-            quill_params += s["units"] * fan_in + (s["units"] if s["bias"] else 0)
-            shape = [s["units"]]
-        elif t == "bn":
-            if len(shape) == 3:
-                m = nn.BatchNorm2d(shape[0], eps=1e-5, momentum=0.1)
-            elif len(shape) == 1:
-                m = nn.BatchNorm1d(shape[0], eps=1e-5, momentum=0.1)
+                modules.append(nn.AvgPool2d(at["window"], stride=at["stride"], padding=at["pad"],
+                                            count_include_pad=False))
+        elif at.get("activation") is not None:
+            act = at["activation"]
+            if act == "relu":
+                modules.append(nn.ReLU())
+            elif act == "leaky_relu":
+                modules.append(nn.LeakyReLU(at["negative_slope"]))
+            elif act == "tanh":
+                modules.append(nn.Tanh())
+            elif act == "sigmoid":
+                modules.append(nn.Sigmoid())
             else:
-                fail(line, words, "expects a [channels, height, width] or [units] input")
-            modules.append(m)
-            init += [("ones", 1, 1), ("zeros", 1, 1)]
-            quill_params += 2 * shape[0]
-        elif t == "dropout":
-            modules.append(dropout(s["p"], node) if dropout else nn.Dropout(s["p"]))
-        elif t == "flatten":
+                raise Error("%s: unsupported activation '%s'" % (where, act))
+        elif k == "dense":
+            if at["flattens_input"] and len(shape) != 1:
+                modules.append(nn.Flatten())
+            modules.append(nn.Linear(_numel(shape), at["units"], bias=at["bias"]))
+        elif k in ("bn", "batchnorm"):
+            if not at["running_var_unbiased"]:
+                raise Error("%s: a biased running variance is not supported" % where)
+            bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+            modules.append(bn(at["channels"], eps=at["eps"], momentum=at["momentum"]))
+        elif k == "dropout":
+            if not at["inverted"]:
+                raise Error("%s: only inverted dropout is supported" % where)
+            modules.append(dropout(at["p"], layer["index"]) if dropout else nn.Dropout(at["p"]))
+        elif k == "flatten":
             modules.append(nn.Flatten())
-            n = 1
-            for d in shape:
-                n *= d
-            shape = [n]
-        else:  # pragma: no cover
-            raise Error("line %d: unsupported layer '%s'" % (line, t))
-    return nn.Sequential(*modules), quill_params, shape, init
+        else:
+            raise Error("%s: layer kind '%s' is not supported by %s" % (where, k, PROG))
+        for p in layer["params"]:
+            init.append((p["init"], p["fan_in"], p["fan_out"]))
+            quill_shapes.append(p["shape"])
+    model = nn.Sequential(*modules)
+    torch_shapes = [list(p.shape) for p in model.parameters()]
+    if torch_shapes != quill_shapes:
+        raise Error("the torch network's parameters %s differ from Quill's %s" % (torch_shapes, quill_shapes))
+    torch_buffers = [list(b.shape) for n, b in model.named_buffers() if not n.endswith("num_batches_tracked")]
+    quill_buffers = [s for layer in network["layers"] for s in layer["buffers"]]
+    if torch_buffers != quill_buffers:
+        raise Error("the torch network's buffers %s differ from Quill's %s" % (torch_buffers, quill_buffers))
+    torch_params = sum(p.numel() for p in model.parameters())
+    if torch_params != network["parameters"]:
+        raise Error("parameter count differs: torch {:,}, Quill {:,}".format(torch_params, network["parameters"]))
+    return model, init
 
 
 def init_like_quill(model, init, seed=None):
-    """layers/graph.cpp: HeNormal N(0, sqrt(2/fan_in)), XavierUniform U(+-sqrt(6/(fan_in+fan_out))), zero
-    biases, batch-norm gamma 1 and beta 0. With `seed`, the values are Quill's own (Philox streams)."""
+    """layers/graph.cpp: he_normal N(0, sqrt(2/fan_in)), xavier_uniform U(+-sqrt(6/(fan_in+fan_out))), zeros,
+    ones, as the plan names each parameter's. With `seed`, the values are Quill's own (Philox streams)."""
     params = list(model.parameters())
     assert len(params) == len(init)
     with torch.no_grad():
@@ -347,32 +225,21 @@ def init_like_quill(model, init, seed=None):
                 p.zero_()
             elif kind == "ones":
                 p.fill_(1.0)
+            elif kind not in ("he_normal", "xavier_uniform"):
+                raise Error("initialisation '%s' is not supported" % kind)
             elif seed is not None:
                 j = np.arange(p.numel(), dtype=np.uint64)
-                if kind == "he":
+                if kind == "he_normal":
                     v = qrng_normal(seed, stream, j) * math.sqrt(2.0 / fan_in)
                 else:
                     v = (2.0 * qrng_uniform01(seed, stream, j).astype(np.float64) - 1.0) * \
                         math.sqrt(6.0 / (fan_in + fan_out))
                 p.copy_(torch.from_numpy(v.astype(np.float32)).view_as(p))
-            elif kind == "he":
+            elif kind == "he_normal":
                 p.normal_(0.0, math.sqrt(2.0 / fan_in))
             else:
                 bound = math.sqrt(6.0 / (fan_in + fan_out))
                 p.uniform_(-bound, bound)
-
-
-def find_model_description(name):
-    """engine/model_lookup.cpp: a file, else a built-in name in models/ (cnn -> models/cnn.txt)."""
-    if os.path.isfile(name):
-        return name
-    if "/" not in name and name:
-        fname = name if os.path.splitext(name)[1] else name + ".txt"
-        p = os.path.join(REPO, "models", fname)
-        if os.path.isfile(p):
-            return p
-    raise Error("model description '%s' not found: not a file, nor a built-in model in %s"
-                % (name, os.path.join(REPO, "models")))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -551,35 +418,6 @@ def load_data(a):
 def merged_table(device):
     """ByClass label -> merged (47-class) label, for --score-merged."""
     return torch.tensor(byclass_to("merged"), dtype=torch.long, device=device)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Learning-rate schedule (layers/schedule.cpp), per step
-
-MIN_LR, GAMMA, WARMUP, DIV_FACTOR, FINAL_DIV = 0.0, 0.1, 0.3, 25.0, 1e4
-
-
-def _cosine(a, b, t):
-    return b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def lr_at(kind, lr, step, total, step_size):
-    step = min(max(step, 0), total - 1)
-    if kind == "constant":
-        return lr
-    if kind == "step":
-        return lr * math.pow(GAMMA, float(step // step_size))
-    if kind == "cosine":
-        return _cosine(lr, MIN_LR, step / (total - 1) if total > 1 else 0.0)
-    if kind == "onecycle":
-        start = lr / DIV_FACTOR
-        end = start / FINAL_DIV
-        warm = max(1.0, WARMUP * total - 1.0)
-        if step <= warm:
-            return _cosine(start, lr, step / warm)
-        rest = max(1.0, (total - 1) - warm)
-        return _cosine(lr, end, (step - warm) / rest)
-    raise Error("unknown learning-rate schedule '%s'" % kind)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -838,17 +676,7 @@ class QuillDropout(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Options and recipes (apps/cmd_train.cpp)
-
-def default_lr(opt):
-    return 0.05 if opt == "sgd" else 3e-3
-
-
-def default_weight_decay(opt):
-    if opt == "sgd":
-        return 5e-4
-    return 0.01 if opt == "adamw" else 0.0
-
+# Options: `quill train`'s, handed to it as given; what they resolve to comes back in the plan.
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not argparse's usage + message
@@ -858,104 +686,49 @@ class Parser(argparse.ArgumentParser):
 def make_parser():
     p = Parser(prog=PROG, description=__doc__.split("\n\nWhat is matched")[0],
                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    p.add_argument("--recipe", help="training recipe whose settings are the defaults: a file of `option value` "
+    q = p.add_argument_group("quill train's options", "handed to `quill train --plan`, which checks them and "
+                             "applies the recipe and its own defaults (quill train --help)")
+    q.add_argument("--recipe", help="training recipe whose settings are the defaults: a file of `option value` "
                    "lines, a built-in name (models/recipes/), or none (default: the dataset's built-in recipe, "
                    "where there is one, as quill train)")
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "emnist"])
-    p.add_argument("--data-dir", default="", help="data folder (default: $QUILL_DATA, else ../shared/data "
+    q.add_argument("--dataset", default="mnist", choices=["mnist", "emnist"])
+    q.add_argument("--data-dir", default="", help="data folder (default: $QUILL_DATA, else ../shared/data "
                    "beside the checkout, else ./data-cache)")
-    p.add_argument("--emnist-set", default="byclass", choices=["byclass", "merged", "bymerge", "balanced",
-                                                               "letters", "digits"])
-    p.add_argument("--train-limit", type=int, default=0, help="use only the first N training images (0: all)")
-    p.add_argument("--test-limit", type=int, default=0, help="use only the first N test images (0: all)")
-    p.add_argument("--val-split", type=int, default=12, help="hold out every K-th training image (0: none)")
-    p.add_argument("--model", default="cnn", help="model description file or built-in name (cnn, small)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--optimizer", default="adamw", choices=["sgd", "adam", "adamw"])
-    p.add_argument("--lr", type=float, default=None, help="peak for onecycle (default: 0.05 sgd, 0.003 adam/adamw)")
-    p.add_argument("--weight-decay", type=float, default=None,
-                   help="default: 5e-4 sgd, 0 adam, 0.01 adamw (decoupled)")
-    p.add_argument("--schedule", default="onecycle", choices=["constant", "step", "cosine", "onecycle"])
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--augment", default="none", choices=["none", "shift", "shift-stroke", "affine", "elastic"])
-    p.add_argument("--seed", type=int, default=1)
+    q.add_argument("--emnist-set", choices=["byclass", "merged", "bymerge", "balanced", "letters", "digits"])
+    q.add_argument("--train-limit", help="use only the first N training images (0: all)")
+    q.add_argument("--test-limit", help="use only the first N test images (0: all)")
+    q.add_argument("--val-split", help="hold out every K-th training image (0: none; quill's default 12)")
+    q.add_argument("--model", help="model description file or built-in name (cnn, small; default cnn)")
+    q.add_argument("--epochs")
+    q.add_argument("--batch")
+    q.add_argument("--optimizer", help="sgd, adam or adamw (default adamw)")
+    q.add_argument("--lr", help="peak for onecycle (default: quill's, per optimizer)")
+    q.add_argument("--weight-decay", help="default: quill's, per optimizer")
+    q.add_argument("--schedule", help="constant, step, cosine or onecycle (default onecycle)")
+    q.add_argument("--label-smoothing")
+    q.add_argument("--augment", help="none, shift, shift-stroke, affine or elastic (default none)")
+    q.add_argument("--seed")
+    p.add_argument("--quill", help="the quill program that prints the plan (default: $QUILL_BIN, else "
+                   "build/apps/quill or build-cpu/apps/quill)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on the GPU (default: full FP32, like Quill)")
-    p.add_argument("--eval-batch", type=int, default=256, help="evaluation batch size (Quill: 256)")
+    p.add_argument("--eval-batch", type=int, help="evaluation batch size (default: Quill's, 256)")
     p.add_argument("--quill-rng", action="store_true",
                    help="draw initial weights, sample order, augmentation and dropout masks from Quill's own "
                    "Philox streams (needs numpy), so the run follows `quill train --seed S` step by step")
     p.add_argument("--score-merged", action="store_true",
                    help="for an EMNIST byclass model, also score with both prediction and label mapped to the "
                    "47 merged classes")
-    p.add_argument("--json", help="write args, history and results here")
-    p.add_argument("--dry-run", action="store_true", help="load the data, build the model, print the plan, stop")
+    p.add_argument("--json", help="write args, the plan, history and results here")
+    p.add_argument("--dry-run", action="store_true", help="get the plan, load the data, build the model, stop")
     p.add_argument("--eval-quill", metavar="MODEL.quill",
                    help="no training: load a model file written by `quill train` into the torch network and "
                    "evaluate it on its own test split (checks that both networks compute the same function)")
-    p.add_argument("--self-test", action="store_true", help="check the schedule, augmentation and model against "
-                   "values from Quill's formulas (no data needed)")
+    p.add_argument("--self-test", action="store_true", help="check the augmentation, optimizers and random "
+                   "streams against Quill's formulas, and the network and schedules against `quill train --plan` "
+                   "(skipped without the quill program or MNIST)")
     return p
-
-
-# engine/recipe.cpp: the options a recipe may set (how a model is trained, not where or under which seed).
-RECIPE_OPTIONS = ["model", "epochs", "batch", "optimizer", "lr", "weight-decay", "schedule", "label-smoothing",
-                  "augment", "val-split"]
-
-
-def find_recipe(name):
-    """A file, else a built-in name in models/recipes/ (engine/recipe.cpp)."""
-    if os.path.isfile(name):
-        return name
-    if "/" not in name and name:
-        p = os.path.join(REPO, "models", "recipes", name + ".txt")
-        if os.path.isfile(p):
-            return p
-    raise Error("recipe '%s' not found: not a file, nor a built-in recipe in %s"
-                % (name, os.path.join(REPO, "models", "recipes")))
-
-
-def builtin_recipe_for(dataset_name):
-    p = os.path.join(REPO, "models", "recipes", dataset_name + ".txt")
-    return p if os.path.isfile(p) else None
-
-
-def read_recipe(path):
-    """[(option, value, line)] with engine/recipe.cpp's rules: `option value` per line, # comments, only
-    RECIPE_OPTIONS, each once; each value checked as the option's own command-line value."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise Error("cannot open recipe '%s': %s" % (path, e.strerror))
-    settings = []
-    for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if not words:
-            continue
-        option = words[0]
-        if len(words) < 2:
-            raise Error("%s:%d: '%s' has no value (expected 'option value')" % (path, number, option))
-        if len(words) > 2:
-            raise Error("%s:%d: '%s' takes one value, got more ('%s')" % (path, number, option, words[2]))
-        if option not in RECIPE_OPTIONS:
-            raise Error("%s:%d: unknown recipe option '%s' (a recipe may set: %s)"
-                        % (path, number, option, ", ".join(RECIPE_OPTIONS)))
-        for o, _, at in settings:
-            if o == option:
-                raise Error("%s:%d: '%s' is already set on line %d" % (path, number, option, at))
-        try:
-            make_parser().parse_args(["--" + option, words[1]])
-        except Error as e:
-            raise Error("%s:%d: %s %s: %s" % (path, number, option, words[1], e))
-        settings.append((option, words[1], number))
-    return settings
-
-
-def given_on_command_line(argv, option):
-    return any(w == "--" + option or w.startswith("--" + option + "=") for w in argv)
 
 
 def resolve_data_dir(option):
@@ -971,59 +744,42 @@ def resolve_data_dir(option):
 
 
 def parse_args(argv):
-    parser = make_parser()
-    a = parser.parse_args(argv)
-    if a.emnist_set in ("bymerge", "balanced"):
-        a.emnist_set = "merged"
-    # As `quill train`: the dataset's built-in recipe (models/recipes/<mnist|emnist-SET>.txt) unless
-    # --recipe names another or none; its settings are defaults that the command line overrides.
-    recipe = None
-    dataset_name = a.dataset if a.dataset == "mnist" else "emnist-" + a.emnist_set
-    path = None
-    if a.recipe and a.recipe != "none":
-        path = find_recipe(a.recipe)
-    elif not a.recipe and not a.eval_quill:
-        path = builtin_recipe_for(dataset_name)
-    if path:
-        settings = read_recipe(path)
-        words = []
-        for option, value, _ in settings:
-            words += ["--" + option, value]
-        a = parser.parse_args(words + list(argv))  # later words win: the command line overrides the recipe
-        overridden = ["--" + o for o, _, _ in settings if given_on_command_line(argv, o)]
-        recipe = {"path": os.path.abspath(path), "settings": {o: v for o, v, _ in settings},
-                  "overridden_by_command_line": overridden}
-        line = "recipe: %s (%s)" % (path, ", ".join("%s %s" % (o, v) for o, v, _ in settings))
-        given = ["--" + o for o in RECIPE_OPTIONS if given_on_command_line(argv, o)]
-        if given:
-            line += "; from the command line: " + ", ".join(given)
-        a.recipe_note = line
-    if a.emnist_set in ("bymerge", "balanced"):
-        a.emnist_set = "merged"
-    for name in ("epochs", "batch", "eval_batch"):
-        if getattr(a, name) < 1:
-            raise Error("--%s must be a positive number" % name.replace("_", "-"))
-    for name in ("train_limit", "test_limit", "threads"):
-        if getattr(a, name) < 0:
-            raise Error("--%s must be a number >= 0" % name.replace("_", "-"))
-    if a.val_split < 0 or a.val_split == 1:
-        raise Error("--val-split must be 0 (none) or every k-th image with k >= 2")
-    if a.lr is not None and not (a.lr > 0 and math.isfinite(a.lr)):
-        raise Error("--lr must be a positive number")
-    if a.weight_decay is not None and a.weight_decay < 0:
-        raise Error("--weight-decay must be a number >= 0")
-    if not (0.0 <= a.label_smoothing <= 0.99):
-        raise Error("--label-smoothing must be in [0, 0.99]")
-    if a.score_merged and not a.eval_quill and not (a.dataset == "emnist" and a.emnist_set == "byclass"):
-        raise Error("--score-merged needs --dataset emnist --emnist-set byclass (a 62-class model)")
+    a = make_parser().parse_args(argv)
+    if a.threads < 0:
+        raise Error("--threads must be a number >= 0")
+    if a.eval_batch is not None and a.eval_batch < 1:
+        raise Error("--eval-batch must be a positive number")
     if a.quill_rng and np is None:
         raise Error("--quill-rng needs numpy, which %s lacks" % sys.executable)
-    a.lr_value = a.lr if a.lr is not None else default_lr(a.optimizer)
-    a.weight_decay_value = a.weight_decay if a.weight_decay is not None else default_weight_decay(a.optimizer)
     a.data_dir = resolve_data_dir(a.data_dir)
-    if not hasattr(a, "recipe_note"):
-        a.recipe_note = None
-    return a, recipe
+    return a
+
+
+def apply_plan(a, plan):
+    """Sets the run's values from the plan: what Quill resolved, not what was typed."""
+    d, t = plan["data"], plan["training"]
+    if d["dataset"] not in ("mnist", "emnist"):
+        raise Error("quill resolved the dataset to '%s'; this script reads mnist and emnist" % d["dataset"])
+    a.dataset = d["dataset"]
+    a.emnist_set = "merged" if d["emnist_set"] in ("bymerge", "balanced") else d["emnist_set"]
+    a.train_limit, a.test_limit, a.val_split = d["train_limit"], d["test_limit"], d["val_split"]
+    a.epochs, a.batch, a.seed = t["epochs"], t["batch_size"], t["seed"]
+    a.optimizer, a.schedule = t["optimizer"]["kind"], t["schedule"]["kind"]
+    a.lr, a.weight_decay = t["schedule"]["lr"], t["optimizer"]["weight_decay"]
+    a.label_smoothing, a.augment = t["label_smoothing"], t["augment"]
+    if a.eval_batch is None:
+        a.eval_batch = t["eval_batch_size"]
+    if a.score_merged and not (a.dataset == "emnist" and a.emnist_set == "byclass"):
+        raise Error("--score-merged needs --dataset emnist --emnist-set byclass (a 62-class model)")
+
+
+def recipe_note(recipe):
+    if not recipe:
+        return None
+    line = "recipe: %s (%s)" % (recipe["path"], ", ".join("%s %s" % kv for kv in recipe["settings"].items()))
+    if recipe["overridden_by_command_line"]:
+        line += "; from the command line: " + ", ".join(recipe["overridden_by_command_line"])
+    return line
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1092,7 +848,7 @@ def note(msg):
     sys.stderr.flush()
 
 
-def run(a, recipe, argv):
+def run(a, argv):
     if a.threads > 0:
         torch.set_num_threads(a.threads)
         try:
@@ -1105,69 +861,66 @@ def run(a, recipe, argv):
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
         torch.backends.cudnn.allow_tf32 = a.tf32
 
-    # The model first (its errors come before the data are read), for the dataset's class count and the
-    # 28x28 images of MNIST/EMNIST; rebuilt below if the files hold another size.
-    classes = 10 if a.dataset == "mnist" else len(label_set_chars(a.emnist_set))
-    model_path = find_model_description(a.model)
-    with open(model_path) as f:
-        model_text = f.read()
+    # Quill's plan first: its errors (a bad option, recipe or model) come before the data are read here.
+    quill = find_quill(a.quill)
+    plan = quill_plan(quill, plan_options(a))
+    apply_plan(a, plan)
+    pd, pt, network = plan["data"], plan["training"], plan["network"]
+    classes = len(pd["class_names"])
 
     rng_state = {"seed": a.seed, "step": 0}  # read by QuillDropout (--quill-rng)
     dropout = (lambda p, node: QuillDropout(p, node, rng_state)) if a.quill_rng else None
+    torch.manual_seed(a.seed)
+    model, init = build_model(network, dropout)
+    init_like_quill(model, init, a.seed if a.quill_rng else None)
+    if network["output_shape"] != [classes]:
+        raise Error("the model's output has shape %s but the dataset has %d classes" % (network["output_shape"], classes))
 
-    def make_model(rows, cols):
-        try:
-            layers = parse_model_description(model_text, classes)
-            torch.manual_seed(a.seed)
-            model, quill_params, out_shape, init = build_model(layers, [1, rows, cols], dropout)
-        except Error as e:
-            raise Error("%s: %s" % (model_path, e))
-        if out_shape != [classes]:
-            raise Error("%s: the model's output has shape [%s] but the dataset has %d classes: end the model "
-                        "with `dense classes`" % (model_path, ", ".join(map(str, out_shape)), classes))
-        init_like_quill(model, init, a.seed if a.quill_rng else None)
-        return model, quill_params
-
-    model, quill_params = make_model(28, 28)
     data = load_data(a)
-    assert len(data["classes"]) == classes
     note("dataset: " + data["description"])
-    if a.recipe_note:
-        note(a.recipe_note)
+    if plan["recipe"]:
+        note(recipe_note(plan["recipe"]))
+    if data["classes"] != pd["class_names"]:
+        raise Error("the classes read here (%s) differ from Quill's (%s)"
+                    % ("".join(data["classes"]), "".join(pd["class_names"])))
     ntrain, nval, ntest = data["train_x"].shape[0], data["val_x"].shape[0], data["test_x"].shape[0]
+    if (ntrain, nval, ntest) != (pd["train_images"], pd["validation_images"], pd["test_images"]):
+        raise Error("the split read here ({:,} train / {:,} validation / {:,} test) differs from Quill's "
+                    "({:,} / {:,} / {:,})".format(ntrain, nval, ntest, pd["train_images"], pd["validation_images"],
+                                                  pd["test_images"]))
     if nval > 0:
         note("validation: 1 in {} training images held out ({:,}), training on {:,}".format(a.val_split, nval, ntrain))
-    if ntrain == 0:
-        raise Error("the training set is empty")
     rows, cols = data["train_x"].shape[1], data["train_x"].shape[2]
-    if (rows, cols) != (28, 28):
-        model, quill_params = make_model(rows, cols)
+    if [1, rows, cols] != network["input_shape"]:
+        raise Error("the images are %dx%d, Quill built the network for %s" % (rows, cols, network["input_shape"]))
     torch_params = sum(p.numel() for p in model.parameters())
-    if torch_params != quill_params:
-        raise Error("parameter count differs: torch {:,}, Quill {:,}".format(torch_params, quill_params))
     model.to(dev)
     note("model: {} ({:,} parameters; Quill's count {:,}) on {} ({}{})".format(
-        model_path, torch_params, quill_params, dev.type, device_name(dev),
+        plan["model_source"], torch_params, network["parameters"], dev.type, device_name(dev),
         ", %d threads" % torch.get_num_threads() if dev.type == "cpu" else ", tf32 " + ("on" if a.tf32 else "off")))
 
-    batches = (ntrain + a.batch - 1) // a.batch
-    total_steps = a.epochs * batches
-    step_size = max(1, a.epochs * batches // 3)
-    plan = "training: %d epoch(s) of %d batches of %d, %s, %s schedule, lr %g, weight decay %g" % (
-        a.epochs, batches, a.batch, a.optimizer, a.schedule, a.lr_value, a.weight_decay_value)
+    batches, total_steps = pt["batches_per_epoch"], pt["total_steps"]
+    lrs = plan["learning_rates"]
+    if batches != (ntrain + a.batch - 1) // a.batch or total_steps != a.epochs * batches or len(lrs) != total_steps:
+        raise Error("the plan's %d steps of %d batches do not fit %d epochs of %d images in batches of %d"
+                    % (total_steps, batches, a.epochs, ntrain, a.batch))
+    opt_cfg = pt["optimizer"]
+    plan_line = "training: %d epoch(s) of %d batches of %d, %s, %s schedule, lr %g, weight decay %g" % (
+        a.epochs, batches, a.batch, a.optimizer, a.schedule, a.lr, a.weight_decay)
     if a.augment != "none":
-        plan += ", %s augmentation" % a.augment
+        plan_line += ", %s augmentation" % a.augment
     if a.label_smoothing > 0:
-        plan += ", label smoothing %g" % a.label_smoothing
+        plan_line += ", label smoothing %g" % a.label_smoothing
     if a.quill_rng:
-        plan += "; initialisation, order, augmentation and dropout from Quill's random streams"
-    note(plan)
+        plan_line += "; initialisation, order, augmentation and dropout from Quill's random streams"
+    note(plan_line)
 
     result = {
         "tool": "bench/torch_accuracy.py",
         "command_line": " ".join([sys.argv[0]] + list(argv)),
         "args": {k: v for k, v in vars(a).items()},
-        "recipe": recipe,
+        "recipe": plan["recipe"],
+        "quill": os.path.abspath(quill),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "device": dev.type,
@@ -1177,15 +930,17 @@ def run(a, recipe, argv):
         "dataset": {"name": data["name"], "description": data["description"], "classes": classes,
                     "train_images": ntrain, "validation_images": nval, "test_images": ntest,
                     "data_dir": os.path.abspath(a.data_dir)},
-        "model": {"source": model_path, "description": model_text, "parameters": torch_params,
-                  "quill_parameters": quill_params},
+        "model": {"source": plan["model_source"], "description": plan["model_description"],
+                  "parameters": torch_params, "quill_parameters": network["parameters"]},
         "training": {"epochs": a.epochs, "batch": a.batch, "batches_per_epoch": batches,
-                     "total_steps": total_steps, "optimizer": a.optimizer, "lr": a.lr_value,
-                     "weight_decay": a.weight_decay_value, "betas": [0.9, 0.999], "eps": 1e-8,
-                     "momentum": 0.9 if a.optimizer == "sgd" else None, "schedule": a.schedule,
-                     "step_size": step_size if a.schedule == "step" else None,
+                     "total_steps": total_steps, "optimizer": a.optimizer, "lr": a.lr,
+                     "weight_decay": a.weight_decay, "betas": [opt_cfg["beta1"], opt_cfg["beta2"]],
+                     "eps": opt_cfg["eps"], "momentum": opt_cfg["momentum"] if a.optimizer == "sgd" else None,
+                     "schedule": a.schedule,
+                     "step_size": pt["schedule"]["step_size"] if a.schedule == "step" else None,
                      "label_smoothing": a.label_smoothing, "augment": a.augment, "seed": a.seed,
                      "quill_rng": bool(a.quill_rng)},
+        "quill_plan": {k: v for k, v in plan.items() if k != "learning_rates"},
     }
     if a.dry_run:
         if a.json:
@@ -1198,12 +953,16 @@ def run(a, recipe, argv):
     sx, sy = data["test_x"].to(dev), data["test_y"].to(dev)
 
     params = list(model.parameters())
+    betas, eps = (opt_cfg["beta1"], opt_cfg["beta2"]), opt_cfg["eps"]
     if a.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=a.lr_value, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay_value)
+        opt = torch.optim.AdamW(params, lr=a.lr, betas=betas, eps=eps, weight_decay=a.weight_decay)
     elif a.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=a.lr_value, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay_value)
+        opt = torch.optim.Adam(params, lr=a.lr, betas=betas, eps=eps, weight_decay=a.weight_decay)
+    elif a.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=a.lr, momentum=opt_cfg["momentum"], nesterov=opt_cfg["nesterov"],
+                              weight_decay=a.weight_decay)
     else:
-        opt = torch.optim.SGD(params, lr=a.lr_value, momentum=0.9, nesterov=True, weight_decay=a.weight_decay_value)
+        raise Error("optimizer '%s' is not supported" % a.optimizer)
     criterion = nn.CrossEntropyLoss(label_smoothing=a.label_smoothing)
     gen = torch.Generator(device=dev)  # order and augmentation; a stream apart from initialisation's
     gen.manual_seed((a.seed ^ 0x5DEECE66D2B7E151) & 0x7FFFFFFFFFFFFFFF)
@@ -1222,7 +981,7 @@ def run(a, recipe, argv):
             order = torch.randperm(ntrain, generator=gen, device=dev)
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
-        lr = a.lr_value
+        lr = lrs[step]
         for b in range(batches):
             idx = order[b * a.batch:(b + 1) * a.batch]
             xb, yb = tx[idx], ty[idx]
@@ -1243,7 +1002,7 @@ def run(a, recipe, argv):
                                else draw_stroke_changes(n, gen, dev))
                     xb = change_stroke_width(xb, strokes)
             rng_state["step"] = step
-            lr = lr_at(a.schedule, a.lr_value, step, total_steps, step_size)
+            lr = lrs[step]  # Quill's schedule, step by step (the plan's learning_rates)
             for g in opt.param_groups:
                 g["lr"] = lr
             logits = model(to_input(xb))
@@ -1367,19 +1126,26 @@ def eval_quill(a):
     if d.get("dataset") not in (None, "mnist", "emnist"):
         raise Error("%s was trained on '%s'; this script reads mnist and emnist" % (a.eval_quill, d.get("dataset")))
     a.dataset = d.get("dataset", a.dataset)
-    a.emnist_set = d.get("emnist_set", a.emnist_set)
-    if a.emnist_set in ("bymerge", "balanced"):
-        a.emnist_set = "merged"
-    a.test_limit = d.get("test_limit", a.test_limit)
+    quill_set = d.get("emnist_set", a.emnist_set or "byclass")
+    a.emnist_set = "merged" if quill_set in ("bymerge", "balanced") else quill_set
+    a.test_limit = d.get("test_limit", int(a.test_limit or 0))
     a.train_limit, a.val_split = 1, 0  # only the test split is used
+    if a.eval_batch is None:
+        a.eval_batch = 256
+    # The network Quill builds from the file's own description, for its dataset's classes.
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="quill-description-") as f:
+        f.write(rec["description"])
+        f.flush()
+        plan = quill_plan(find_quill(a.quill), ["--data-dir", a.data_dir, "--dataset", a.dataset, "--emnist-set",
+                                                quill_set, "--test-limit", str(a.test_limit), "--train-limit", "1",
+                                                "--val-split", "0", "--recipe", "none", "--model", f.name])
     dev = pick_device(a)
     data = load_data(a)
-    classes = len(rec["classes"])
-    if rec["classes"] != data["classes"]:
+    if rec["classes"] != data["classes"] or rec["classes"] != plan["data"]["class_names"]:
         raise Error("%s has classes %s, the data %s"
                     % (a.eval_quill, "".join(rec["classes"]), "".join(data["classes"])))
-    layers = parse_model_description(rec["description"], classes)
-    model, quill_params, _, _ = build_model(layers, [1, data["test_x"].shape[1], data["test_x"].shape[2]])
+    model, _ = build_model(plan["network"])
+    quill_params = plan["network"]["parameters"]
     flat = rec["weights"].reshape(-1).float()
     if flat.numel() != quill_params:
         raise Error("%s holds %d weights, the description needs %d" % (a.eval_quill, flat.numel(), quill_params))
@@ -1501,7 +1267,7 @@ def _quill_stroke_reference(img, rows, cols, a):
     return out
 
 
-def self_test():
+def self_test(quill_option=None):
     failures = []
 
     def check(cond, what):
@@ -1511,24 +1277,6 @@ def self_test():
 
     def close(a, b, tol=1e-12):
         return abs(a - b) <= tol * max(1.0, abs(b))
-
-    # Schedules: values worked out by hand from layers/schedule.cpp.
-    # onecycle, lr 1, 20 steps: warm = max(1, 0.3*20 - 1) = 5, rest = 19 - 5 = 14, start 0.04, end 4e-6.
-    check(close(lr_at("onecycle", 1.0, 0, 20, 6), 0.04), "onecycle starts at lr/25")
-    check(close(lr_at("onecycle", 1.0, 1, 20, 6), 1 - 0.96 * 0.5 * (1 + math.cos(0.2 * math.pi))),
-          "onecycle warm-up step 1 = 1 - 0.96 * (1 + cos(0.2 pi)) / 2 = %.6f" % lr_at("onecycle", 1.0, 1, 20, 6))
-    check(close(lr_at("onecycle", 1.0, 5, 20, 6), 1.0), "onecycle peaks at step 5 of 20")
-    check(close(lr_at("onecycle", 1.0, 12, 20, 6), (1.0 + 4e-6) / 2), "onecycle half-way down at step 12")
-    check(close(lr_at("onecycle", 1.0, 19, 20, 6), 4e-6), "onecycle ends at lr/25/1e4")
-    check(close(lr_at("onecycle", 1.0, 99, 20, 6), 4e-6), "steps past the end are clamped")
-    # onecycle, 2 steps: warm = max(1, -0.4) = 1: step 0 = lr/25, step 1 = lr.
-    check(close(lr_at("onecycle", 3e-3, 1, 2, 1), 3e-3), "onecycle with 2 steps peaks at step 1")
-    check(close(lr_at("cosine", 0.1, 0, 11, 3), 0.1) and close(lr_at("cosine", 0.1, 5, 11, 3), 0.05)
-          and close(lr_at("cosine", 0.1, 10, 11, 3), 0.0, 1e-15), "cosine 0.1 -> 0.05 (middle) -> 0")
-    check(close(lr_at("cosine", 0.1, 0, 1, 1), 0.1), "cosine with one step stays at lr")
-    check(close(lr_at("step", 0.05, 2, 9, 3), 0.05) and close(lr_at("step", 0.05, 3, 9, 3), 0.005)
-          and close(lr_at("step", 0.05, 8, 9, 3), 0.0005), "step decays x0.1 every step_size steps")
-    check(lr_at("constant", 0.01, 7, 9, 3) == 0.01, "constant")
 
     # Augmentation: zero parameters keep a centred blob exactly in place.
     rows = cols = 28
@@ -1616,23 +1364,72 @@ def self_test():
           "stroke changes uniform in [-0.5, 0.5] (min %.3f, max %.3f, mean %+.4f)"
           % (float(drawn.min()), float(drawn.max()), float(drawn.mean())))
 
-    # The model: Quill's parameter counts for models/cnn.txt.
-    path = os.path.join(REPO, "models", "cnn.txt")
-    if os.path.isfile(path):
-        text = open(path).read()
-        for classes, want in ((10, 871018), (62, 884382)):
-            model, qp, shape, _ = build_model(parse_model_description(text, classes), [1, 28, 28])
+    # Schedules and the network: what `quill train --plan` says, against values worked out by hand from
+    # layers/schedule.cpp and Quill's parameter counts. Needs the quill program and MNIST.
+    try:
+        quill = find_quill(quill_option)
+    except Error as e:
+        quill = None
+        print("skip  the plan's checks: %s" % e)
+    data_dir = resolve_data_dir("")
+    if quill and not os.path.isdir(os.path.join(data_dir, "mnist")):
+        print("skip  the plan's checks: no MNIST in %s" % data_dir)
+        quill = None
+
+    def rates(schedule, lr, images, batch=1, epochs=1):
+        plan = quill_plan(quill, ["--data-dir", data_dir, "--dataset", "mnist", "--recipe", "none", "--model",
+                                  "small", "--schedule", schedule, "--lr", repr(lr), "--train-limit", str(images),
+                                  "--val-split", "0", "--batch", str(batch), "--epochs", str(epochs)])
+        return plan["learning_rates"]
+
+    if quill:
+        # onecycle, lr 1, 20 steps: warm = max(1, 0.3*20 - 1) = 5, rest = 19 - 5 = 14, start 0.04, end 4e-6.
+        oc = rates("onecycle", 1.0, 20)
+        check(len(oc) == 20, "onecycle: one rate per step (%d)" % len(oc))
+        check(close(oc[0], 0.04), "onecycle starts at lr/25")
+        check(close(oc[1], 1 - 0.96 * 0.5 * (1 + math.cos(0.2 * math.pi))),
+              "onecycle warm-up step 1 = 1 - 0.96 * (1 + cos(0.2 pi)) / 2 = %.6f" % oc[1])
+        check(close(oc[5], 1.0), "onecycle peaks at step 5 of 20")
+        check(close(oc[12], (1.0 + 4e-6) / 2), "onecycle half-way down at step 12")
+        check(close(oc[19], 4e-6), "onecycle ends at lr/25/1e4")
+        # onecycle, 2 steps: warm = max(1, -0.4) = 1: step 0 = lr/25, step 1 = lr.
+        check(close(rates("onecycle", 3e-3, 2)[1], 3e-3), "onecycle with 2 steps peaks at step 1")
+        co = rates("cosine", 0.1, 11)
+        check(close(co[0], 0.1) and close(co[5], 0.05) and close(co[10], 0.0, 1e-15), "cosine 0.1 -> 0.05 (middle) -> 0")
+        check(close(rates("cosine", 0.1, 1)[0], 0.1), "cosine with one step stays at lr")
+        st = rates("step", 0.05, 9, 3, 3)  # 3 epochs of 3 batches of 3: step_size 3
+        check(len(st) == 9 and close(st[2], 0.05) and close(st[3], 0.005) and close(st[8], 0.0005),
+              "step decays x0.1 at a third and two thirds of the run")
+        check(rates("constant", 0.01, 9) == [0.01] * 9, "constant")
+
+        # The network: models/cnn.txt built in torch from the plan, with Quill's parameter counts.
+        plans = [(10, quill_plan(quill, ["--data-dir", data_dir, "--dataset", "mnist", "--recipe", "none",
+                                         "--train-limit", "1", "--test-limit", "1"]))]
+        if os.path.isdir(os.path.join(data_dir, "emnist")):
+            plans.append((62, quill_plan(quill, ["--data-dir", data_dir, "--dataset", "emnist", "--emnist-set",
+                                                 "byclass", "--recipe", "none", "--train-limit", "1",
+                                                 "--test-limit", "1"])))
+        for (classes, plan), want in zip(plans, (871018, 884382)):
+            model, init = build_model(plan["network"])
             tp = sum(p.numel() for p in model.parameters())
-            check(tp == want and qp == want and shape == [classes],
-                  "cnn on %d classes: %s parameters (Quill prints %s)"
-                  % (classes, "{:,}".format(tp), "{:,}".format(want)))
-    for bad, msg in (("conv 8 k3\nadd", "non-sequential"), ("convv 8", "unknown layer"), ("conv 8 k3 x", "unexpected"),
-                     ("relu from a", "non-sequential"), ("dropout 1.5", "probability")):
-        try:
-            parse_model_description(bad, 10)
-            check(False, "rejects %r" % bad)
-        except Error as e:
-            check(msg in str(e), "rejects %r: %s" % (bad, e))
+            check(tp == want and plan["network"]["parameters"] == want and plan["network"]["output_shape"] == [classes],
+                  "cnn on %d classes: %s parameters (Quill prints %s)" % (classes, "{:,}".format(tp), "{:,}".format(want)))
+            kinds = [type(m).__name__ for m in model]
+            check(kinds.count("Conv2d") == 4 and kinds.count("BatchNorm2d") == 4 and kinds.count("Linear") == 2
+                  and kinds.count("Dropout") == 1 and init[0] == ("he_normal", 9, 288),
+                  "cnn: 4 conv, 4 batch norm, 2 dense, 1 dropout; the first conv He-initialised, fan-in 9")
+        # A graph that is not a chain, and a kind this script does not know, are refused.
+        net = plans[0][1]["network"]
+        joined = json.loads(json.dumps(net))
+        joined["layers"][3]["inputs"] = ["input"]
+        unknown = json.loads(json.dumps(net))
+        unknown["layers"][2]["kind"], unknown["layers"][2]["attributes"] = "swish", {}
+        for bad, msg in ((joined, "non-sequential"), (unknown, "not supported")):
+            try:
+                build_model(bad)
+                check(False, "refuses a network with %s" % msg)
+            except Error as e:
+                check(msg in str(e), "refuses: %s" % e)
 
     # Label smoothing: Quill's loss (1-s)(lse - z_y) + (s/C)(C lse - sum z) equals torch's.
     z = torch.randn(4, 7, generator=g, dtype=torch.float64)
@@ -1700,15 +1497,14 @@ def self_test():
 
 def main(argv):
     try:
-        if "--self-test" in argv:
-            a = make_parser().parse_args(argv)
+        a = parse_args(argv)
+        if a.self_test:
             if a.threads > 0:
                 torch.set_num_threads(a.threads)
-            return self_test()
-        a, recipe = parse_args(argv)
+            return self_test(a.quill)
         if a.eval_quill:
             return eval_quill(a)
-        return run(a, recipe, argv)
+        return run(a, argv)
     except Error as e:
         sys.stderr.write("%s: error: %s\n" % (PROG, e))
         return 2

@@ -10,6 +10,15 @@ class ActivationLayer final : public Layer {
  public:
   ActivationLayer(Activation act, double alpha, std::string text) : act_(act), alpha_(alpha), text_(std::move(text)) {}
   std::string describe() const override { return text_; }
+  std::vector<LayerAttribute> attributes() const override {
+    const char* name = act_ == Activation::Relu        ? "relu"
+                       : act_ == Activation::LeakyRelu ? "leaky_relu"
+                       : act_ == Activation::Tanh      ? "tanh"
+                                                       : "sigmoid";
+    std::vector<LayerAttribute> a = {{"activation", std::string(name)}};
+    if (act_ == Activation::LeakyRelu) a.push_back({"negative_slope", alpha_});
+    return a;
+  }
   Shape setup(const std::vector<Shape>& in) override { return in[0]; }
   bool backward_needs_output() const override { return true; }
 

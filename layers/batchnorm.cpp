@@ -9,6 +9,11 @@ class BatchNorm final : public Layer {
  public:
   std::string describe() const override { return "bn"; }
 
+  // Running statistics: r = (1 - momentum) r + momentum * batch, the variance unbiased (as PyTorch).
+  std::vector<LayerAttribute> attributes() const override {
+    return {{"channels", channels_}, {"eps", kEps}, {"momentum", kMomentum}, {"running_var_unbiased", true}};
+  }
+
   Shape setup(const std::vector<Shape>& in) override {
     if (in[0].rank() != 3 && in[0].rank() != 1) shape_error("expects a [channels, height, width] or [units] input", in);
     channels_ = in[0][0];

@@ -20,6 +20,11 @@ class Conv2d final : public Layer {
     return os.str();
   }
 
+  std::vector<LayerAttribute> attributes() const override {
+    return {{"filters", int64_t(filters_)}, {"kernel", int64_t(kernel_)}, {"stride", int64_t(stride_)},
+            {"pad", int64_t(pad_)}, {"bias", bias_}};
+  }
+
   Shape setup(const std::vector<Shape>& in) override {
     if (in[0].rank() != 3) shape_error("expects a [channels, height, width] input", in);
     geometry_.c = int(in[0][0]);

@@ -18,6 +18,11 @@ class Dense final : public Layer {
     return os.str();
   }
 
+  std::vector<LayerAttribute> attributes() const override {
+    return {{"units", int64_t(units_)}, {"bias", bias_}, {"flattens_input", true},
+            {"weight_init", std::string(xavier_ ? "xavier_uniform" : "he_normal")}};
+  }
+
   Shape setup(const std::vector<Shape>& in) override {
     if (in[0].rank() < 1 || in[0].numel() == 0) shape_error("expects a non-empty input", in);
     const int64_t fan_in = in[0].numel();

@@ -15,6 +15,8 @@ class Dropout final : public Layer {
     os << "dropout " << p_;
     return os.str();
   }
+  // Inverted dropout: kept elements are scaled by 1 / (1 - p) in training.
+  std::vector<LayerAttribute> attributes() const override { return {{"p", p_}, {"inverted", true}}; }
   Shape setup(const std::vector<Shape>& in) override { return in[0]; }
 
   void forward(const Context& ctx, const std::vector<const Tensor*>& in, Tensor& out) override {

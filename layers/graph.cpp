@@ -239,6 +239,13 @@ void Graph::backward(const Context& ctx, const Tensor& doutput, Tensor* dinput) 
   input_ = nullptr;
 }
 
+std::vector<std::string> Graph::node_inputs(size_t i) const {
+  QUILL_CHECK(built_, "node_inputs: the graph is not built");
+  std::vector<std::string> names;
+  for (int j : nodes_[i].inputs) names.push_back(j < 0 ? std::string(kInput) : nodes_[j].name);
+  return names;
+}
+
 std::string Graph::summary() const {
   std::ostringstream os;
   os << std::left << std::setw(12) << "node" << std::setw(28) << "layer" << std::setw(18) << "output"

@@ -45,6 +45,8 @@ class Graph {
   Layer& layer(size_t i) { return *nodes_[i].layer; }
   const std::string& node_name(size_t i) const { return nodes_[i].name; }
   const Shape& node_shape(size_t i) const { return nodes_[i].shape; }
+  // The names of node i's inputs, resolved: "input" (kInput) or earlier nodes' names. Needs build().
+  std::vector<std::string> node_inputs(size_t i) const;
 
   // A table of nodes, shapes and parameter counts.
   std::string summary() const;

@@ -17,6 +17,11 @@ Param& Layer::add_param(std::string param_name, Shape shape, Param::Init init, i
   return params_.back();
 }
 
+std::string Layer::kind() const {
+  const std::string d = describe();
+  return d.substr(0, d.find(' '));
+}
+
 void Layer::shape_error(const std::string& what, const std::vector<Shape>& inputs) const {
   std::ostringstream os;
   if (source_line > 0) os << "line " << source_line << ": ";

@@ -3,7 +3,9 @@
 // parameters and returns its output shape; then forward and backward run on whole batches on the
 // backend the graph chose. Shapes passed to setup exclude the batch dimension.
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "runtime/ops.h"
@@ -20,6 +22,13 @@ struct Param {
   enum class Init { HeNormal, XavierUniform, Zeros, Ones } init = Init::Zeros;
   int64_t fan_in = 1, fan_out = 1;
   Tensor value, grad;
+};
+
+// One setting of a built layer (a conv's kernel, a dropout's rate, a batch norm's eps), for the machine-readable
+// description of a network (engine/train_plan.h).
+struct LayerAttribute {
+  std::string name;
+  std::variant<int64_t, double, bool, std::string> value;
 };
 
 // What a step needs to know besides the tensors.
@@ -40,6 +49,11 @@ class Layer {
 
   // The description line this layer was parsed from (round-trips through the parser).
   virtual std::string describe() const = 0;
+  // The layer's kind: the first word of its description ("conv", "maxpool", "leaky", "dense", ...).
+  std::string kind() const;
+  // Every setting that decides what the layer computes, as built (defaults filled in): what another framework
+  // needs to build the same layer. Parameters (with their shapes and initialisation) are listed by params().
+  virtual std::vector<LayerAttribute> attributes() const { return {}; }
   // Number of inputs the layer takes.
   virtual int arity() const { return 1; }
 

@@ -18,6 +18,12 @@ class Pool2d final : public Layer {
     return os.str();
   }
 
+  // Padding never takes part: a max ignores it, an average divides by the in-image pixels of its window.
+  std::vector<LayerAttribute> attributes() const override {
+    return {{"window", int64_t(window_)}, {"stride", int64_t(stride_)}, {"pad", int64_t(pad_)},
+            {"padding_counts", false}};
+  }
+
   Shape setup(const std::vector<Shape>& in) override {
     if (in[0].rank() != 3) shape_error("expects a [channels, height, width] input", in);
     geometry_.c = int(in[0][0]);

@@ -73,7 +73,7 @@ for p in $protocols; do
       echo "== pytorch: $p, seed $s"
       merged=""; [ "$p" = byclass ] && merged=--score-merged
       # shellcheck disable=SC2086
-      /usr/bin/python3 bench/torch_accuracy.py $args --recipe "models/recipes/$(recipe_of "$p").txt" --seed "$s" \
+      /usr/bin/python3 bench/torch_accuracy.py --quill "$QUILL_BIN" $args --recipe "models/recipes/$(recipe_of "$p").txt" --seed "$s" \
         $train_args --device "$torch_device" $merged --json "$run.torch.json.tmp" 2> "$run.torch.log"
       mv "$run.torch.json.tmp" "$run.torch.json"
     fi

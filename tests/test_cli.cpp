@@ -24,7 +24,9 @@
 #include "data/png_io.h"
 #include "data/preprocess.h"
 #include "kernels/backends.h"
+#include "layers/graph.h"
 #include "layers/model_description.h"
+#include "layers/schedule.h"
 #include "runtime/storage.h"
 #include "tests/real_data.h"
 #include "tests/skip.h"
@@ -296,6 +298,111 @@ TEST_CASE("cli: train, eval, info and predict on real MNIST (QUILL_DATA)") {
   CHECK(r.status == 0);
   CHECK(r.out.find(box.file("digit.png") + ":") == 0);
   CHECK(fs::exists(box.file("seen/digit.input.png")));
+}
+
+// bench/torch_accuracy.py builds its PyTorch network, optimizer and learning rates from this JSON alone.
+TEST_CASE("cli: train --plan prints the resolved run: the built network, the recipe, every step's learning rate") {
+  if (test::official_mnist_dir_or_skip().empty()) return;
+  Sandbox box;
+  // The built-in recipe (models/recipes/mnist.txt) applies; --epochs and --batch on the command line win.
+  Result r = box.quill("train --plan --dataset mnist --data-dir " + test::data_root() +
+                       " --train-limit 1000 --test-limit 500 --epochs 2 --batch 100 --seed 5 --out " +
+                       box.file("never/m.quill"));
+  REQUIRE(r.status == 0);
+  CHECK(r.err.empty());
+  CHECK(!fs::exists(box.file("never")));  // nothing is written
+  const nlohmann::json plan = nlohmann::json::parse(r.out);
+
+  // models/cnn.txt's layers in order, with their settings as built.
+  const nlohmann::json& layers = plan.at("network").at("layers");
+  const std::vector<std::string> kinds = {"conv", "bn",      "relu",  "conv", "bn",    "relu",
+                                          "maxpool", "conv", "bn",    "relu", "conv",  "bn",
+                                          "relu",  "maxpool", "dense", "relu", "dropout", "dense"};
+  REQUIRE(layers.size() == kinds.size());
+  int64_t sum = 0;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    CAPTURE(i);
+    CHECK(layers[i].at("kind") == kinds[i]);
+    CHECK(layers[i].at("index") == i);
+    CHECK(layers[i].at("inputs") == nlohmann::json::array({i == 0 ? std::string("input") : layers[i - 1].at("name").get<std::string>()}));
+    sum += layers[i].at("parameters").get<int64_t>();
+  }
+  const nlohmann::json& conv = layers[0].at("attributes");
+  CHECK(conv == nlohmann::json({{"filters", 32}, {"kernel", 3}, {"stride", 1}, {"pad", 1}, {"bias", true}}));
+  CHECK(layers[0].at("output_shape") == nlohmann::json::array({32, 28, 28}));
+  CHECK(layers[0].at("params")[0].at("init") == "he_normal");
+  CHECK(layers[0].at("params")[0].at("fan_in") == 9);
+  CHECK(layers[1].at("attributes").at("eps") == 1e-5);
+  CHECK(layers[1].at("attributes").at("momentum") == 0.1);
+  CHECK(layers[1].at("buffers").size() == 2);
+  CHECK(layers[2].at("attributes").at("activation") == "relu");
+  CHECK(layers[13].at("output_shape") == nlohmann::json::array({64, 7, 7}));
+  CHECK(layers[14].at("input_shapes") == nlohmann::json::array({nlohmann::json::array({64, 7, 7})}));
+  CHECK(layers[16].at("attributes").at("p") == 0.5);
+  CHECK(layers[17].at("attributes").at("units") == 10);
+  CHECK(plan.at("network").at("output_shape") == nlohmann::json::array({10}));
+
+  // The parameter total: the layers' sum, and the count of the same description built here.
+  Graph g;
+  add_to_graph(parse_model_description(slurp(std::string(QUILL_SOURCE_DIR) + "/models/cnn.txt")), 10, g);
+  g.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 1);
+  CHECK(plan.at("network").at("parameters") == g.num_params());
+  CHECK(sum == g.num_params());
+  CHECK(g.num_params() == 871018);  // what `quill train` and `quill info` print for cnn on 10 classes
+
+  // The recipe's values, and the command line's.
+  const nlohmann::json& t = plan.at("training");
+  CHECK(plan.at("recipe").at("path").get<std::string>().find("mnist.txt") != std::string::npos);
+  CHECK(plan.at("recipe").at("overridden_by_command_line") == nlohmann::json::array({"--epochs", "--batch"}));
+  CHECK(t.at("epochs") == 2);
+  CHECK(t.at("batch_size") == 100);
+  CHECK(t.at("seed") == 5);
+  CHECK(t.at("optimizer").at("kind") == "adamw");
+  CHECK(t.at("optimizer").at("weight_decay") == 0.01);
+  CHECK(t.at("schedule").at("kind") == "onecycle");
+  CHECK(t.at("schedule").at("lr") == 0.003);
+  CHECK(t.at("label_smoothing") == 0.1);
+  CHECK(t.at("augment") == "affine");
+  const nlohmann::json& d = plan.at("data");
+  CHECK(d.at("val_split") == 0);
+  CHECK(d.at("train_images") == 1000);
+  CHECK(d.at("validation_images") == 0);
+  CHECK(d.at("test_images") == 500);
+  CHECK(d.at("class_names").size() == 10);
+
+  // Every step's learning rate: 2 epochs of 10 batches, one-cycle from 0.003/25 up to 0.003 at step 5
+  // (max(1, 0.3 * 20 - 1)), down to 0.003/25/1e4; each the schedule's own value.
+  CHECK(t.at("batches_per_epoch") == 10);
+  CHECK(t.at("total_steps") == 20);
+  const nlohmann::json& rates = plan.at("learning_rates");
+  REQUIRE(rates.size() == 20);
+  ScheduleConfig onecycle;
+  onecycle.kind = "onecycle";
+  onecycle.lr = 0.003;
+  const LrSchedule schedule(onecycle, 20);
+  for (int step : {0, 1, 5, 12, 19}) CHECK(rates[step].get<double>() == schedule.at(step));
+  CHECK(rates[0].get<double>() == doctest::Approx(0.003 / 25));
+  CHECK(rates[5].get<double>() == doctest::Approx(0.003));
+  CHECK(rates[19].get<double>() == doctest::Approx(0.003 / 25 / 1e4));
+
+  // No recipe: the optimizer's defaults, a step schedule decaying at a third and two thirds of the run, a
+  // validation split.
+  r = box.quill("train --plan --recipe none --dataset mnist --data-dir " + test::data_root() +
+                " --model small --train-limit 1000 --val-split 10 --optimizer sgd --schedule step --epochs 3 --batch 100");
+  REQUIRE(r.status == 0);
+  const nlohmann::json small = nlohmann::json::parse(r.out);
+  CHECK(small.at("recipe").is_null());
+  CHECK(small.at("training").at("optimizer").at("weight_decay") == 5e-4);
+  CHECK(small.at("training").at("schedule").at("lr") == 0.05);
+  CHECK(small.at("training").at("schedule").at("step_size") == 9);  // 3 epochs of 9 batches / 3
+  CHECK(small.at("data").at("train_images") == 900);
+  CHECK(small.at("data").at("validation_images") == 100);
+  const nlohmann::json& steps = small.at("learning_rates");
+  REQUIRE(steps.size() == 27);
+  CHECK(steps[8].get<double>() == doctest::Approx(0.05));
+  CHECK(steps[9].get<double>() == doctest::Approx(0.005));
+  CHECK(steps[26].get<double>() == doctest::Approx(0.0005));
+  CHECK(small.at("network").at("layers").back().at("attributes").at("units") == 10);
 }
 
 TEST_CASE("cli: predict --json writes each image's top classes, and its error for a bad image") {
