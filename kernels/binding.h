@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <tuple>
 #include <type_traits>
 
 #include "runtime/op.h"
@@ -22,15 +23,6 @@ void by_float_type(const Tensor& t, const char* op, Fn&& fn) {
     case DType::F64: fn(double{}); return;
     default: fail(op, ": unsupported dtype ", dtype_name(t.dtype()));
   }
-}
-
-template <class T>
-const T* ptr_or_null(const Tensor* t) {
-  return t ? t->data<T>() : nullptr;
-}
-template <class T>
-T* mut_ptr_or_null(Tensor* t) {
-  return t ? t->data<T>() : nullptr;
 }
 
 // ---- bind: an op's tensors as a kernel's pointers ----
@@ -73,8 +65,21 @@ const Tensor& first_tensor(const A& a, const Rest&... rest) {
   }
 }
 
-// Defines op on backend b as kernel(T{}, arguments...), T being float or double as the op's first tensor is,
-// with the op's arguments in order and each tensor as KernelArgument makes it. One line per op and backend:
+// Defines op on backend b as kernel(T{}, sizes(arguments...), arguments...): T is float or double as the op's
+// first tensor is, sizes computes the kernel's leading size arguments from the op's arguments (an element
+// count, a channel layout), and each tensor becomes a pointer as KernelArgument makes it.
+template <class... Args, class Sizes, class Kernel>
+void bind_sized(Op<void(Args...)>& op, Backend b, Sizes sizes, Kernel kernel) {
+  op.define(b, [name = op.name(), sizes, kernel](Args... args) {
+    by_float_type(first_tensor(args...), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernel(tag, sizes(args...), KernelArgument<T>::of(args)...);
+    });
+  });
+}
+
+// Defines op on backend b as kernel(T{}, arguments...), with the op's arguments in order. One line per op and
+// backend:
 //   bind(ops::conv2d_forward, B, [](auto t, auto... a) { conv2d_forward<decltype(t)>(a...); });
 template <class... Args, class Kernel>
 void bind(Op<void(Args...)>& op, Backend b, Kernel kernel) {
@@ -86,18 +91,12 @@ void bind(Op<void(Args...)>& op, Backend b, Kernel kernel) {
   });
 }
 
-// The same for kernels over flat buffers, which take the element count first: kernel(T{}, n, arguments...),
-// n being the first tensor's element count.
+// Kernels over flat buffers take the element count first: kernel(T{}, n, arguments...), n being the first
+// tensor's element count.
 //   bind_flat(ops::add, B, [](auto t, auto... a) { add<decltype(t)>(a...); });  // add(n, a, b, y)
 template <class... Args, class Kernel>
 void bind_flat(Op<void(Args...)>& op, Backend b, Kernel kernel) {
-  op.define(b, [name = op.name(), kernel](Args... args) {
-    const Tensor& first = first_tensor(args...);
-    by_float_type(first, name, [&](auto tag) {
-      using T = decltype(tag);
-      kernel(tag, first.numel(), KernelArgument<T>::of(args)...);
-    });
-  });
+  bind_sized(op, b, [](const auto&... args) { return first_tensor(args...).numel(); }, kernel);
 }
 
 // ---- sizes ----
@@ -120,6 +119,40 @@ inline ChannelLayout channel_layout(const Tensor& x, const Tensor& gamma, const 
   QUILL_CHECK(c > 0 && x.shape().rank() >= 2 && row_size(x) % c == 0, op, ": input ", x.shape().str(),
               " does not have ", c, " channels");
   return {rows_of(x), c, row_size(x) / c};
+}
+
+// Kernels over rows (the loss, count_correct) take (n, c, arguments...): the first tensor as n rows of c.
+struct RowLayout {
+  int n, c;
+};
+template <class... Args, class Kernel>
+void bind_rows(Op<void(Args...)>& op, Backend b, Kernel kernel) {
+  bind_sized(op, b, [](const auto&... args) {
+    const Tensor& first = first_tensor(args...);
+    return RowLayout{rows_of(first), row_size(first)};
+  }, kernel);
+}
+
+// Dense kernels take (n, in, out, arguments...): x [n, in...] and w [out, in], the op's first two arguments.
+struct DenseSizes {
+  int64_t n, in, out;  // int64: the contract multiplies them (the kernels take int)
+};
+inline DenseSizes dense_sizes(const Tensor& x, const Tensor& w) { return {rows_of(x), row_size(x), w.dim(0)}; }
+template <class... Args, class Kernel>
+void bind_dense(Op<void(Args...)>& op, Backend b, Kernel kernel) {
+  bind_sized(op, b, [](const Tensor& x, const Tensor& w, const auto&...) { return dense_sizes(x, w); }, kernel);
+}
+
+// Kernels over channels (batch norm) take (n, c, hw, arguments...): the layout of x, the op's first argument,
+// with as many channels as its per-channel argument number Channels (gamma) has elements.
+//   bind_channels<2>(ops::batchnorm_backward, B, [](auto t, ChannelLayout l, auto... a) {  // (x, dy, gamma, ...)
+//     batchnorm_backward<decltype(t)>(l.n, l.c, l.hw, a...); });
+template <size_t Channels, class... Args, class Kernel>
+void bind_channels(Op<void(Args...)>& op, Backend b, Kernel kernel) {
+  bind_sized(op, b, [name = op.name()](const auto&... args) {
+    const auto all = std::forward_as_tuple(args...);
+    return channel_layout(std::get<0>(all), std::get<Channels>(all), name);
+  }, kernel);
 }
 
 // The per-step values of an *_indirect op (runtime/step_values.h): float64 [kStepValueCount], a pointer into

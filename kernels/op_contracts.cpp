@@ -11,13 +11,39 @@
 namespace quill {
 using namespace binding;
 
-namespace {
+// The ops of runtime/ops.h, defined here beside their contracts, in the order all_ops() lists them.
+#define QUILL_DEFINE_OP(name) decltype(ops::name) ops::name{#name}
+QUILL_DEFINE_OP(conv2d_forward);
+QUILL_DEFINE_OP(conv2d_backward_data);
+QUILL_DEFINE_OP(conv2d_backward_weights);
+QUILL_DEFINE_OP(maxpool_forward);
+QUILL_DEFINE_OP(maxpool_backward);
+QUILL_DEFINE_OP(avgpool_forward);
+QUILL_DEFINE_OP(avgpool_backward);
+QUILL_DEFINE_OP(activation_forward);
+QUILL_DEFINE_OP(activation_backward);
+QUILL_DEFINE_OP(add);
+QUILL_DEFINE_OP(dropout_forward);
+QUILL_DEFINE_OP(dropout_backward);
+QUILL_DEFINE_OP(fill);
+QUILL_DEFINE_OP(dense_forward);
+QUILL_DEFINE_OP(dense_backward);
+QUILL_DEFINE_OP(batchnorm_forward_train);
+QUILL_DEFINE_OP(batchnorm_forward_eval);
+QUILL_DEFINE_OP(batchnorm_backward);
+QUILL_DEFINE_OP(softmax_xent_forward);
+QUILL_DEFINE_OP(softmax_xent_backward);
+QUILL_DEFINE_OP(count_correct);
+QUILL_DEFINE_OP(sgd_step);
+QUILL_DEFINE_OP(adam_step);
+QUILL_DEFINE_OP(dropout_forward_indirect);
+QUILL_DEFINE_OP(dropout_backward_indirect);
+QUILL_DEFINE_OP(sgd_step_indirect);
+QUILL_DEFINE_OP(adam_step_indirect);
+QUILL_DEFINE_OP(accumulate_loss);
+#undef QUILL_DEFINE_OP
 
-// Dense layers: x [n, in], w [out, in], y [n, out]; the sizes are taken from x and w.
-struct DenseSizes {
-  int64_t n, in, out;
-};
-DenseSizes dense_sizes(const Tensor& x, const Tensor& w) { return {rows_of(x), row_size(x), w.dim(0)}; }
+namespace {
 
 void sgd_contract(const char* op, const SgdConfig& cfg, const Tensor& param, const Tensor& grad,
                   const Tensor& velocity) {

@@ -109,7 +109,13 @@ class Op<R(Args...)> final : public OpBase {
   using Contract = std::function<void(const char* op, const std::remove_reference_t<Args>&...)>;
 
   void define(Backend b, Impl impl) { impls_[static_cast<int>(b)] = std::move(impl); }
-  void define_contract(Contract contract) { contract_ = std::move(contract); }
+  // Also makes the op's calls recordable (OpRecorder): every op's contract is defined once, in one file
+  // (kernels/op_contracts.cpp), so the code that copies a call's arguments is compiled there alone, not in
+  // every file that includes the ops (where the calls would only test the recorder pointer).
+  void define_contract(Contract contract) {
+    contract_ = std::move(contract);
+    as_call_ = &Op::as_call;
+  }
   bool has(Backend b) const override { return static_cast<bool>(impls_[static_cast<int>(b)]); }
   bool has_contract() const override { return static_cast<bool>(contract_); }
   void define_as(Backend b, Backend from) override {
@@ -121,7 +127,7 @@ class Op<R(Args...)> final : public OpBase {
     QUILL_CHECK(impl, "op '", name(), "' has no ", backend_name(b), " implementation");
     (check_op_argument(name(), b, args), ...);
     if (contract_) contract_(name(), args...);
-    if (op_recorder != nullptr) op_recorder->record(as_call(args...));
+    if (op_recorder != nullptr && as_call_ != nullptr) op_recorder->record(as_call_(*this, args...));
     return impl(std::forward<Args>(args)...);
   }
 
@@ -150,14 +156,15 @@ class Op<R(Args...)> final : public OpBase {
   void run_with(Backend b, std::vector<std::any>& a, std::index_sequence<I...>) const {
     (*this)(b, argument_from<Args>(a[I])...);
   }
-  OpCall as_call(const std::remove_reference_t<Args>&... args) const {
-    OpCall call{this, op_recorder->part, op_recorder->pass, {copy_of<Args>(args)...}, {kWritten<Args>...}, {}};
-    call.run = [this](Backend b, std::vector<std::any>& a) { run_with(b, a, std::index_sequence_for<Args...>{}); };
+  static OpCall as_call(const Op& op, const std::remove_reference_t<Args>&... args) {
+    OpCall call{&op, op_recorder->part, op_recorder->pass, {copy_of<Args>(args)...}, {kWritten<Args>...}, {}};
+    call.run = [&op](Backend b, std::vector<std::any>& a) { op.run_with(b, a, std::index_sequence_for<Args...>{}); };
     return call;
   }
 
   std::array<Impl, kBackendCount> impls_;
   Contract contract_;
+  OpCall (*as_call_)(const Op&, const std::remove_reference_t<Args>&...) = nullptr;  // set with the contract
 };
 
 }  // namespace quill

@@ -95,10 +95,12 @@ std::string offline_digits_dir_or_skip() {
 
 Dataset real_digits_or_skip(DigitsPart part, int64_t count) {
   const bool test = part == DigitsPart::Test;
+  // A std::string: doctest's MESSAGE prints a const char* that is not a literal as a pointer.
+  const std::string which = test ? "test" : "training";
   if (const std::string dir = official_mnist_dir(); !dir.empty()) {
     const std::string prefix = dir + (test ? "t10k" : "train");
     const Dataset all = load_idx_dataset(prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz", 10);
-    MESSAGE("digits: the first " << count << " official MNIST " << (test ? "test" : "training") << " images");
+    MESSAGE("digits: the first " << count << " official MNIST " << which << " images");
     return subset(all, 0, std::min(count, all.size()));
   }
   if (const std::string dir = offline_digits_dir(); !dir.empty()) {
@@ -107,7 +109,7 @@ Dataset real_digits_or_skip(DigitsPart part, int64_t count) {
     options.data_dir = dir;
     const DataSplit split = load_data(options, !test);
     const Dataset in_turn = classes_in_turn(test ? split.test : split.train);
-    MESSAGE("digits: " << count << " of the offline digits' " << (test ? "test" : "training")
+    MESSAGE("digits: " << count << " of the offline digits' " << which
                        << " part (MNIST training images, split as --dataset mnist-offline splits them)");
     return subset(in_turn, 0, std::min(count, in_turn.size()));
   }

@@ -11,12 +11,9 @@
 #endif
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/gpu_bench_tools.h"
 #include "runtime/error.h"
 #include "runtime/storage.h"
-
-#if QUILL_HAVE_CUDA  // the one place the op benchmark names the GPU; set for this file by apps/bench/CMakeLists.txt
-#include "kernels/cuda/bench_tools.h"
-#endif
 
 namespace quill {
 namespace {
@@ -134,29 +131,25 @@ class CpuBenchDevice final : public BenchDevice {
   std::vector<unsigned char> copy_src_, copy_dst_;
 };
 
-#if QUILL_HAVE_CUDA
 class CudaBenchDevice final : public BenchDevice {
  public:
-  std::string name() const override {
-    const cuda::BenchDeviceDescription d = cuda::bench_device_description();
-    return d.name + " (" + std::to_string(d.multiprocessors) + " SMs, L2 " + std::to_string(d.l2_bytes >> 20) +
-           " MiB)";
-  }
+  explicit CudaBenchDevice(const GpuBenchTools& tools) : tools_(tools) {}
+  std::string name() const override { return tools_.device_name(); }
   std::string timing() const override {
     return "CUDA events around each call, the L2 cache flushed before each (" +
-           std::to_string(cuda::bench_device_description().flush_bytes >> 20) + " MiB written, untimed)";
+           std::to_string(tools_.flush_bytes() >> 20) + " MiB written, untimed)";
   }
   std::vector<double> time_calls(const std::function<void()>& call, int warmup, int runs) override {
-    return cuda::time_with_events(call, warmup, runs);
+    return tools_.time_flushed(call, warmup, runs);
   }
   std::vector<double> time_blocks(const std::function<void()>& call, int warmup, int runs) override {
-    return cuda::time_with_events_unflushed(call, warmup, runs);
+    return tools_.time_unflushed(call, warmup, runs);
   }
   DevicePeaks measure_peaks() override {
     DevicePeaks p;
-    p.fp32_gflops = cuda::measure_fma_gflops();
+    p.fp32_gflops = tools_.fma_gflops();
     p.fp32_method = "float32 FMA chains in every thread of a full wave (no tensor cores), best of 5";
-    p.copy_gbs = cuda::measure_copy_gbs();
+    p.copy_gbs = tools_.copy_gbs();
     p.copy_method = "cudaMemcpyAsync device to device of 256 MiB, read + write, best of 10";
     measured_ = p;
     return p;
@@ -168,15 +161,16 @@ class CudaBenchDevice final : public BenchDevice {
   std::string reference_method() const override { return "the peaks above, measured at the start"; }
 
  private:
+  const GpuBenchTools& tools_;
   DevicePeaks measured_;
 };
-#endif
 
 }  // namespace
 
 std::unique_ptr<BenchDevice> make_bench_device(Device device) {
   if (device.is_cpu()) return std::make_unique<CpuBenchDevice>();
-#if QUILL_HAVE_CUDA
+  const GpuBenchTools* tools = gpu_bench_tools();
+  QUILL_CHECK(tools != nullptr, "this build has no CUDA backend, so ", device.str(), " cannot be timed");
   QUILL_CHECK(device_available(DeviceType::Cuda), "no CUDA device is available to time: ",
               device_unavailable_reason(DeviceType::Cuda));
   // The emulation runs each block's threads one after another on one CPU core: its times say nothing of a
@@ -184,10 +178,7 @@ std::unique_ptr<BenchDevice> make_bench_device(Device device) {
   QUILL_CHECK(!device_description(DeviceType::Cuda).emulated, device.str(),
               " is the CPU emulation of CUDA (a -DQUILL_CUDA_EMULATION=ON build), which checks the kernels' "
               "results, not their speed: it gives no GPU timings (time the cpu with --device cpu, or build for a GPU)");
-  return std::make_unique<CudaBenchDevice>();
-#else
-  fail("this build has no CUDA backend, so ", device.str(), " cannot be timed");
-#endif
+  return std::make_unique<CudaBenchDevice>(*tools);
 }
 
 }  // namespace quill

@@ -119,39 +119,14 @@ QUILL_INSTANTIATE(double)
 void bind_batchnorm_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cpu;
-  ops::batchnorm_forward_train.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
-                                            double momentum, Tensor& y, Tensor& save_mean, Tensor& save_invstd,
-                                            Tensor& running_mean, Tensor& running_var) {
-    const char* op = "batchnorm_forward_train";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    by_float_type(x, op, [&](auto tag) {
-      using T = decltype(tag);
-      batchnorm_forward_train<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), eps, momentum,
-                                 y.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), running_mean.data<T>(),
-                                 running_var.data<T>());
-    });
+  bind_channels<1>(ops::batchnorm_forward_train, B, [](auto t, ChannelLayout l, auto... a) {  // (x, gamma, ...)
+    batchnorm_forward_train<decltype(t)>(l.n, l.c, l.hw, a...);
   });
-  ops::batchnorm_forward_eval.define(B, [](const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                           const Tensor& running_mean, const Tensor& running_var, double eps,
-                                           Tensor& y) {
-    const char* op = "batchnorm_forward_eval";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    by_float_type(x, op, [&](auto tag) {
-      using T = decltype(tag);
-      batchnorm_forward_eval<T>(l.n, l.c, l.hw, x.data<T>(), gamma.data<T>(), beta.data<T>(), running_mean.data<T>(),
-                                running_var.data<T>(), eps, y.data<T>());
-    });
+  bind_channels<1>(ops::batchnorm_forward_eval, B, [](auto t, ChannelLayout l, auto... a) {
+    batchnorm_forward_eval<decltype(t)>(l.n, l.c, l.hw, a...);
   });
-  ops::batchnorm_backward.define(B, [](const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                       const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
-                                       Tensor& dgamma, Tensor& dbeta) {
-    const char* op = "batchnorm_backward";
-    const ChannelLayout l = channel_layout(x, gamma, op);
-    by_float_type(x, op, [&](auto tag) {
-      using T = decltype(tag);
-      batchnorm_backward<T>(l.n, l.c, l.hw, x.data<T>(), dy.data<T>(), gamma.data<T>(), save_mean.data<T>(),
-                            save_invstd.data<T>(), dx.data<T>(), dgamma.data<T>(), dbeta.data<T>());
-    });
+  bind_channels<2>(ops::batchnorm_backward, B, [](auto t, ChannelLayout l, auto... a) {  // (x, dy, gamma, ...)
+    batchnorm_backward<decltype(t)>(l.n, l.c, l.hw, a...);
   });
 }
 

@@ -51,21 +51,11 @@ QUILL_INSTANTIATE(double)
 void bind_dense_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cpu;
-  ops::dense_forward.define(B, [](const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    by_float_type(x, "dense_forward", [&](auto tag) {
-      using T = decltype(tag);
-      dense_forward<T>(n, in, out, x.data<T>(), w.data<T>(), ptr_or_null<T>(b), y.data<T>());
-    });
+  bind_dense(ops::dense_forward, B, [](auto t, DenseSizes s, auto... a) {
+    dense_forward<decltype(t)>(s.n, s.in, s.out, a...);
   });
-  ops::dense_backward.define(B, [](const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
-                                   Tensor* db) {
-    const int n = rows_of(x), in = row_size(x), out = static_cast<int>(w.dim(0));
-    by_float_type(x, "dense_backward", [&](auto tag) {
-      using T = decltype(tag);
-      dense_backward<T>(n, in, out, x.data<T>(), w.data<T>(), dy.data<T>(), mut_ptr_or_null<T>(dx), dw.data<T>(),
-                        mut_ptr_or_null<T>(db));
-    });
+  bind_dense(ops::dense_backward, B, [](auto t, DenseSizes s, auto... a) {
+    dense_backward<decltype(t)>(s.n, s.in, s.out, a...);
   });
 }
 

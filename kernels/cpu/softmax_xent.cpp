@@ -76,22 +76,13 @@ QUILL_INSTANTIATE(double)
 void bind_loss_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cpu;
-  ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
-                                         Tensor& probs, Tensor& loss) {
-    const int n = rows_of(logits), c = row_size(logits);
-    by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
-      using T = decltype(tag);
-      loss.data<T>()[0] = static_cast<T>(
-          softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>()));
-    });
+  bind_rows(ops::softmax_xent_forward, B, [](auto t, RowLayout r, auto logits, auto labels, double smoothing,
+                                             auto probs, auto loss) {
+    using T = decltype(t);  // the CPU kernel returns the loss; the op writes it into loss [1]
+    static_cast<T*>(loss)[0] = static_cast<T>(softmax_xent_forward<T>(r.n, r.c, logits, labels, smoothing, probs));
   });
-  ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
-                                          Tensor& dlogits) {
-    const int n = rows_of(probs), c = row_size(probs);
-    by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
-      using T = decltype(tag);
-      softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
-    });
+  bind_rows(ops::softmax_xent_backward, B, [](auto t, RowLayout r, auto... a) {
+    softmax_xent_backward<decltype(t)>(r.n, r.c, a...);
   });
   ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
     const int n = rows_of(scores), c = row_size(scores);

@@ -38,13 +38,7 @@ void count_correct(int n, int c, const T* scores, const int32_t* labels, int32_t
 void bind_count_correct_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cuda;
-  ops::count_correct.define(B, [](const Tensor& scores, const Tensor& labels, Tensor& correct) {
-    const int n = rows_of(scores), c = row_size(scores);
-    by_float_type(scores, "count_correct", [&](auto tag) {
-      using T = decltype(tag);
-      count_correct<T>(n, c, scores.data<T>(), labels.data<int32_t>(), correct.data<int32_t>());
-    });
-  });
+  bind_rows(ops::count_correct, B, [](auto t, RowLayout r, auto... a) { count_correct<decltype(t)>(r.n, r.c, a...); });
 }
 
 }  // namespace quill::cuda

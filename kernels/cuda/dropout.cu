@@ -58,24 +58,18 @@ void bind_dropout_ops() {
   constexpr Backend B = Backend::Cuda;
   bind_flat(ops::dropout_forward, B, [](auto t, auto... a) { dropout_forward<decltype(t)>(a...); });
   bind_flat(ops::dropout_backward, B, [](auto t, auto... a) { dropout_backward<decltype(t)>(a...); });
-  ops::dropout_forward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
-                                             const Tensor& x, Tensor& y) {
-    const char* op = "dropout_forward_indirect";
-    const double* k = step_values_of(values, op);
-    by_float_type(x, op, [&](auto tag) {
-      using T = decltype(tag);
-      dropout_indirect<T>(x.numel(), p, seed, node, k, x.data<T>(), y.data<T>());
-    });
-  });
-  ops::dropout_backward_indirect.define(B, [](double p, uint64_t seed, uint64_t node, const Tensor& values,
-                                              const Tensor& dy, Tensor& dx) {
-    const char* op = "dropout_backward_indirect";
-    const double* k = step_values_of(values, op);
-    by_float_type(dy, op, [&](auto tag) {
-      using T = decltype(tag);
-      dropout_indirect<T>(dy.numel(), p, seed, node, k, dy.data<T>(), dx.data<T>());
-    });
-  });
+  // Forward and backward apply the same mask, to x or to dy: one binding for both.
+  auto indirect = [](const char* op) {
+    return [op](double p, uint64_t seed, uint64_t node, const Tensor& values, const Tensor& in, Tensor& out) {
+      const double* k = step_values_of(values, op);
+      by_float_type(in, op, [&](auto tag) {
+        using T = decltype(tag);
+        dropout_indirect<T>(in.numel(), p, seed, node, k, in.data<T>(), out.data<T>());
+      });
+    };
+  };
+  ops::dropout_forward_indirect.define(B, indirect("dropout_forward_indirect"));
+  ops::dropout_backward_indirect.define(B, indirect("dropout_backward_indirect"));
 }
 
 }  // namespace quill::cuda

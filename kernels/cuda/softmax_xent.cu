@@ -105,22 +105,11 @@ void softmax_xent_backward(int n, int c, const T* probs, const int32_t* labels, 
 void bind_loss_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cuda;
-  ops::softmax_xent_forward.define(B, [](const Tensor& logits, const Tensor& labels, double smoothing,
-                                         Tensor& probs, Tensor& loss) {
-    const int n = rows_of(logits), c = row_size(logits);
-    by_float_type(logits, "softmax_xent_forward", [&](auto tag) {
-      using T = decltype(tag);
-      softmax_xent_forward<T>(n, c, logits.data<T>(), labels.data<int32_t>(), smoothing, probs.data<T>(),
-                              loss.data<T>());
-    });
+  bind_rows(ops::softmax_xent_forward, B, [](auto t, RowLayout r, auto... a) {
+    softmax_xent_forward<decltype(t)>(r.n, r.c, a...);
   });
-  ops::softmax_xent_backward.define(B, [](const Tensor& probs, const Tensor& labels, double smoothing,
-                                          Tensor& dlogits) {
-    const int n = rows_of(probs), c = row_size(probs);
-    by_float_type(probs, "softmax_xent_backward", [&](auto tag) {
-      using T = decltype(tag);
-      softmax_xent_backward<T>(n, c, probs.data<T>(), labels.data<int32_t>(), smoothing, dlogits.data<T>());
-    });
+  bind_rows(ops::softmax_xent_backward, B, [](auto t, RowLayout r, auto... a) {
+    softmax_xent_backward<decltype(t)>(r.n, r.c, a...);
   });
 }
 
