@@ -41,51 +41,48 @@ void check_options(const TrainOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// Every stored setting of a run, by its place in the JSON: to_json and train_options_from_json walk this one
+// list, so a setting cannot be written and not read back.
+template <class Options, class Visit>
+void visit_stored_settings(Options& o, Visit&& visit) {
+  visit("/model_description", o.model_description);
+  visit("/epochs", o.epochs);
+  visit("/batch_size", o.batch_size);
+  visit("/optimizer/kind", o.optimizer.kind);
+  visit("/optimizer/momentum", o.optimizer.momentum);
+  visit("/optimizer/nesterov", o.optimizer.nesterov);
+  visit("/optimizer/beta1", o.optimizer.beta1);
+  visit("/optimizer/beta2", o.optimizer.beta2);
+  visit("/optimizer/eps", o.optimizer.eps);
+  visit("/optimizer/weight_decay", o.optimizer.weight_decay);
+  visit("/schedule/kind", o.schedule.kind);
+  visit("/schedule/lr", o.schedule.lr);
+  visit("/schedule/min_lr", o.schedule.min_lr);
+  visit("/schedule/step_size", o.schedule.step_size);
+  visit("/schedule/gamma", o.schedule.gamma);
+  visit("/schedule/warmup", o.schedule.warmup);
+  visit("/schedule/div_factor", o.schedule.div_factor);
+  visit("/schedule/final_div", o.schedule.final_div);
+  visit("/label_smoothing", o.label_smoothing);
+  visit("/augment", o.augment);
+  visit("/seed", o.seed);
+  visit("/eval_batch_size", o.eval_batch_size);
+}
+
+}  // namespace
+
 nlohmann::json to_json(const TrainOptions& o) {
-  const OptimizerConfig& op = o.optimizer;
-  const ScheduleConfig& s = o.schedule;
-  return {{"model_description", o.model_description},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"optimizer",
-           {{"kind", op.kind}, {"momentum", op.momentum}, {"nesterov", op.nesterov}, {"beta1", op.beta1},
-            {"beta2", op.beta2}, {"eps", op.eps}, {"weight_decay", op.weight_decay}}},
-          {"schedule",
-           {{"kind", s.kind}, {"lr", s.lr}, {"min_lr", s.min_lr}, {"step_size", s.step_size}, {"gamma", s.gamma},
-            {"warmup", s.warmup}, {"div_factor", s.div_factor}, {"final_div", s.final_div}}},
-          {"label_smoothing", o.label_smoothing},
-          {"augment", o.augment},
-          {"seed", o.seed},
-          {"eval_batch_size", o.eval_batch_size}};
+  nlohmann::json j = nlohmann::json::object();
+  visit_stored_settings(o, [&](const char* path, const auto& value) { j[nlohmann::json::json_pointer(path)] = value; });
+  return j;
 }
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
   TrainOptions o;
   try {
-    o.model_description = j.at("model_description").get<std::string>();
-    o.epochs = j.at("epochs").get<int64_t>();
-    o.batch_size = j.at("batch_size").get<int>();
-    const nlohmann::json& op = j.at("optimizer");
-    o.optimizer.kind = op.at("kind").get<std::string>();
-    o.optimizer.momentum = op.at("momentum").get<double>();
-    o.optimizer.nesterov = op.at("nesterov").get<bool>();
-    o.optimizer.beta1 = op.at("beta1").get<double>();
-    o.optimizer.beta2 = op.at("beta2").get<double>();
-    o.optimizer.eps = op.at("eps").get<double>();
-    o.optimizer.weight_decay = op.at("weight_decay").get<double>();
-    const nlohmann::json& s = j.at("schedule");
-    o.schedule.kind = s.at("kind").get<std::string>();
-    o.schedule.lr = s.at("lr").get<double>();
-    o.schedule.min_lr = s.at("min_lr").get<double>();
-    o.schedule.step_size = s.at("step_size").get<int64_t>();
-    o.schedule.gamma = s.at("gamma").get<double>();
-    o.schedule.warmup = s.at("warmup").get<double>();
-    o.schedule.div_factor = s.at("div_factor").get<double>();
-    o.schedule.final_div = s.at("final_div").get<double>();
-    o.label_smoothing = j.at("label_smoothing").get<double>();
-    o.augment = j.at("augment").get<std::string>();
-    o.seed = j.at("seed").get<uint64_t>();
-    o.eval_batch_size = j.at("eval_batch_size").get<int>();
+    visit_stored_settings(o, [&](const char* path, auto& value) { j.at(nlohmann::json::json_pointer(path)).get_to(value); });
   } catch (const nlohmann::json::exception& e) {
     fail("the training settings are incomplete: ", e.what());
   }

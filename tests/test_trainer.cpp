@@ -137,6 +137,10 @@ TEST_CASE("trainer: a checkpoint's run settings are read back, and a damaged cop
   CHECK(back.epochs == o.epochs);
   CHECK(back.schedule.lr == o.schedule.lr);
   CHECK(back.seed == o.seed);
+  CHECK(to_json(back) == to_json(o));  // every stored setting, nested ones included
+  nlohmann::json without_beta2 = training;
+  without_beta2["options"]["optimizer"].erase("beta2");
+  CHECK_THROWS_WITH_AS(checkpoint_train_options(without_beta2, "a.ckpt"), doctest::Contains("beta2"), Error);
   CHECK_THROWS_WITH_AS(checkpoint_train_options(nlohmann::json::object(), "a.ckpt"),
                        "checkpoint 'a.ckpt' lacks its training settings (was it written by quill train?)", Error);
   CHECK_THROWS_WITH_AS(checkpoint_train_options(nlohmann::json::array(), "a.ckpt"),
