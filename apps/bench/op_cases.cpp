@@ -47,13 +47,17 @@ const char* activation_word(Activation a) {
   return "?";
 }
 
-// One op call of a training step, its tensors copied as they were when it was made.
+// One op call of a training step: the tensors it reads copied as they were when it was made; the ones it
+// writes are made afresh (zeros) for each backend, since an op overwrites its outputs, and zeros are as good
+// a start as any for the few it also reads (an optimizer's moments, batch norm's running statistics).
 struct RecordedCall {
   OpCall call;
   std::vector<int> same_as;  // per argument: the earlier argument that is the same tensor (add's in-place sum), or -1
 };
 
-// Records the op calls made on this thread while it lives.
+// Records the op calls made on this thread while it lives. A tensor read by several calls with no write in
+// between (an activation read by the next layer's forward and by its own backward) is copied once, so the
+// recording holds about one copy of the step's memory.
 class StepRecorder final : public OpRecorder {
  public:
   StepRecorder() : previous_(std::exchange(op_recorder, this)) {}
@@ -71,11 +75,19 @@ class StepRecorder final : public OpRecorder {
       storage[i] = t->raw();
       for (size_t j = 0; j < i && r.same_as[i] < 0; ++j)
         if (storage[j] == storage[i]) r.same_as[i] = int(j);
-      if (r.same_as[i] >= 0)
+      if (r.same_as[i] >= 0) {
         *t = std::any_cast<Tensor>(call.arguments[size_t(r.same_as[i])]);
-      else
-        *t = t->device().is_cpu() ? t->clone() : t->to(Device::cpu());
+      } else if (call.written[i]) {
+        *t = Tensor::empty(t->shape(), t->dtype(), Device::cpu());  // its shape; prepare_call makes its memory
+      } else {
+        auto copy = unchanged_.find(storage[i]);
+        if (copy == unchanged_.end() || copy->second.shape() != t->shape() || copy->second.dtype() != t->dtype())
+          copy = unchanged_.insert_or_assign(storage[i], t->device().is_cpu() ? t->clone() : t->to(Device::cpu())).first;
+        *t = copy->second;
+      }
     }
+    for (size_t i = 0; i < storage.size(); ++i)  // the call is about to write these
+      if (call.written[i] && storage[i] != nullptr) unchanged_.erase(storage[i]);
     r.call = std::move(call);
     calls.push_back(std::move(r));
   }
@@ -84,6 +96,7 @@ class StepRecorder final : public OpRecorder {
 
  private:
   OpRecorder* previous_;
+  std::map<const void*, Tensor> unchanged_;  // a copy of each storage as it is, until a recorded call writes it
 };
 
 PreparedCall prepare_call(const RecordedCall& r, Backend b) {
@@ -94,8 +107,12 @@ PreparedCall prepare_call(const RecordedCall& r, Backend b) {
     if (r.same_as[i] >= 0) {
       args[i] = args[size_t(r.same_as[i])];
     } else if (Tensor* t = std::any_cast<Tensor>(&args[i])) {
-      *t = device.is_cpu() ? t->clone() : t->to(device);
-      if (r.call.written[i]) p.outputs.push_back(*t);
+      if (r.call.written[i]) {
+        *t = Tensor::zeros(t->shape(), t->dtype(), device);
+        p.outputs.push_back(*t);
+      } else {
+        *t = device.is_cpu() ? t->clone() : t->to(device);
+      }
     }
   }
   p.run = [run = r.call.run, b, args]() mutable { run(b, args); };
