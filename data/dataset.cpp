@@ -42,6 +42,17 @@ Dataset select(const Dataset& d, const std::vector<int64_t>& indices) {
   return out;
 }
 
+Dataset classes_in_turn(const Dataset& d) {
+  std::vector<std::vector<int64_t>> by_class(d.classes.size());
+  for (int64_t i = 0; i < d.size(); ++i) by_class[size_t(d.labels[size_t(i)])].push_back(i);
+  std::vector<int64_t> order;
+  order.reserve(size_t(d.size()));
+  for (size_t rank = 0; order.size() < size_t(d.size()); ++rank)
+    for (const std::vector<int64_t>& members : by_class)
+      if (rank < members.size()) order.push_back(members[rank]);
+  return select(d, order);
+}
+
 std::vector<int64_t> class_counts(const Dataset& d) {
   std::vector<int64_t> counts(d.classes.size(), 0);
   for (int32_t label : d.labels) {

@@ -33,6 +33,11 @@ Dataset subset(const Dataset& d, int64_t begin, int64_t end);
 // The samples of `d` at `indices`, in that order (indices may repeat).
 Dataset select(const Dataset& d, const std::vector<int64_t>& indices);
 
+// The samples of `d` with the classes taking turns: the first of each class, then the second of each, ...
+// (each class's samples keep their order). For sources stored class by class (image folders, the npm
+// digits), so that the first n samples (--train-limit) have every class, not the first few.
+Dataset classes_in_turn(const Dataset& d);
+
 // How many samples each class has, by label.
 std::vector<int64_t> class_counts(const Dataset& d);
 

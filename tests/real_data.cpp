@@ -51,17 +51,6 @@ std::string no_digits_reason() {
   return missing("MNIST digits", "neither mnist/ nor the offline digits of scripts/get-data.sh");
 }
 
-// Takes the digits one class after another, keeping each class's order: 0, 1, ..., 9, 0, 1, ...
-Dataset classes_in_turn(const Dataset& d) {
-  std::vector<std::vector<int64_t>> by_class(d.classes.size());
-  for (int64_t i = 0; i < d.size(); ++i) by_class[size_t(d.labels[size_t(i)])].push_back(i);
-  std::vector<int64_t> order;
-  for (size_t rank = 0; order.size() < size_t(d.size()); ++rank)
-    for (const std::vector<int64_t>& members : by_class)
-      if (rank < members.size()) order.push_back(members[rank]);
-  return select(d, order);
-}
-
 }  // namespace
 
 std::string data_root() {
@@ -108,7 +97,7 @@ Dataset real_digits_or_skip(DigitsPart part, int64_t count) {
     options.dataset = "mnist-offline";
     options.data_dir = dir;
     const DataSplit split = load_data(options, !test);
-    const Dataset in_turn = classes_in_turn(test ? split.test : split.train);
+    const Dataset& in_turn = test ? split.test : split.train;  // the classes take turns (load_data)
     MESSAGE("digits: " << count << " of the offline digits' " << which
                        << " part (MNIST training images, split as --dataset mnist-offline splits them)");
     return subset(in_turn, 0, std::min(count, in_turn.size()));

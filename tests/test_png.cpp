@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_sources.h"
 #include "data/image_folder.h"
 #include "data/png_io.h"
 #include "runtime/error.h"
@@ -361,6 +362,29 @@ TEST_CASE("data: image folder loads classes sorted by name") {
   });
   CHECK(calls == 3);
   CHECK(custom.image(1)[100] == 9);
+}
+
+TEST_CASE("data: a folder dataset's first n images (--train-limit) have every class") {
+  // Files are read class by class; load_data lets the classes take turns, or the first 6 images of a
+  // 3-class folder would be the first class's alone (the npm digits, stored 0s first, had the same fault).
+  TempDir tmp("png");
+  for (const char* cls : {"a", "b", "c"}) {
+    fs::create_directories(tmp.path() / cls);
+    for (int i = 0; i < 10; ++i) {
+      quill::Image img(28, 28, 1.0f);
+      img.at(i + 3, 3) = 0.0f;
+      quill::write_png((tmp.path() / cls / (std::to_string(i) + ".png")).string(), img);
+    }
+  }
+  quill::DataOptions o;
+  o.dataset = "folder:" + tmp.path().string();
+  o.train_limit = 6;
+  o.test_limit = 3;
+  const quill::DataSplit split = quill::load_data(o, true);
+  CHECK(split.train.labels == std::vector<int32_t>{0, 1, 2, 0, 1, 2});
+  CHECK(split.test.labels == std::vector<int32_t>{0, 1, 2});
+  // Each class keeps its own order: the second "a" in training is the folder's second file (every 5th is test).
+  CHECK(split.train.image(3)[3 * 28 + 4] == 255);
 }
 
 TEST_CASE("data: image folder errors name the file") {
