@@ -391,6 +391,21 @@ TEST_CASE("serve: a method a path does not answer is 405 with Allow") {
   check_serving(s);
 }
 
+TEST_CASE("serve: a body in a content coding the server does not decode is 415 naming it, not read as a PNG") {
+  Running s(tiny_model());
+  httplib::Client c = s.client();
+  const std::string png = png_bytes(bar_drawing());
+  for (const char* coding : {"x-gzip", "compress", "GZIP", "gzip, gzip", "brotli"}) {
+    CAPTURE(coding);
+    check_error(c.Post("/api/predict", httplib::Headers{{"Content-Encoding", coding}}, png, "image/png"), 415,
+                std::string("unsupported Content-Encoding '") + coding + "'");
+  }
+  auto plain = c.Post("/api/predict", httplib::Headers{{"Content-Encoding", "identity"}}, png, "image/png");
+  REQUIRE(plain);
+  CHECK(plain->status == 200);
+  check_serving(s);
+}
+
 TEST_CASE("serve: a PNG sent with curl's default Content-Type is 415 naming the accepted types, whatever its size") {
   Running s(tiny_model());
   httplib::Client c = s.client();

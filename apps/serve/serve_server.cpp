@@ -200,6 +200,13 @@ struct Server::Impl {
   bool read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                  std::string& body) const {
     if (!announces_body(req)) return true;  // a request without Content-Length or Transfer-Encoding has none
+    // httplib decodes gzip, deflate and br, and passes any other coding through as if there were none (a
+    // body in "x-gzip" or "compress" would reach the PNG decoder still encoded): refused here by name.
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate" && encoding != "br") {
+      send_error_and_close(res, 415, "unsupported Content-Encoding '" + encoding + "' (expected gzip, deflate, br or none)");
+      return false;
+    }
     const size_t limit = options.max_body_bytes;
     size_t received = 0;
     const bool complete = reader([&](const char* data, size_t n) {
