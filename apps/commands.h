@@ -24,6 +24,7 @@ Command add_info_command(CLI::App& quill);
 Command add_bench_command(CLI::App& quill);
 Command add_gradcheck_command(CLI::App& quill);
 Command add_serve_command(CLI::App& quill);
+Command add_export_command(CLI::App& quill);
 
 // Validators with short, readable messages ("--batch: must be a positive number, got '0'").
 CLI::Validator positive_number();

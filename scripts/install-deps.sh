@@ -2,7 +2,8 @@
 # Installs what Quill builds with, from Debian's packages. Skips apt when everything is already there.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libpng-dev zlib1g-dev libcairo2-dev doctest-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
-          libboost-context-dev "$@")  # Boost.Context: the fibers of the CPU emulation of CUDA
+          libboost-context-dev  # Boost.Context: the fibers of the CPU emulation of CUDA
+          libonnx-dev libprotobuf-dev python3-onnx "$@")  # ONNX export (engine/onnx_export.*) and its Python checker in the tests
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

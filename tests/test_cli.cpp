@@ -113,7 +113,7 @@ TEST_CASE("cli: --help works for every subcommand") {
   Sandbox box;
   const Result top = box.quill("--help");
   CHECK(top.status == 0);
-  for (const char* cmd : {"train", "eval", "predict", "read", "info", "bench", "gradcheck"}) {
+  for (const char* cmd : {"train", "eval", "predict", "read", "info", "bench", "gradcheck", "export"}) {
     CAPTURE(cmd);
     const Result r = box.quill(std::string(cmd) + " --help");
     CHECK(r.status == 0);
@@ -138,7 +138,7 @@ TEST_CASE("cli: an unknown option or a missing subcommand is a one-line usage er
   CHECK(r.status == 2);
   CHECK(one_line(r.err));
   CHECK(r.err.find("unknown subcommand 'frobnicate': expected one of train, eval, predict, read, info, bench, "
-                   "gradcheck, serve") != std::string::npos);
+                   "gradcheck, serve, export") != std::string::npos);
   r = box.quill("");
   CHECK(r.status == 2);
   CHECK(r.err.find("a subcommand is required: one of train, eval") != std::string::npos);
