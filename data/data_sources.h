@@ -35,7 +35,8 @@ DataSplit load_data(const DataOptions& options, bool need_train = true);
 // Interleaved rather than a tail so sets stored grouped by class (mnist-offline) stay balanced.
 Dataset split_validation(Dataset& train, int every_kth);
 
-// Samples whose index i satisfies i % k == k - 1 within their class go to the second set.
+// Samples whose index i satisfies i % k == k - 1 within their class go to the second set. Both sets come out
+// with the classes taking turns (classes_in_turn), since it splits sources stored class by class.
 void split_every_kth_per_class(const Dataset& all, int k, Dataset& first, Dataset& second);
 
 }  // namespace quill
