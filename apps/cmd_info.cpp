@@ -65,8 +65,12 @@ int run_build_info() {
 int run_info(const std::string& path) {
   const ModelRecord r = load_model_file(path);
   std::unique_ptr<Graph> graph = build_model(r, Device::cpu(), path);
-  std::printf("%s: quill %s, format version %u\n\n", path.c_str(), r.checkpoint ? "training checkpoint" : "model",
-              kModelFormatVersion);
+  if (r.metadata.contains("onnx_opset"))
+    std::printf("%s: ONNX model (opset %s, made by %s), read as a quill model\n\n", path.c_str(),
+                r.metadata["onnx_opset"].dump().c_str(), r.metadata.value("producer", std::string("?")).c_str());
+  else
+    std::printf("%s: quill %s, format version %u\n\n", path.c_str(), r.checkpoint ? "training checkpoint" : "model",
+                kModelFormatVersion);
   std::printf("architecture (input %s, %s):\n%s\n", r.input_shape.str().c_str(), dtype_name(r.dtype),
               graph->summary().c_str());
   std::printf("classes (%zu):", r.classes.size());

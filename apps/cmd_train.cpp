@@ -73,6 +73,7 @@ struct TrainCommandOptions {
   DataOptions data;
   int val_split = 12;
   std::string model = "cnn";
+  std::string init_from;  // a trained model (.quill or .onnx) to start from
   int64_t epochs = 10;
   int batch = 128;
   std::string optimizer = "adamw";
@@ -128,8 +129,13 @@ nlohmann::json data_json(const DataOptions& d, const DataSplit& split, int val_s
 TrainOptions options_from_command_line(const TrainCommandOptions& o, int64_t batches_per_epoch,
                                        std::string& model_source) {
   TrainOptions t;
-  model_source = find_model_description(o.model);
-  t.model_description = read_text_file(model_source, "model description");
+  if (!o.init_from.empty()) {  // the model's own description, checked against its weights by start_from
+    model_source = o.init_from;
+    t.model_description = load_model_file(o.init_from).description;
+  } else {
+    model_source = find_model_description(o.model);
+    t.model_description = read_text_file(model_source, "model description");
+  }
   t.epochs = o.epochs;
   t.batch_size = o.batch;
   t.optimizer.kind = o.optimizer;
@@ -350,6 +356,10 @@ int run_train(TrainCommandOptions& o, const std::string& command_line) {
 
   Trainer trainer(options, split.train, validation.size() > 0 ? &validation : nullptr);
   if (o.plan) return print_plan(o, command_line, split, validation, recipe, overridden, model_source, trainer);
+  if (!resuming && !o.init_from.empty()) {
+    trainer.start_from(load_model_file(o.init_from), o.init_from);
+    printer.note("starting from the weights of " + o.init_from);
+  }
   if (resuming) {
     trainer.restore(checkpoint, o.resume);
     printer.note("resuming " + o.resume + " at epoch " + std::to_string(trainer.epochs_done() + 1) + ", step " +
@@ -431,8 +441,13 @@ Command add_train_command(CLI::App& quill) {
   rd.push_back(cmd->add_option("--val-split", o->val_split,
                                "Hold out every K-th training image for per-epoch validation (0: none)")
                    ->capture_default_str());
-  rd.push_back(cmd->add_option("--model", o->model, "Model description file, or a built-in name (cnn, small)")
-                   ->capture_default_str());
+  CLI::Option* init_from = cmd->add_option("--init-from", o->init_from,
+                                           "Start from a trained model's weights and description (.quill or .onnx): fine-tuning");
+  rd.push_back(init_from);
+  CLI::Option* model = cmd->add_option("--model", o->model, "Model description file, or a built-in name (cnn, small)")
+                   ->capture_default_str();
+  rd.push_back(model);
+  init_from->excludes(model);
   cmd->add_option("--epochs", o->epochs, "Epochs to train (when resuming: the run's new total)")
       ->check(positive_number())
       ->capture_default_str();

@@ -25,6 +25,7 @@ Command add_bench_command(CLI::App& quill);
 Command add_gradcheck_command(CLI::App& quill);
 Command add_serve_command(CLI::App& quill);
 Command add_export_command(CLI::App& quill);
+Command add_import_command(CLI::App& quill);
 
 // Validators with short, readable messages ("--batch: must be a positive number, got '0'").
 CLI::Validator positive_number();

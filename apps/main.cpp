@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   std::vector<quill::Command> commands = {
       quill::add_train_command(app),   quill::add_eval_command(app),  quill::add_predict_command(app),
       quill::add_read_command(app),    quill::add_info_command(app),  quill::add_bench_command(app),
-      quill::add_gradcheck_command(app), quill::add_serve_command(app), quill::add_export_command(app)};
+      quill::add_gradcheck_command(app), quill::add_serve_command(app), quill::add_export_command(app),
+      quill::add_import_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/atomic_file.h"
+#include "engine/onnx_import.h"
 #include "engine/byte_io.h"
 #include "layers/model_description.h"
 
@@ -221,7 +222,11 @@ void save_model_file(const std::string& path, const ModelRecord& record) {
 }
 
 ModelRecord load_model_file(const std::string& path) {
-  return decode_model_file(read_file_bytes(path, "model file"), path);
+  std::vector<uint8_t> bytes = read_file_bytes(path, "model file");
+  const bool quill_file = bytes.size() >= sizeof kModelMagic && std::memcmp(bytes.data(), kModelMagic, sizeof kModelMagic) == 0;
+  const bool onnx_name = path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+  if (!quill_file && onnx_name) return import_onnx(bytes, path).record;
+  return decode_model_file(bytes, path);
 }
 
 ModelRecord capture_model(Graph& graph, const std::string& description, const std::vector<std::string>& classes,

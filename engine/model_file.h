@@ -56,6 +56,7 @@ ModelRecord decode_model_file(const std::vector<uint8_t>& bytes, const std::stri
 
 // Writes atomically (engine/atomic_file.h).
 void save_model_file(const std::string& path, const ModelRecord& record);
+// A .quill file, or an .onnx file (a name ending in .onnx, read by engine/onnx_import.h).
 ModelRecord load_model_file(const std::string& path);
 
 // A record of a built graph's current weights and buffers, copied to the CPU.

@@ -132,6 +132,17 @@ Trainer::~Trainer() = default;
 
 int64_t Trainer::batches_per_epoch() const { return loader_->batches_per_epoch(); }
 
+void Trainer::start_from(const ModelRecord& model, const std::string& path) {
+  QUILL_CHECK(step_ == 0, "a run starts from a model's weights before its first step, not at step ", step_);
+  QUILL_CHECK(model.description == options_.model_description, "'", path, "' was built from another model description");
+  QUILL_CHECK(model.input_shape == graph_->input_shape(), "'", path, "' takes ", model.input_shape.str(),
+              " images, this dataset's are ", graph_->input_shape().str());
+  ModelRecord weights = model;
+  weights.weights = model.weights.cast(graph_->dtype());  // a float64 model trains on in float32, as every run
+  for (Tensor& b : weights.buffers) b = b.cast(graph_->dtype());
+  restore_weights(weights, *graph_, path);
+}
+
 void Trainer::restore(const ModelRecord& ckpt, const std::string& path) {
   const std::string what = "checkpoint '" + path + "'";
   QUILL_CHECK(ckpt.checkpoint.has_value(), what, " holds a finished model, not a training checkpoint");

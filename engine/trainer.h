@@ -99,6 +99,9 @@ class Trainer {
   Trainer(const TrainOptions& options, const Dataset& train, const Dataset* validation);
   ~Trainer();
 
+  // Starts from a trained model's weights and buffers instead of the seeded initialisation (fine-tuning; the
+  // model's description must be options.model_description). Before the first step only.
+  void start_from(const ModelRecord& model, const std::string& path);
   // Continues from a checkpoint of the same run: weights, buffers, optimizer state, position, history.
   void restore(const ModelRecord& checkpoint, const std::string& path);
 
