@@ -66,7 +66,6 @@ Constant read_constant(const onnx::TensorProto& t, const std::string& where) {
     n *= d;
     c.dims.push_back(d);
   }
-  c.values.resize(size_t(n));
   size_t element = 0;
   switch (c.type) {
     case onnx::TensorProto::FLOAT: element = 4; break;
@@ -76,9 +75,11 @@ Constant read_constant(const onnx::TensorProto& t, const std::string& where) {
     case onnx::TensorProto::BOOL: element = 1; break;
     default: throw OnnxUnsupported(what + " holds " + type_name(c.type) + " values; Quill reads float, double, int64, int32 and bool");
   }
+  // The values are checked to be there before any memory is taken for them (dims alone may claim 2^28).
   if (t.has_raw_data()) {
     QUILL_CHECK(t.raw_data().size() == size_t(n) * element, what, " holds ", t.raw_data().size(), " bytes for ", n,
                 " values of ", element, " bytes");
+    c.values.resize(size_t(n));
     if (c.type == onnx::TensorProto::FLOAT) copy_raw<float>(t.raw_data(), c.values);
     if (c.type == onnx::TensorProto::DOUBLE) copy_raw<double>(t.raw_data(), c.values);
     if (c.type == onnx::TensorProto::INT64) copy_raw<int64_t>(t.raw_data(), c.values);
@@ -88,6 +89,7 @@ Constant read_constant(const onnx::TensorProto& t, const std::string& where) {
   }
   auto take = [&](const auto& field) {
     QUILL_CHECK(field.size() == n, what, " holds ", field.size(), " values for dims ", dims_str(c.dims));
+    c.values.resize(size_t(n));
     for (int64_t i = 0; i < n; ++i) c.values[size_t(i)] = double(field.Get(int(i)));
   };
   if (c.type == onnx::TensorProto::FLOAT) take(t.float_data());

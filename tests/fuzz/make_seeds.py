@@ -104,6 +104,18 @@ def model_files(quill):
         out = os.path.join(tmp, "tiny.quill")
         subprocess.run([quill, "train", "--model", desc, "--dataset", "mnist", "--train-limit", "256",
                         "--epochs", "1", "--recipe", "none", "--out", out, "--no-report", "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
+        # The same model as ONNX: as exported (with Quill's metadata) and as another producer's graph would be.
+        onnx_file = os.path.join(tmp, "tiny.onnx")
+        subprocess.run([quill, "export", "--model", out, "--onnx", onnx_file], check=True, stdout=subprocess.DEVNULL)
+        exported = open(onnx_file, "rb").read()
+        put("fuzz_onnx_model", "tiny.onnx", exported)
+        try:
+            import onnx
+            m = onnx.load_from_string(exported)
+            del m.metadata_props[:]
+            put("fuzz_onnx_model", "tiny-no-metadata.onnx", m.SerializeToString())
+        except ImportError:
+            pass
         for name in os.listdir(tmp):
             if name.startswith("tiny.quill"):
                 put("fuzz_model_file", name.replace("tiny.quill", "tiny") + ".quill", open(os.path.join(tmp, name), "rb").read())
