@@ -499,6 +499,7 @@ void Importer::convert(const onnx::NodeProto& node) {
   Line line;  // named by emit
   if (op == "Conv") {
     inputs_at_most(3);
+    QUILL_CHECK(node.input_size() >= 2, where, ": no weight input");
     only_outputs(1, "");
     const Value x = value(node.input(0), where);
     check_rank3(x, where, op);
@@ -668,6 +669,7 @@ void Importer::convert(const onnx::NodeProto& node) {
     return;
   }
   if (op == "Flatten" || op == "Reshape") {
+    inputs_at_most(2);
     const Value x = value(node.input(0), where);
     bool to_batch_rows = false;
     if (op == "Flatten") {
