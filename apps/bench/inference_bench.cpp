@@ -120,6 +120,11 @@ InferenceBenchResult run_inference_bench(const InferenceBenchOptions& o) {
               "the inference bench needs a positive batch, repeats and latency calls");
   init_backends();
 #ifdef _OPENMP
+  // The thread count is the process's again when the run ends.
+  struct ThreadsScope {
+    int before = omp_get_max_threads();
+    ~ThreadsScope() { omp_set_num_threads(before); }
+  } threads_scope;
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #else
   QUILL_CHECK(o.threads <= 1, "this build has no OpenMP: it runs on one thread");
