@@ -185,3 +185,23 @@ TEST_CASE("inference bench: the command prints both figures and writes the JSON"
     CHECK(WEXITSTATUS(status) != 0);
   }
 }
+
+TEST_CASE("inference bench: the CPU's chunked inference gives each sample the bits it gets alone") {
+  init_backends();
+  Graph graph;
+  add_to_graph(read_model_description(std::string(QUILL_SOURCE_DIR) + "/models/small.txt"), 10, graph);
+  graph.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 3);
+  const int64_t chunk = graph.inference_chunk();
+  CHECK(chunk >= 1);
+  const int n = int(2 * chunk + 3);  // two whole chunks and a short one
+  const Tensor x = synthetic_images(n, 5);
+  Context ctx;
+  ctx.training = false;
+  const Tensor all = graph.forward(ctx, x).clone();
+  REQUIRE(all.shape() == Shape{n, 10});
+  for (int i = 0; i < n; i += 7) {
+    const Tensor one = graph.forward(ctx, x.slice(i, i + 1));
+    CAPTURE(i);
+    CHECK(std::memcmp(one.data<float>(), all.data<float>() + i * 10, 10 * sizeof(float)) == 0);
+  }
+}
