@@ -57,7 +57,7 @@ else:
     x = np.where(rng.random(256 * 784) < 0.19, rng.uniform(0.2, 1.0, 256 * 784), 0).astype(np.float32)
     print(f"images: {src} not found, 256 synthetic images", file=sys.stderr)
 x.astype("<f4").tofile(dst)
-open(dst + ".source", "w").write("MNIST test images 0-255" if os.path.exists(src) else "synthetic (numpy seed 1)")
+open(dst + ".source", "w").write("the first 256 MNIST test images (pixels / 255)" if os.path.exists(src) else "256 synthetic images (numpy seed 1)")
 PY
 
 run_engine() {  # engine threads json [extra options]: one process of one engine
@@ -79,6 +79,7 @@ for e in "${engines[@]}"; do
 done
 
 thread_counts=("$threads"); [ "$threads" -gt 1 ] && thread_counts+=(1)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in "${thread_counts[@]}"; do
   for ((r = 0; r < rounds; ++r)); do
     for ((k = 0; k < 3; ++k)); do
@@ -89,11 +90,13 @@ for t in "${thread_counts[@]}"; do
   done
 done
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 $py - "$tmp" "$out/inference-$slug-$stamp" "$cpu" "$threads" "$stamp" "$rounds" "$(basename "$model")" \
-    "${thread_counts[*]}" <<'PY'
+    "${thread_counts[*]}" "$load_start" "$load_end" <<'PY'
 import glob, json, sys
 import numpy as np
-tmp, base, cpu, threads, stamp, rounds, model, thread_counts = sys.argv[1:9]
+tmp, base, cpu, threads, stamp, rounds, model, thread_counts, load_start, load_end = sys.argv[1:11]
 engines = {"quill": "Quill", "onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
 images = open(f"{tmp}/images.f32.source").read()
 
@@ -135,8 +138,10 @@ def row(r):
 n256 = rows[0]["batch256_images_per_second"]["n"]; n1 = rows[0]["batch1_latency_ms"]["n"]
 md = [f"# CPU inference, {model} (default character CNN), Quill beside ONNX Runtime and PyTorch ({stamp})", "",
       f"CPU: {cpu}, {threads} threads available. Images: {images}, batch 256 (one-image calls take them in turn). "
-      f"Each engine ran in its own process {rounds} times per thread count, in rotating order; each row pools "
-      f"{n256} timed batch-256 calls and {n1} timed one-image calls, all after warm-up.", "",
+      f"Each engine ran in its own process {rounds} time{'s' if rounds != '1' else ''} per thread count, in rotating "
+      f"order; each row pools "
+      f"{n256} timed batch-256 calls and {n1} timed one-image calls, all after warm-up. Load average (1, 5, "
+      f"15 min) before the timed runs {load_start}, after {load_end}: other work on the machine shows there.", "",
       "| engine | threads | batch 256 images/s median | p10-p90 | min-max | batch 1 ms median | p10-p90 |",
       "|---|---|---|---|---|---|---|"]
 md += [row(r) for r in rows]
@@ -158,7 +163,7 @@ md += ["", "Timing: Quill `quill bench --inference` (steady_clock around each fo
        "tests/onnx/bench_onnx.mjs (performance.now() around each `await session.run`, so Node's call overhead "
        "is included); PyTorch bench/torch_inference.py (eager, eval, inference_mode; perf_counter around each call).", ""]
 open(base + ".md", "w").write("\n".join(md))
-json.dump({"cpu": cpu, "threads_available": int(threads), "stamp": stamp, "model": model, "images": images,
+json.dump({"cpu": cpu, "threads_available": int(threads), "loadavg_before": load_start, "loadavg_after": load_end, "stamp": stamp, "model": model, "images": images,
            "rounds": int(rounds), "agreement_max_abs_probability": agreement, "same_top_class_of_256": same_top,
            "rows": rows, "targets": targets, "raw": raw}, open(base + ".json", "w"), indent=1)
 print("\n".join(md))
