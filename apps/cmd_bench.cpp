@@ -1,5 +1,6 @@
-// quill bench: training-step throughput of a model description on synthetic MNIST-like batches, or with
-// --ops the per-op comparison of backends (apps/bench/op_bench.h).
+// quill bench: training-step throughput of a model description on synthetic MNIST-like batches, with
+// --ops the per-op comparison of backends (apps/bench/op_bench.h), or with --inference the CPU inference
+// throughput and latency of a trained model (apps/bench/inference_bench.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include "engine/atomic_file.h"
 #include "apps/bench/bench_device.h"
+#include "apps/bench/inference_bench.h"
 #include "apps/commands.h"
 #include "kernels/gpu_math.h"
 #include "engine/model_lookup.h"
@@ -49,17 +51,12 @@ struct BenchOptions {
   int runs = 20;
   std::string markdown, chart;
   bool no_cpu_check = false;
+  // --inference: forward passes of a trained model on the CPU.
+  bool inference = false;
+  std::string images, probabilities;
+  int threads = 0;
+  int latency_calls = 200;
 };
-
-// Images with MNIST's statistics where it matters for speed: 28x28, about a fifth of the pixels ink of
-// varying strength, the rest exactly 0.
-Tensor synthetic_images(int n, uint64_t seed) {
-  Tensor x = Tensor::empty(Shape{n, 1, 28, 28});
-  Rng rng(seed, 1);
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = rng.uniform() < 0.19 ? float(rng.uniform(0.2, 1.0)) : 0.0f;
-  return x;
-}
 
 Tensor synthetic_labels(int n, int classes, uint64_t seed) {
   Tensor y = Tensor::empty(Shape{n}, DType::I32);
@@ -207,21 +204,45 @@ int run_op_bench_command(const BenchOptions& o, int warmup, const std::string& c
   return 0;
 }
 
+int run_inference_bench_command(const BenchOptions& o, const CLI::App& cmd, const std::string& command_line) {
+  QUILL_CHECK(o.device == "auto" || o.device == "cpu", "--inference times the CPU: give --device cpu or leave it out");
+  InferenceBenchOptions in;
+  in.model = o.model;
+  in.images = o.images;
+  in.batch = cmd.count("--batch") ? o.batch : 256;
+  in.repeats = cmd.count("--repeats") ? o.repeats : 20;
+  in.warmup = cmd.count("--warmup") ? o.warmup : 3;
+  in.latency_calls = o.latency_calls;
+  in.threads = o.threads;
+  in.classes = o.classes;
+  in.seed = o.seed;
+  in.probabilities = o.probabilities;
+  const InferenceBenchResult r = run_inference_bench(in);
+  std::fputs(inference_bench_summary(r).c_str(), stdout);
+  if (!o.json.empty()) write_text_file(o.json, inference_bench_json(r, command_line).dump(2) + "\n");
+  return 0;
+}
+
 }  // namespace
 
 Command add_bench_command(CLI::App& quill) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = quill.add_subcommand(
-      "bench", "Measure training throughput (images/s) of a model description, or with --ops each op's time per backend");
-  cmd->add_option("--model", o->model, "Model description file, or a built-in name (cnn, small)")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "Batch size")->check(positive_number())->capture_default_str();
+      "bench", "Measure training throughput (images/s) of a model description, with --ops each op's time per backend, or "
+      "with --inference a trained model's CPU inference throughput and latency");
+  cmd->add_option("--model", o->model,
+                  "Model description file, or a built-in name (cnn, small); with --inference also a .quill model file")
+      ->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Batch size (with --inference: of the throughput calls, default 256)")
+      ->check(positive_number())
+      ->capture_default_str();
   CLI::Option* steps = cmd->add_option("--steps", o->steps, "Timed training steps per repeat")
                             ->check(positive_number())
                             ->capture_default_str();
-  CLI::Option* repeats = cmd->add_option("--repeats", o->repeats, "Timed repeats (median and spread are reported)")
+  CLI::Option* repeats = cmd->add_option("--repeats", o->repeats, "Timed repeats (median and spread are reported; with --inference: timed calls, default 20)")
                               ->check(positive_number())
                               ->capture_default_str();
-  CLI::Option* warmup = cmd->add_option("--warmup", o->warmup, "Untimed steps first (with --ops: untimed calls per op, default 5)")
+  CLI::Option* warmup = cmd->add_option("--warmup", o->warmup, "Untimed steps first (with --ops: untimed calls per op, default 5; with --inference: untimed calls, default 3)")
                              ->check(non_negative_number())
                              ->capture_default_str();
   cmd->add_option("--classes", o->classes, "Classes of the synthetic data")->check(CLI::Range(2, 1000))->capture_default_str();
@@ -258,11 +279,38 @@ Command add_bench_command(CLI::App& quill) {
   cmd->add_flag("--no-cpu-check", o->no_cpu_check,
                 "With --ops on a GPU: skip comparing each GPU backend's outputs with the CPU reference")
       ->needs(ops);
+
+  CLI::Option* inference = cmd->add_flag(
+      "--inference", o->inference,
+      "Inference on the CPU instead of training: images/s of forward passes at --batch (default 256; median and "
+      "spread of --repeats calls, default 20) and the latency of one image (median, p10, p90 of "
+      "--latency-calls calls)");
+  cmd->add_option("--images", o->images,
+                  "With --inference: raw float32 images (N x 1 x 28 x 28) to run on, cycled to fill the batch "
+                  "(default: synthetic MNIST-like images)")
+      ->needs(inference);
+  cmd->add_option("--threads", o->threads, "With --inference: CPU threads (default: OMP_NUM_THREADS or all cores)")
+      ->check(positive_number())
+      ->needs(inference);
+  cmd->add_option("--latency-calls", o->latency_calls, "With --inference: timed calls of one image")
+      ->check(positive_number())
+      ->capture_default_str()
+      ->needs(inference);
+  cmd->add_option("--probabilities", o->probabilities,
+                  "With --inference: also write the class probabilities of the batch to FILE (raw float32, "
+                  "batch x classes), to compare with other engines")
+      ->needs(inference);
+  inference->excludes(ops);
   steps->excludes(ops);
+  steps->excludes(inference);
   repeats->excludes(ops);
   cmd->get_option("--backend")->excludes(ops);
   cmd->get_option("--cuda-graph")->excludes(ops);
-  return {cmd, [o, warmup](const std::string& command_line) {
+  cmd->get_option("--backend")->excludes(inference);
+  cmd->get_option("--cuda-graph")->excludes(inference);
+  cmd->get_option("--math")->excludes(inference);
+  return {cmd, [o, warmup, cmd](const std::string& command_line) {
+            if (o->inference) return run_inference_bench_command(*o, *cmd, command_line);
             if (o->ops) return run_op_bench_command(*o, warmup->count() ? o->warmup : 5, command_line);
             return run_bench(*o, command_line);
           }};

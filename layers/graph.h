@@ -21,8 +21,14 @@ class Graph {
   // flat buffer on the device and initialises them from the seed (He / Xavier, reproducible).
   void build(const Shape& input_shape, DType dtype, Device device, uint64_t seed);
 
-  // Runs the nodes on a batch; returns the last node's output.
+  // Runs the nodes on a batch; returns the last node's output. Inference (ctx.training false) on the CPU
+  // runs a batch larger than inference_chunk() in chunks of that many samples, with the same results.
   const Tensor& forward(const Context& ctx, const Tensor& input);
+  // Samples per inference chunk on the CPU: the largest activation of a chunk is about
+  // kInferenceChunkBytes (so a layer's input and output stay in the caches), and at least one sample per
+  // thread.
+  static constexpr int64_t kInferenceChunkBytes = int64_t(4) << 20;
+  int64_t inference_chunk() const;
   // From the gradient of the last node's output, computes every parameter's gradient.
   // Requires a forward with ctx.training == true just before. When dinput is given, it receives the
   // gradient with respect to the graph's input too (gradient checks; saliency).
@@ -65,6 +71,7 @@ class Graph {
   void topological_sort();
   void allocate_params(uint64_t seed);
   const Tensor& input_of(int node_index) const;
+  const Tensor& forward_nodes(const Context& ctx, const Tensor& input);
 
   std::vector<Node> nodes_;
   std::vector<int> order_;
@@ -72,6 +79,7 @@ class Graph {
   DType dtype_ = DType::F32;
   Device device_;
   Tensor flat_values_, flat_grads_;
+  Tensor chunked_output_;  // an inference batch's output, gathered from its chunks
   const Tensor* input_ = nullptr;
   int input_consumers_ = 0;
   bool built_ = false;

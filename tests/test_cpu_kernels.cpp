@@ -299,9 +299,49 @@ TEST_CASE_TEMPLATE("cpu kernels: conv2d forward and backward match direct convol
   }
 }
 
+// The 2x2, stride-2 max pool has its own vectorised path (float32): it must keep the general loop's rules
+// bit for bit: pixels in row-major order, the first maximum wins ties (-0 before +0 stays -0), a NaN wins
+// over numbers and the first NaN stays, a window of -inf points at its first pixel. Widths exercise the
+// 16-, 8- and 4-lane blocks, the overlapping last block and the scalar rows.
+TEST_CASE_TEMPLATE("cpu kernels: the 2x2 max pool keeps ties, NaN and -inf as the general loop does", T, float, double) {
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const T values[] = {-inf, T(-1), T(-0.0), T(0), T(1), T(2), nan};
+  for (const int w : {36, 34, 17, 14, 9, 6, 3}) {
+    const PoolGeometry g = pool_geometry(2, 3, 5, w, 2, 2, 2, 2, 0, 0);
+    INFO("width ", w);
+    std::vector<T> x(size_t(g.x_size()));
+    uint32_t state = 12345u + uint32_t(w);
+    for (T& v : x) {
+      state = state * 1664525u + 1013904223u;
+      v = values[(state >> 16) % 7];
+    }
+    std::vector<T> y(size_t(g.y_size()));
+    std::vector<int32_t> argmax(size_t(g.y_size()), -1);
+    maxpool_forward(g, x.data(), y.data(), argmax.data());
+    const int P = g.p(), Q = g.q();
+    for (int plane = 0; plane < g.n * g.c; ++plane)
+      for (int p = 0; p < P; ++p)
+        for (int q = 0; q < Q; ++q) {
+          const T* xp = x.data() + size_t(plane) * g.h * g.w;
+          T best = -inf;
+          int32_t best_at = 2 * p * w + 2 * q;
+          for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j) {
+              const int32_t at = (2 * p + i) * w + 2 * q + j;
+              const T v = xp[at];
+              if (v > best || (std::isnan(v) && !std::isnan(best))) best = v, best_at = at;
+            }
+          const size_t o = (size_t(plane) * P + p) * Q + q;
+          CHECK(std::memcmp(&y[o], &best, sizeof(T)) == 0);
+          CHECK(argmax[o] == best_at);
+        }
+  }
+}
+
 TEST_CASE_TEMPLATE("cpu kernels: max and average pooling match direct windows", T, float, double) {
   const PoolGeometry geometries[] = {
       pool_geometry(2, 3, 8, 8, 2, 2, 2, 2, 0, 0),  // classic, non-overlapping
+      pool_geometry(2, 3, 7, 9, 2, 2, 2, 2, 0, 0),  // classic on odd sizes: the last row and column are left out
       pool_geometry(2, 3, 7, 9, 3, 3, 2, 2, 1, 1),  // overlapping windows with padding
       pool_geometry(1, 2, 6, 5, 3, 2, 1, 2, 2, 1),  // stride 1 rows: heavy overlap, uneven padding
       pool_geometry(1, 1, 5, 5, 5, 5, 1, 1, 4, 4),  // windows mostly in the padding

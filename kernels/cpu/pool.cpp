@@ -4,11 +4,14 @@
 // loop is branch-free and vectorises.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/binding.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/gemm_internal.h"
 #include "runtime/error.h"
 #include "runtime/ops.h"
 
@@ -66,9 +69,119 @@ class RowWindows {
 
 }  // namespace
 
+// The common 2x2 window with stride 2 and no padding: every window lies inside the image, and its four
+// pixels are taken in the general loop's order (row-major, the first maximum wins ties, a NaN wins over
+// numbers), so the outputs and argmax are the same bits. float32 output rows go L outputs at a time: the
+// even and odd columns of L pixel pairs are split with shuffles, and a row's last block overlaps the one
+// before it (recomputing outputs gives the same values).
+template <class T>
+inline void take_if_greater(T v, int32_t at, T& best, int32_t& best_at) {
+  const bool take = v > best || (v != v && best == best);
+  best = take ? v : best;
+  best_at = take ? at : best_at;
+}
+
+template <class T>
+void maxpool_2x2_outputs(const T* r0, const T* r1, int32_t at0, int w, int first, int last, T* y, int32_t* argmax) {
+  for (int ow = first; ow < last; ++ow) {
+    T best = -std::numeric_limits<T>::infinity();
+    int32_t best_at = at0 + 2 * ow;
+    take_if_greater(r0[2 * ow], at0 + 2 * ow, best, best_at);
+    take_if_greater(r0[2 * ow + 1], at0 + 2 * ow + 1, best, best_at);
+    take_if_greater(r1[2 * ow], at0 + w + 2 * ow, best, best_at);
+    take_if_greater(r1[2 * ow + 1], at0 + w + 2 * ow + 1, best, best_at);
+    y[ow] = best;
+    argmax[ow] = best_at;
+  }
+}
+
+template <int L>
+struct LaneTypes;
+template <>
+struct LaneTypes<16> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
+};
+template <>
+struct LaneTypes<8> {
+  typedef float V __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+};
+template <>
+struct LaneTypes<4> {
+  typedef float V __attribute__((vector_size(16)));
+  typedef int32_t I __attribute__((vector_size(16)));
+};
+
+template <int L>
+struct FloatLanes {
+  using V = typename LaneTypes<L>::V;
+  using I = typename LaneTypes<L>::I;
+  static I iota(int32_t start, int32_t step) {
+    I v;
+    for (int l = 0; l < L; ++l) v[l] = start + step * l;
+    return v;
+  }
+  // Outputs [ow, ow + L) of the row pair (r0, r1).
+  static void block(const float* r0, const float* r1, int32_t at0, int w, int ow, float* y, int32_t* argmax) {
+    static const I even = iota(0, 2), odd = iota(1, 2);
+    V a0, b0, a1, b1;
+    std::memcpy(&a0, r0 + 2 * ow, sizeof(V));
+    std::memcpy(&b0, r0 + 2 * ow + L, sizeof(V));
+    std::memcpy(&a1, r1 + 2 * ow, sizeof(V));
+    std::memcpy(&b1, r1 + 2 * ow + L, sizeof(V));
+    const V v[4] = {__builtin_shuffle(a0, b0, even), __builtin_shuffle(a0, b0, odd), __builtin_shuffle(a1, b1, even),
+                    __builtin_shuffle(a1, b1, odd)};
+    const I first_at = iota(at0 + 2 * ow, 2);
+    const I at[4] = {first_at, first_at + 1, first_at + w, first_at + w + 1};
+    V best = V{} - std::numeric_limits<float>::infinity();
+    I best_at = first_at;
+    for (int k = 0; k < 4; ++k) {
+      const I take = (v[k] > best) | ((v[k] != v[k]) & (best == best));
+      best = take ? v[k] : best;
+      best_at = take ? at[k] : best_at;
+    }
+    std::memcpy(y + ow, &best, sizeof(V));
+    std::memcpy(argmax + ow, &best_at, sizeof(I));
+  }
+  static void row(const float* r0, const float* r1, int32_t at0, int w, int q, float* y, int32_t* argmax) {
+    int ow = 0;
+    for (; ow + L <= q; ow += L) block(r0, r1, at0, w, ow, y, argmax);
+    if (ow < q) block(r0, r1, at0, w, q - L, y, argmax);
+  }
+};
+
+template <class T>
+void maxpool_2x2_row(const T* r0, const T* r1, int32_t at0, int w, int q, T* y, int32_t* argmax) {
+  if constexpr (std::is_same_v<T, float>) {
+    // Only the widths the target has registers for are compiled (no wider vectors split by the compiler).
+    if constexpr (detail::kSimdBytes >= 64)
+      if (q >= 16) return FloatLanes<16>::row(r0, r1, at0, w, q, y, argmax);
+    if constexpr (detail::kSimdBytes >= 32)
+      if (q >= 8) return FloatLanes<8>::row(r0, r1, at0, w, q, y, argmax);
+    if (q >= 4) return FloatLanes<4>::row(r0, r1, at0, w, q, y, argmax);
+  }
+  maxpool_2x2_outputs(r0, r1, at0, w, 0, q, y, argmax);
+}
+
+template <class T>
+void maxpool_forward_2x2(const PoolGeometry& g, const T* x, T* y, int32_t* argmax) {
+  const int P = g.p(), Q = g.q(), planes = g.n * g.c, W = g.w;
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g))
+  for (int plane = 0; plane < planes; ++plane) {
+    const T* xp = x + int64_t(plane) * g.h * W;
+    for (int oh = 0; oh < P; ++oh) {
+      const int64_t out = (int64_t(plane) * P + oh) * Q;
+      maxpool_2x2_row(xp + 2 * oh * W, xp + (2 * oh + 1) * W, 2 * oh * W, W, Q, y + out, argmax + out);
+    }
+  }
+}
+
 template <class T>
 void maxpool_forward(const PoolGeometry& g, const T* x, T* y, int32_t* argmax) {
   check_geometry(g, "maxpool_forward");
+  if (g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0)
+    return maxpool_forward_2x2(g, x, y, argmax);
   const int P = g.p(), Q = g.q(), planes = g.n * g.c;
   const RowWindows win(g);
 #pragma omp parallel if (parallel_worth_it(g))
