@@ -65,12 +65,15 @@ int run_build_info() {
 int run_info(const std::string& path) {
   const ModelRecord r = load_model_file(path);
   std::unique_ptr<Graph> graph = build_model(r, Device::cpu(), path);
+  const bool onnx_file = path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+  std::string origin;
   if (r.metadata.contains("onnx_opset"))
-    std::printf("%s: ONNX model (opset %s, made by %s), read as a quill model\n\n", path.c_str(),
-                r.metadata["onnx_opset"].dump().c_str(), r.metadata.value("producer", std::string("?")).c_str());
+    origin = "ONNX opset " + r.metadata["onnx_opset"].dump() + ", made by " + r.metadata.value("producer", std::string("?"));
+  if (onnx_file)
+    std::printf("%s: ONNX model (%s), read as a quill model\n\n", path.c_str(), origin.c_str());
   else
-    std::printf("%s: quill %s, format version %u\n\n", path.c_str(), r.checkpoint ? "training checkpoint" : "model",
-                kModelFormatVersion);
+    std::printf("%s: quill %s, format version %u%s\n\n", path.c_str(), r.checkpoint ? "training checkpoint" : "model",
+                kModelFormatVersion, origin.empty() ? "" : (", imported from " + origin).c_str());
   std::printf("architecture (input %s, %s):\n%s\n", r.input_shape.str().c_str(), dtype_name(r.dtype),
               graph->summary().c_str());
   std::printf("classes (%zu):", r.classes.size());

@@ -387,8 +387,8 @@ std::string Importer::materialize(const Value& v) {
 }
 
 void Importer::emit(Line line, const std::string& output, Shape shape, const std::vector<Value>& inputs) {
+  for (const Value& in : inputs) line.inputs.push_back(materialize(in));  // a flatten line comes first
   line.name = new_name(line.words.at(0));
-  for (const Value& in : inputs) line.inputs.push_back(materialize(in));
   values_[output] = Value{line.name, shape};
   lines_.push_back(std::move(line));
 }
@@ -716,11 +716,11 @@ void Importer::convert(const onnx::NodeProto& node) {
 std::string Importer::description_text() const {
   std::string text = "# Imported from " + path_ + " (ONNX opset " + std::to_string(opset_) + ")\n";
   std::string previous = Graph::kInput;
-  // Every node is named (`as`), so that `from` can refer to any of them.
+  // The lines are named as Quill names a description's lines without `as` (kind and count, in order), so
+  // `from` refers to them by those names; run() checks that the built graph has them.
   for (const Line& line : lines_) {
     std::string s;
     for (const std::string& w : line.words) s += (s.empty() ? "" : " ") + w;
-    s += " as " + line.name;
     if (!(line.inputs.size() == 1 && line.inputs[0] == previous)) {
       s += " from";
       for (const std::string& in : line.inputs) s += " " + in;
@@ -791,6 +791,10 @@ OnnxImport Importer::run() {
     } catch (const Error& e) {
       throw OnnxUnsupported(path_ + ": Quill's layers refuse the graph: " + e.what());
     }
+    QUILL_CHECK(graph.size() == lines_.size(), "internal: ", graph.size(), " nodes for ", lines_.size(), " lines");
+    for (size_t i = 0; i < graph.size(); ++i)
+      QUILL_CHECK(graph.node_name(i) == lines_[i].name, "internal: node ", i, " is named ", graph.node_name(i), ", not ",
+                  lines_[i].name);
     // Fill each layer's parameters and buffers, in the graph's node order.
     std::map<std::string, const Line*> by_name;
     for (const Line& line : lines_) by_name[line.name] = &line;
