@@ -138,7 +138,9 @@ struct ConvWorkspace {
 };
 
 // Runs body(i, ws) for i in [0, count): in parallel over items when there are enough of them, otherwise
-// one at a time with threaded GEMMs. Both give the same bits (the GEMM is thread-count independent).
+// one at a time with threaded GEMMs. Both give the same bits (the GEMM is thread-count independent). Items
+// are handed out one at a time, so a thread that loses its core to another process holds up the others by
+// one item at most, not by its half of the batch.
 template <class T, class Body>
 void for_each_item(int count, double flops_per_item, Body body) {
   const int threads = omp_get_max_threads();
@@ -146,7 +148,7 @@ void for_each_item(int count, double flops_per_item, Body body) {
 #pragma omp parallel
     {
       ConvWorkspace<T> ws;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int i = 0; i < count; ++i) body(i, ws);
     }
   } else {
