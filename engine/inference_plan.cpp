@@ -1,6 +1,9 @@
 #include "engine/inference_plan.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <any>
 #include <cmath>
 #include <map>
@@ -38,14 +41,25 @@ std::vector<int> execution_order(const std::vector<std::vector<int>>& inputs) {
 // the op calls of one eval-mode pass of one zero sample (the op-call trace, runtime/op.h), so the plan needs
 // no knowledge of how a layer turns its settings into a geometry. Also the weight tensor it passes, to check
 // that the plan folds the weights the layer really uses.
+// The same for max pooling's geometry.
 struct ConvCalls final : OpRecorder {
   struct Call {
     ConvGeometry geometry;
     const void* weight = nullptr;
     int count = 0;
   };
+  struct PoolCall {
+    PoolGeometry geometry;
+    int count = 0;
+  };
   std::map<std::string, Call> by_node;
+  std::map<std::string, PoolCall> pools;
   void record(OpCall call) override {
+    if (call.op == &ops::maxpool_forward) {
+      PoolCall& c = pools[call.part];
+      c.geometry = std::any_cast<PoolGeometry>(call.arguments[0]);
+      ++c.count;
+    }
     if (call.op != &ops::conv2d_forward) return;
     Call& c = by_node[call.part];
     c.geometry = std::any_cast<ConvGeometry>(call.arguments[0]);
@@ -53,6 +67,16 @@ struct ConvCalls final : OpRecorder {
     ++c.count;
   }
 };
+
+// Layer kinds whose eval forward keeps no state in the layer (it reads its parameters and buffers and writes
+// its output only), so two threads may run it at once on different chunks. Max pooling writes its argmax
+// buffer: the plan runs its op itself. A kind not listed here makes the plan run chunks one after another.
+bool stateless_in_eval(const std::string& kind) {
+  for (const char* k : {"conv", "dense", "bn", "relu", "leaky", "tanh", "sigmoid", "flatten", "add", "dropout",
+                        "avgpool"})
+    if (kind == k) return true;
+  return false;
+}
 
 ConvCalls trace_conv_calls(Graph& graph) {
   ConvCalls calls;
@@ -153,6 +177,15 @@ InferencePlan::InferencePlan(Graph& graph) : graph_(graph) {
     step.covers = graph.node_name(size_t(i));
     for (int j : inputs[size_t(i)]) step.inputs.push_back(j < 0 ? -1 : slot_of_[size_t(j)]);
     std::vector<int> absorbed;  // nodes after `i` that the step computes too
+    if (kind == "maxpool") {
+      auto call = conv_calls.pools.find(graph.node_name(size_t(i)));
+      QUILL_CHECK(call != conv_calls.pools.end() && call->second.count == 1, "inference plan: max pooling '",
+                  graph.node_name(size_t(i)), "' did not make one maxpool_forward call");
+      step.kind = Kind::MaxPool;
+      step.pool = call->second.geometry;
+    } else if (!stateless_in_eval(kind)) {
+      chunks_in_parallel_ = false;
+    }
     if (kind == "conv" || kind == "dense") {
       // Absorb a batch norm and then a ReLU that take this node's output alone.
       int next = only_consumer(i);
@@ -198,8 +231,6 @@ InferencePlan::InferencePlan(Graph& graph) : graph_(graph) {
     for (int a : absorbed) slot_of_[size_t(a)] = step.output;
     steps_.push_back(std::move(step));
   }
-  storage_.resize(count);
-  values_.resize(count);
   chunk_ = graph.inference_chunk();
 }
 
@@ -212,36 +243,62 @@ const Tensor& InferencePlan::forward(const Tensor& input) {
               " on the CPU");
   const int64_t n = input.dim(0);
   ensure(output_, graph_.output_shape().with_batch(n), graph_.dtype(), Device::cpu());
-  for (int64_t begin = 0; begin < n; begin += chunk_) {
-    const int64_t end = std::min(n, begin + chunk_);
+  const int threads = omp_get_max_threads();
+  const int64_t chunks = (n + chunk_ - 1) / chunk_;
+  if (buffers_.size() < size_t(threads)) buffers_.resize(size_t(threads));
+  auto run = [&](Buffers& b, int64_t c) {
+    const int64_t begin = c * chunk_, end = std::min(n, begin + chunk_);
     Tensor out = output_.slice(begin, end);
-    run_chunk(input.slice(begin, end), &out);
+    run_chunk(b, input.slice(begin, end), out);
+  };
+  if (!chunks_in_parallel_ || threads < 2 || chunks < 2) {
+    for (int64_t c = 0; c < chunks; ++c) run(buffers_[0], c);
+    return output_;
   }
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    omp_set_num_threads(1);  // this thread's ops run on it alone (nested regions would be serialised anyway)
+    Buffers& b = buffers_[size_t(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      try {
+        run(b, c);
+      } catch (...) {
+#pragma omp critical(quill_inference_plan_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
   return output_;
 }
 
-void InferencePlan::run_chunk(const Tensor& input, Tensor* final_output) {
+void InferencePlan::run_chunk(Buffers& b, const Tensor& input, Tensor& final_output) {
   const int64_t m = input.dim(0);
   const int final_slot = slot_of_.back();
   if (final_slot < 0) {  // nothing but dropouts
-    final_output->copy_from(input);
+    final_output.copy_from(input);
     return;
   }
   const DType dtype = graph_.dtype();
+  b.storage.resize(graph_.size());
+  b.values.resize(graph_.size());
+  b.argmax.resize(graph_.size());
   Context ctx;
   ctx.backend = Backend::Cpu;
   ctx.training = false;
   for (Step& step : steps_) {
-    Tensor& out = values_[size_t(step.output)];
+    Tensor& out = b.values[size_t(step.output)];
     if (step.output == final_slot) {
-      out = *final_output;
+      out = final_output;
     } else {
-      Tensor& buffer = storage_[size_t(step.output)];
+      Tensor& buffer = b.storage[size_t(step.output)];
       ensure(buffer, graph_.node_shape(size_t(step.output)).with_batch(chunk_), dtype, Device::cpu());
       out = m == chunk_ ? buffer : buffer.slice(0, m);
     }
     std::vector<const Tensor*> in;
-    for (int s : step.inputs) in.push_back(s < 0 ? &input : &values_[size_t(s)]);
+    for (int s : step.inputs) in.push_back(s < 0 ? &input : &b.values[size_t(s)]);
     switch (step.kind) {
       case Kind::Layer: {
         OpCallScope scope(graph_.node_name(size_t(step.node)), "fwd");
@@ -253,6 +310,15 @@ void InferencePlan::run_chunk(const Tensor& input, Tensor* final_output) {
         g.n = int(m);
         (step.relu ? ops::conv2d_forward_relu : ops::conv2d_forward)(Backend::Cpu, g, *in[0], step.weight, &step.bias,
                                                                      out);
+        break;
+      }
+      case Kind::MaxPool: {
+        PoolGeometry g = step.pool;
+        g.n = int(m);
+        Tensor& argmax = b.argmax[size_t(step.output)];  // not used: no backward follows
+        ensure(argmax, graph_.node_shape(size_t(step.node)).with_batch(chunk_), DType::I32, Device::cpu());
+        Tensor argmax_view = m == chunk_ ? argmax : argmax.slice(0, m);
+        ops::maxpool_forward(Backend::Cpu, g, *in[0], out, argmax_view);
         break;
       }
       case Kind::Dense:
@@ -267,7 +333,7 @@ std::string InferencePlan::summary() const {
   std::ostringstream os;
   for (const Step& s : steps_) {
     os << s.covers;
-    if (s.kind != Kind::Layer)
+    if (s.kind == Kind::Conv || s.kind == Kind::Dense)
       os << ": " << (s.kind == Kind::Conv ? "conv" : "dense") << (s.folded_bn ? ", folded bn" : "")
          << (s.relu ? ", relu" : "");
     os << '\n';

@@ -7,6 +7,7 @@
 //   - A ReLU right after such a convolution (or its folded batch norm) is applied as the convolution writes its
 //     output (ops::conv2d_forward_relu); after a dense layer, in place on its output.
 //   - Dropout (the identity in eval mode) is skipped: its consumers read its input.
+//   - Max pooling runs its op with the plan's own argmax buffer (the layer keeps one for backward).
 // Every other node runs its own layer's eval forward. The graph's trained weights are read, never changed;
 // the plan keeps folded copies, so a change to the graph's weights afterwards needs a new plan.
 // Results differ from Graph::forward only by float rounding (the folded weights are rounded, and the
@@ -29,7 +30,12 @@ class InferencePlan {
   explicit InferencePlan(Graph& graph);
 
   // The graph's eval-mode output for a batch [n, input shape...] of the graph's dtype on the CPU. Large
-  // batches run in chunks of graph.inference_chunk() samples, as Graph::forward does. The result is valid
+  // batches run in chunks of at most graph.inference_chunk() samples, as Graph::forward does. With several
+  // OpenMP threads and at least two chunks, each thread runs whole chunks through the network with one-thread
+  // ops (chunks handed out one at a time; one wait for all at the end, instead of one after every op, which
+  // also keeps a thread that loses its core to another process from stalling the others op after op). A
+  // single chunk (one image) runs op by op with threaded ops. Samples are independent in eval mode and every
+  // op gives the same bits for any thread count, so the output is the same either way. The result is valid
   // until the next call.
   const Tensor& forward(const Tensor& input);
 
@@ -40,7 +46,7 @@ class InferencePlan {
   int fused_relus() const { return fused_relus_; }
 
  private:
-  enum class Kind { Layer, Conv, Dense };
+  enum class Kind { Layer, Conv, Dense, MaxPool };
   struct Step {
     Kind kind = Kind::Layer;
     int node = 0;             // the graph node whose layer runs (Layer) or the convolution / dense node
@@ -50,16 +56,23 @@ class InferencePlan {
     // Conv and Dense: a convolution's geometry as its layer passes it to its op (n set per chunk), and folded
     // copies of the layer's weights and bias (the bias always present: zero for a layer without one).
     ConvGeometry geometry;
+    PoolGeometry pool;  // MaxPool: as the layer passes it to its op (n set per chunk)
     Tensor weight, bias;
     bool folded_bn = false, relu = false;
   };
-  void run_chunk(const Tensor& input, Tensor* final_output);
+  // The activations of one thread's chunks.
+  struct Buffers {
+    std::vector<Tensor> storage;  // per slot: a buffer of chunk_ samples, allocated on first use
+    std::vector<Tensor> values;   // per slot: this chunk's view of it
+    std::vector<Tensor> argmax;   // per slot of a max pooling
+  };
+  void run_chunk(Buffers& b, const Tensor& input, Tensor& final_output);
 
   Graph& graph_;
   std::vector<Step> steps_;
-  std::vector<int> slot_of_;     // per graph node: the slot that holds its value (-1: the plan's input)
-  std::vector<Tensor> storage_;  // per slot: a buffer of chunk_ samples, allocated on first use
-  std::vector<Tensor> values_;   // per slot: this chunk's view of it
+  std::vector<int> slot_of_;  // per graph node: the slot that holds its value (-1: the plan's input)
+  bool chunks_in_parallel_ = true;  // every layer run as is keeps no state in eval forward (see the .cpp)
+  std::vector<Buffers> buffers_;    // one per thread
   int64_t chunk_ = 1;
   Tensor output_;
   int folded_ = 0, fused_relus_ = 0;

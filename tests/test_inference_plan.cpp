@@ -7,6 +7,7 @@
 // (a convolution followed only by a ReLU), the fused ReLU gives the graph's bits exactly; chunked plans give
 // each sample the bits it gets alone, as Graph::forward does.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -167,9 +168,18 @@ TEST_CASE("inference plan: chunked batches give each sample the bits it gets alo
     CAPTURE(i);
     CHECK(std::memcmp(one.data<float>(), all.data<float>() + i * 10, 10 * sizeof(float)) == 0);
   }
-  // And the same bits again on a second call of the whole batch (buffers are reused, nothing accumulates).
+  // And the same bits again on a second call of the whole batch (buffers are reused, nothing accumulates), and
+  // on one thread, where the chunks run one after another with the ops' own threading (the whole batch above
+  // ran chunks in parallel when the tests have two threads or more).
   const Tensor again = plan.forward(x).clone();
   CHECK(std::memcmp(again.data<float>(), all.data<float>(), size_t(all.numel()) * sizeof(float)) == 0);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Tensor one_thread = plan.forward(x).clone();
+  omp_set_num_threads(threads);
+  CHECK(std::memcmp(one_thread.data<float>(), all.data<float>(), size_t(all.numel()) * sizeof(float)) == 0);
+  // And the graph's own forward gives the same bits as the plan here to within rounding (folded batch norms).
+  CHECK(relative_difference(all, graph_forward(graph, x)) <= kTolF32);
 }
 
 TEST_CASE("inference plan: the graph's weights are not changed, and inputs that do not fit are one-line errors") {
