@@ -171,9 +171,10 @@ TEST_CASE("inference plan: chunked batches give each sample the bits it gets alo
   // And the same bits again on a second call of the whole batch (buffers are reused, nothing accumulates), and
   // on one thread, where the chunks run one after another with the ops' own threading (the whole batch above
   // ran chunks in parallel when the tests have two threads or more).
+  const int threads = omp_get_max_threads();
   const Tensor again = plan.forward(x).clone();
   CHECK(std::memcmp(again.data<float>(), all.data<float>(), size_t(all.numel()) * sizeof(float)) == 0);
-  const int threads = omp_get_max_threads();
+  CHECK(omp_get_max_threads() == threads);  // the workers' one-thread setting ends with the parallel region
   omp_set_num_threads(1);
   const Tensor one_thread = plan.forward(x).clone();
   omp_set_num_threads(threads);
