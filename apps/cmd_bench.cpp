@@ -56,6 +56,7 @@ struct BenchOptions {
   std::string images, probabilities;
   int threads = 0;
   int latency_calls = 200;
+  bool plain = false;
 };
 
 Tensor synthetic_labels(int n, int classes, uint64_t seed) {
@@ -217,6 +218,7 @@ int run_inference_bench_command(const BenchOptions& o, const CLI::App& cmd, cons
   in.classes = o.classes;
   in.seed = o.seed;
   in.probabilities = o.probabilities;
+  in.plain = o.plain;
   const InferenceBenchResult r = run_inference_bench(in);
   std::fputs(inference_bench_summary(r).c_str(), stdout);
   if (!o.json.empty()) write_text_file(o.json, inference_bench_json(r, command_line).dump(2) + "\n");
@@ -299,6 +301,10 @@ Command add_bench_command(CLI::App& quill) {
   cmd->add_option("--probabilities", o->probabilities,
                   "With --inference: also write the class probabilities of the batch to FILE (raw float32, "
                   "batch x classes), to compare with other engines")
+      ->needs(inference);
+  cmd->add_flag("--plain", o->plain,
+                "With --inference: time the graph's own eval forward (Graph::forward) instead of the inference plan "
+                "(engine/inference_plan.h: batch norms folded, ReLUs fused), to see what the plan gains")
       ->needs(inference);
   inference->excludes(ops);
   steps->excludes(ops);

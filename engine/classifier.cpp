@@ -9,6 +9,7 @@ namespace quill {
 Classifier::Classifier(const std::string& model_path, const Placement& placement)
     : record_(load_model_file(model_path)), placement_(placement) {
   graph_ = build_model(record_, placement.device, model_path);
+  if (placement.device.is_cpu()) plan_ = std::make_unique<InferencePlan>(*graph_);
 }
 
 Classifier::~Classifier() = default;
@@ -40,7 +41,7 @@ std::vector<std::vector<double>> Classifier::probabilities(const std::vector<std
   Context ctx;
   ctx.backend = placement_.backend;
   ctx.training = false;
-  const Tensor logits = graph_->forward(ctx, x).to(Device::cpu()).cast(DType::F64);
+  const Tensor logits = (plan_ ? plan_->forward(x) : graph_->forward(ctx, x)).to(Device::cpu()).cast(DType::F64);
   const int64_t classes = logits.numel() / int64_t(samples.size());
   const double* pl = logits.data<double>();
   for (size_t i = 0; i < samples.size(); ++i) {

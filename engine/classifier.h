@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/inference_plan.h"
 #include "engine/model_file.h"
 #include "kernels/placement.h"
 #include "data/image.h"
@@ -39,6 +40,7 @@ class Classifier {
   ModelRecord record_;
   Placement placement_;
   std::unique_ptr<Graph> graph_;
+  std::unique_ptr<InferencePlan> plan_;  // on the CPU: the graph's forward with batch norms folded, ReLUs fused
 };
 
 // A 28x28 image used as is: dataset-style files with dark ink on light paper are inverted, bright ink

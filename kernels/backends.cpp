@@ -3,11 +3,26 @@
 #include <mutex>
 
 #include "kernels/gpu_bench_tools.h"
+#include "runtime/ops.h"
 #if QUILL_HAVE_CUDA
 #include "kernels/cuda/bench_tools.h"
 #endif
 
 namespace quill {
+namespace {
+
+// Ops a GPU backend runs as a sequence of its other ops: the fused convolution + ReLU of CPU inference is the
+// convolution, then the ReLU in place. Defined before the backend registers, so a backend that later gets
+// another's kernels for its missing ops (cuDNN) keeps its own convolution here.
+[[maybe_unused]] void compose_ops(Backend b) {
+  ops::conv2d_forward_relu.define(
+      b, [b](const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+        ops::conv2d_forward(b, g, x, w, bias, y);
+        ops::activation_forward(b, Activation::Relu, 0.0, y, y);
+      });
+}
+
+}  // namespace
 
 void init_backends() {
   static std::once_flag once;
@@ -15,9 +30,11 @@ void init_backends() {
     define_op_contracts();
     register_cpu_ops();
 #if QUILL_HAVE_CUDA  // the build's backends, set by kernels/CMakeLists.txt for this library only (with gpu_math.cpp)
+    compose_ops(Backend::Cuda);
     register_cuda_ops();
 #endif
 #if QUILL_HAVE_CUDNN
+    compose_ops(Backend::Cudnn);
     register_cudnn_ops();
 #endif
   });

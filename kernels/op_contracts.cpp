@@ -14,6 +14,7 @@ using namespace binding;
 // The ops of runtime/ops.h, defined here beside their contracts, in the order all_ops() lists them.
 #define QUILL_DEFINE_OP(name) decltype(ops::name) ops::name{#name}
 QUILL_DEFINE_OP(conv2d_forward);
+QUILL_DEFINE_OP(conv2d_forward_relu);
 QUILL_DEFINE_OP(conv2d_backward_data);
 QUILL_DEFINE_OP(conv2d_backward_weights);
 QUILL_DEFINE_OP(maxpool_forward);
@@ -58,13 +59,15 @@ void adam_contract(const char* op, const Tensor& param, const Tensor& grad, cons
 }
 
 void define_convolution_contracts() {
-  ops::conv2d_forward.define_contract(
-      [](const char* op, const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y) {
-        check_numel(x, g.x_size(), op, "x");
-        check_numel(w, g.w_size(), op, "w");
-        check_numel(b, g.k, op, "bias");
-        check_numel(y, g.y_size(), op, "y");
-      });
+  const auto forward_contract = [](const char* op, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                                   const Tensor* b, const Tensor& y) {
+    check_numel(x, g.x_size(), op, "x");
+    check_numel(w, g.w_size(), op, "w");
+    check_numel(b, g.k, op, "bias");
+    check_numel(y, g.y_size(), op, "y");
+  };
+  ops::conv2d_forward.define_contract(forward_contract);
+  ops::conv2d_forward_relu.define_contract(forward_contract);
   ops::conv2d_backward_data.define_contract(
       [](const char* op, const ConvGeometry& g, const Tensor& dy, const Tensor& w, const Tensor& dx) {
         check_numel(dx, g.x_size(), op, "dx");

@@ -34,6 +34,10 @@ namespace quill::ops {
 // ---- convolution: x [n,c,h,w], w [k,c,r,s], bias [k] (nullable), y [n,k,p,q] ----
 extern Op<void(const ConvGeometry&, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y)>
     conv2d_forward;
+// conv2d_forward, then y = max(0, y): the fused convolution + ReLU of CPU inference (engine/inference_plan.h),
+// bit for bit the two ops in turn. The GPU backends run it as those two ops (kernels/backends.cpp).
+extern Op<void(const ConvGeometry&, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y)>
+    conv2d_forward_relu;
 extern Op<void(const ConvGeometry&, const Tensor& dy, const Tensor& w, Tensor& dx)>
     conv2d_backward_data;
 extern Op<void(const ConvGeometry&, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias)>

@@ -16,6 +16,7 @@
 
 #include "apps/bench/bench_device.h"
 #include "engine/atomic_file.h"
+#include "engine/inference_plan.h"
 #include "engine/model_file.h"
 #include "engine/model_lookup.h"
 #include "kernels/backends.h"
@@ -160,21 +161,31 @@ InferenceBenchResult run_inference_bench(const InferenceBenchOptions& o) {
   // One-image inputs are views of the batch's images, taken in turn, made before any call is timed.
   std::vector<Tensor> singles;
   for (int i = 0; i < o.batch; ++i) singles.push_back(images.slice(i, i + 1));
+  // Deployment's path: the inference plan (batch norms folded into the layers before them, ReLUs fused); with
+  // o.plain the graph's own eval forward.
+  InferencePlan plan(*graph);
   Context ctx;
   ctx.backend = Backend::Cpu;
   ctx.training = false;
+  auto forward = [&](const Tensor& x) -> const Tensor& { return o.plain ? graph->forward(ctx, x) : plan.forward(x); };
+  r.path = o.plain ? "graph forward" : "inference plan";
   std::fprintf(stderr,
                "bench --inference: %s (%lld parameters) on %s: batch %d, %d warm-up + %d timed calls; batch 1, "
                "%d warm-up + %d timed calls\n",
                r.model.c_str(), (long long)r.parameters, r.cpu.c_str(), o.batch, o.warmup, o.repeats,
                o.latency_warmup, o.latency_calls);
+  if (o.plain)
+    std::fprintf(stderr, "bench --inference: the graph's own forward (--plain)\n");
+  else
+    std::fprintf(stderr, "bench --inference: inference plan folds %d batch norms and fuses %d ReLUs\n",
+                 plan.folded_batchnorms(), plan.fused_relus());
 
-  if (!o.probabilities.empty()) write_probabilities(o.probabilities, graph->forward(ctx, images));
-  for (int i = 0; i < o.warmup; ++i) graph->forward(ctx, images);
+  if (!o.probabilities.empty()) write_probabilities(o.probabilities, forward(images));
+  for (int i = 0; i < o.warmup; ++i) forward(images);
   std::vector<double> batch_ms;
   for (int i = 0; i < o.repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    graph->forward(ctx, images);
+    forward(images);
     batch_ms.push_back(ms_since(start));
   }
   std::vector<double> rates;
@@ -182,12 +193,12 @@ InferenceBenchResult run_inference_bench(const InferenceBenchOptions& o) {
   r.batch_ms = spread_of(batch_ms);
   r.images_per_second = spread_of(rates);
 
-  for (int i = 0; i < o.latency_warmup; ++i) graph->forward(ctx, singles[size_t(i) % singles.size()]);
+  for (int i = 0; i < o.latency_warmup; ++i) forward(singles[size_t(i) % singles.size()]);
   std::vector<double> latency;
   for (int i = 0; i < o.latency_calls; ++i) {
     const Tensor& x = singles[size_t(i) % singles.size()];
     const auto start = std::chrono::steady_clock::now();
-    graph->forward(ctx, x);
+    forward(x);
     latency.push_back(ms_since(start));
   }
   r.latency_ms = spread_of(latency);
@@ -209,6 +220,7 @@ nlohmann::json inference_bench_json(const InferenceBenchResult& r, const std::st
           {"threads", r.threads},
           {"images", r.images},
           {"timing", "steady_clock around each forward call (Context training=false)"},
+          {"path", r.path},
           {"batch", r.batch},
           {"warmup_calls", r.warmup},
           {"repeats", r.repeats},

@@ -26,6 +26,7 @@ struct InferenceBenchOptions {
   int classes = 10;           // of a model description
   uint64_t seed = 1;          // a description's weights and the synthetic images
   std::string probabilities;  // when set: write the batch's class probabilities here (raw float32, N x classes)
+  bool plain = false;          // time Graph::forward instead of the inference plan (engine/inference_plan.h)
 };
 
 // Median and spread of a set of figures; percentiles interpolate linearly between order statistics (as
@@ -42,6 +43,7 @@ struct InferenceBenchResult {
   int classes = 0;
   int threads = 0;
   std::string cpu, images;  // images: the file, or "synthetic"
+  std::string path;         // "inference plan" or "graph forward" (--plain)
   int batch = 0;
   int warmup = 0, repeats = 0, latency_warmup = 0, latency_calls = 0;
   Spread images_per_second;  // one figure per timed call at `batch`

@@ -138,7 +138,9 @@ struct ConvWorkspace {
 };
 
 // Runs body(i, ws) for i in [0, count): in parallel over items when there are enough of them, otherwise
-// one at a time with threaded GEMMs. Both give the same bits (the GEMM is thread-count independent).
+// one at a time with threaded GEMMs. Both give the same bits (the GEMM is thread-count independent). Items
+// are handed out one at a time, so a thread that loses its core to another process holds up the others by
+// one item at most, not by its half of the batch.
 template <class T, class Body>
 void for_each_item(int count, double flops_per_item, Body body) {
   const int threads = omp_get_max_threads();
@@ -146,7 +148,7 @@ void for_each_item(int count, double flops_per_item, Body body) {
 #pragma omp parallel
     {
       ConvWorkspace<T> ws;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int i = 0; i < count; ++i) body(i, ws);
     }
   } else {
@@ -263,9 +265,10 @@ Columns<T> columns_of(const ConvGeometry& g, const Shape& sh, const T* xi, ConvW
   return {col, sh.pq, nullptr};
 }
 
-// y = conv(x, w) + bias for the whole batch; the geometry has been checked.
+// y = conv(x, w) + bias for the whole batch, then max(0, y) when relu is set (an inference epilogue, applied as
+// the output is written); the geometry has been checked.
 template <class T>
-void forward_images(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void forward_images(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, bool relu = false) {
   const Shape sh(g);
   const int P = g.p(), Q = g.q();
   for_each_item<T>(g.n, 2.0 * g.k * sh.pq * sh.crs, [&](int i, ConvWorkspace<T>& ws) {
@@ -278,6 +281,8 @@ void forward_images(const ConvGeometry& g, const T* x, const T* w, const T* bias
       if (bias != nullptr)
         for (int k = 0; k < g.k; ++k) std::fill_n(yi + size_t(k) * sh.pq, sh.pq, bias[k]);
       ws.gemm_call(false, false, g.k, n, sh.crs, w, sh.crs, col.matrix, col.ld, col.rows, bias != nullptr, yi, sh.pq);
+      if (relu)
+        for (size_t e = 0; e < size_t(g.k) * sh.pq; ++e) yi[e] = yi[e] <= T(0) ? T(0) : yi[e];  // NaN stays NaN
       return;
     }
     T* out = ws.out.get(size_t(g.k) * n);
@@ -286,7 +291,11 @@ void forward_images(const ConvGeometry& g, const T* x, const T* w, const T* bias
       const T b = bias != nullptr ? bias[k] : T(0);
       for (int oh = 0; oh < P; ++oh)
         ShortRow<T>::map(out + size_t(k) * n + size_t(oh) * sh.wp, Q, yi + size_t(k) * sh.pq + size_t(oh) * Q,
-                         [b](auto v) { return v + b; });
+                         [b, relu](auto v) {
+                           v = v + b;
+                           const decltype(v) zero{};
+                           return relu ? (v <= zero ? zero : v) : v;  // NaN stays NaN, as the activation op
+                         });
     }
   });
 }
@@ -297,6 +306,14 @@ template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   check_geometry(g, "conv2d_forward");
   forward_images(g, x, w, bias, y);
+}
+
+// conv2d_forward, then y = max(0, y) as the output is written: bit for bit the two ops in turn. The fused
+// convolution + ReLU of CPU inference (ops::conv2d_forward_relu, engine/inference_plan.h).
+template <class T>
+void conv2d_forward_relu(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  check_geometry(g, "conv2d_forward_relu");
+  forward_images(g, x, w, bias, y, true);
 }
 
 // For stride 1 and padding smaller than the filter, the data gradient is itself a stride-1 convolution:
@@ -382,6 +399,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* dy, T* 
 
 #define QUILL_INSTANTIATE(T)                                                              \
   template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*); \
+  template void conv2d_forward_relu<T>(const ConvGeometry&, const T*, const T*, const T*, T*); \
   template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*);     \
   template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*);
 QUILL_INSTANTIATE(float)
@@ -393,6 +411,7 @@ void bind_convolution_ops() {
   using namespace binding;
   constexpr Backend B = Backend::Cpu;
   bind(ops::conv2d_forward, B, [](auto t, auto... a) { conv2d_forward<decltype(t)>(a...); });
+  bind(ops::conv2d_forward_relu, B, [](auto t, auto... a) { conv2d_forward_relu<decltype(t)>(a...); });
   bind(ops::conv2d_backward_data, B, [](auto t, auto... a) { conv2d_backward_data<decltype(t)>(a...); });
   bind(ops::conv2d_backward_weights, B, [](auto t, auto... a) { conv2d_backward_weights<decltype(t)>(a...); });
 }
