@@ -181,6 +181,20 @@ TEST_CASE("onnx import: export then import gives the same model, bit for bit (cn
   check_round_trip(kEveryKind);
 }
 
+// Per-axis kernels and strides, padding that differs per side, ceil_mode that changes the size (the
+// first maxpool's height, the first avgpool's width) and count_include_pad: the ONNX attributes carry them both ways.
+TEST_CASE("onnx import: export then import keeps per-axis windows, asymmetric pads, ceil_mode and count_include_pad") {
+  check_round_trip(
+      "conv 6 k3x5 s1x2 pt0 pb1 pl2 pr1\n"  // 28x28 -> 27x14
+      "relu\n"
+      "maxpool 2 ceil\n"  // -> 14x7; rounded down 13x7
+      "conv 4 k3 p1\n"
+      "tanh\n"
+      "avgpool 3 s2 pt0 pb1 pl1 pr0 ceil countpad\n"  // -> 7x4; rounded down 7x3
+      "avgpool 3x2 s1 p1x0\n"  // -> 7x3
+      "dense classes\n");
+}
+
 TEST_CASE("onnx import: PyTorch's export of the default CNN gives PyTorch's probabilities within 1e-5") {
   std::string python;
   for (const char* p : {"python3", "/usr/bin/python3"})
