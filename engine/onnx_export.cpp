@@ -72,19 +72,21 @@ void pooling_pads(OnnxWindow& win, const Shape& input, bool ceil, bool counts_pa
                   int64_t* ceil_mode) {
   *ceil_mode = 0;
   if (!ceil) return;
+  bool changes = false, readers_differ = false;
   for (int axis = 0; axis < 2; ++axis) {
     const int size = int(input[1 + axis]), k = int(win.kernel[axis]), s = int(win.strides[axis]);
     const int before = int(win.pads[axis]), after = int(win.pads[2 + axis]);
     const int rounded_up = window_count(size, k, s, before, after, true);
+    const int kept = (size + before + after - k + s - 1) / s + 1;  // no last window dropped
+    readers_differ |= kept != rounded_up;
     if (rounded_up == window_count(size, k, s, before, after)) continue;
-    if (counts_padding) {
-      *ceil_mode = 1;
-      const int kept = (size + before + after - k + s - 1) / s + 1;  // no last window dropped
-      QUILL_CHECK(kept == rounded_up, where, ": its ceil drops a last window that would start in the padding, "
-                  "which ONNX readers disagree on; with countpad this has no portable ONNX form");
-    } else {
-      win.pads[2 + axis] = (rounded_up - 1) * s + k - size - before;
-    }
+    changes = true;
+    if (!counts_padding) win.pads[2 + axis] = (rounded_up - 1) * s + k - size - before;
+  }
+  if (counts_padding && changes) {
+    *ceil_mode = 1;
+    QUILL_CHECK(!readers_differ, where, ": its ceil drops a last window that would start in the padding, "
+                "which ONNX readers disagree on; with countpad this has no portable ONNX form");
   }
 }
 
