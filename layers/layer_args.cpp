@@ -111,6 +111,10 @@ std::pair<int, int> LayerArgs::integer_pair(size_t i, const char* what) {
   for (size_t j = 0; j < words_.size(); ++j) {
     if (!is_positional(words_[j])) continue;
     if (seen++ != i) continue;
+    if (!is_pair(words_[j])) {  // one number, read as integer() reads it
+      const int v = integer(i, what);
+      return {v, v};
+    }
     int h = 0, w = 0;
     QUILL_CHECK(parse_pair(words_[j], &h, &w) && h >= 1 && w >= 1, kind_, ": ", what,
                 " must be a positive integer or HxW, got '", words_[j], "'");
