@@ -200,6 +200,25 @@ TEST_CASE("onnx import: export then import keeps per-axis windows, asymmetric pa
                        doctest::Contains("no portable ONNX form"), Error);
 }
 
+// A global pooling over a non-square input is a pooling layer with an HxW window.
+TEST_CASE("onnx import: GlobalMaxPool and GlobalAveragePool over a non-square input") {
+  for (const std::string kind : {"maxpool", "avgpool"}) {
+    CAPTURE(kind);
+    const ModelRecord original = seeded_model("conv 4 k1x3\n" + kind + " 28x26\ndense classes\n", 5);
+    onnx::ModelProto m = parsed(export_onnx(original, "original.quill"));
+    m.clear_metadata_props();
+    for (onnx::NodeProto& n : *m.mutable_graph()->mutable_node())
+      if (n.op_type() == "MaxPool" || n.op_type() == "AveragePool") {
+        n.set_op_type(n.op_type() == "MaxPool" ? "GlobalMaxPool" : "GlobalAveragePool");
+        n.clear_attribute();
+      }
+    const OnnxImport imported = import_onnx(bytes_of(m), "global.onnx");
+    CHECK(imported.record.description.find(kind + " 28x26") != std::string::npos);
+    const Tensor images = random_images(3, 9);
+    CHECK(same_bits(logits_of(imported.record, images), logits_of(original, images)));
+  }
+}
+
 TEST_CASE("onnx import: PyTorch's export of the default CNN gives PyTorch's probabilities within 1e-5") {
   std::string python;
   for (const char* p : {"python3", "/usr/bin/python3"})
