@@ -12,6 +12,7 @@
 
 #include "engine/atomic_file.h"
 #include "runtime/error.h"
+#include "runtime/geometry.h"
 
 #ifndef QUILL_VERSION
 #define QUILL_VERSION "unknown"
@@ -36,6 +37,57 @@ double real_attribute(const std::vector<LayerAttribute>& attributes, const std::
   const LayerAttribute* a = find_attribute(attributes, name);
   QUILL_CHECK(a && std::holds_alternative<double>(a->value), where, ": no number attribute '", name, "'");
   return std::get<double>(a->value);
+}
+
+// An attribute given once for both axes (or sides) or per axis: `name`, else `name + suffix` for each suffix.
+std::vector<int64_t> per_axis_attribute(const std::vector<LayerAttribute>& attributes, const std::string& name,
+                                        const std::vector<std::string>& per_axis, const std::string& where) {
+  if (find_attribute(attributes, name)) return std::vector<int64_t>(per_axis.size(), int_attribute(attributes, name, where));
+  std::vector<int64_t> out;
+  for (const std::string& n : per_axis) out.push_back(int_attribute(attributes, n, where));
+  return out;
+}
+
+// kernel_shape, strides and pads (ONNX's order: top, left, bottom, right) of a window layer's attributes
+// (layers/conv.cpp: window_attributes).
+struct OnnxWindow {
+  std::vector<int64_t> kernel, strides, pads;
+};
+OnnxWindow window_of(const std::vector<LayerAttribute>& attrs, const std::string& kernel, const std::string& where) {
+  OnnxWindow w;
+  w.kernel = per_axis_attribute(attrs, kernel, {kernel + "_h", kernel + "_w"}, where);
+  w.strides = per_axis_attribute(attrs, "stride", {"stride_h", "stride_w"}, where);
+  w.pads = per_axis_attribute(attrs, "pad", {"pad_top", "pad_left", "pad_bottom", "pad_right"}, where);
+  return w;
+}
+
+// A pooling layer's pads and ceil_mode over a [C, H, W] input. Quill's ceil (runtime/geometry.h:
+// window_count) drops a last window that would start in the padding after the input, as PyTorch does and as
+// ONNX's text now says, where some ONNX Runtime releases (and ONNX's shape inference) keep it and give one
+// output more. So where ceil changes the output size, the padding after the axis is widened until rounding
+// down gives that size, and ceil_mode is 0: a max ignores padding, and an average that does not count padding
+// divides the same. An average that counts padding (its divisor stops at the padded input's end) keeps
+// ceil_mode 1, and is refused where the two readings of ceil_mode give different sizes.
+void pooling_pads(OnnxWindow& win, const Shape& input, bool ceil, bool counts_padding, const std::string& where,
+                  int64_t* ceil_mode) {
+  *ceil_mode = 0;
+  if (!ceil) return;
+  bool changes = false, readers_differ = false;
+  for (int axis = 0; axis < 2; ++axis) {
+    const int size = int(input[1 + axis]), k = int(win.kernel[axis]), s = int(win.strides[axis]);
+    const int before = int(win.pads[axis]), after = int(win.pads[2 + axis]);
+    const int rounded_up = window_count(size, k, s, before, after, true);
+    const int kept = (size + before + after - k + s - 1) / s + 1;  // no last window dropped
+    readers_differ |= kept != rounded_up;
+    if (rounded_up == window_count(size, k, s, before, after)) continue;
+    changes = true;
+    if (!counts_padding) win.pads[2 + axis] = (rounded_up - 1) * s + k - size - before;
+  }
+  if (counts_padding && changes) {
+    *ceil_mode = 1;
+    QUILL_CHECK(!readers_differ, where, ": its ceil drops a last window that would start in the padding, "
+                "which ONNX readers disagree on; with countpad this has no portable ONNX form");
+  }
 }
 
 bool bool_attribute(const std::vector<LayerAttribute>& attributes, const std::string& name, const std::string& where) {
@@ -192,8 +244,7 @@ std::vector<uint8_t> export_onnx(const ModelRecord& record, const std::string& p
       continue;
     }
     if (kind == "conv") {
-      const int64_t k = int_attribute(attrs, "kernel", at), s = int_attribute(attrs, "stride", at),
-                    p = int_attribute(attrs, "pad", at);
+      const OnnxWindow win = window_of(attrs, "kernel", at);
       std::vector<std::string> in = {inputs[0], param_name(0)};
       add_initializer(g, param_name(0), params[0].value, dims_of(params[0].shape));
       if (bool_attribute(attrs, "bias", at)) {
@@ -201,24 +252,27 @@ std::vector<uint8_t> export_onnx(const ModelRecord& record, const std::string& p
         add_initializer(g, param_name(1), params[1].value, dims_of(params[1].shape));
       }
       onnx::NodeProto* n = add_node(g, "Conv", node, in, out);
-      set_ints(n, "kernel_shape", {k, k});
-      set_ints(n, "strides", {s, s});
-      set_ints(n, "pads", {p, p, p, p});
+      set_ints(n, "kernel_shape", win.kernel);
+      set_ints(n, "strides", win.strides);
+      set_ints(n, "pads", win.pads);
       set_ints(n, "dilations", {1, 1});
       set_int(n, "group", 1);
     } else if (kind == "maxpool" || kind == "avgpool") {
-      const int64_t k = int_attribute(attrs, "window", at), s = int_attribute(attrs, "stride", at),
-                    p = int_attribute(attrs, "pad", at);
-      QUILL_CHECK(!bool_attribute(attrs, "padding_counts", at), at,
-                  ": pooling that counts padding pixels has no ONNX form here");
-      // Quill's output size rounds down (runtime/geometry.h): ceil_mode 0. Its average divides by the
-      // window's in-image pixels, ONNX's count_include_pad 0.
+      const OnnxWindow win = window_of(attrs, "window", at);
+      const bool counts_padding = bool_attribute(attrs, "padding_counts", at);
+      QUILL_CHECK(kind == "avgpool" || !counts_padding, at, ": a max pool that counts padding pixels has no ONNX form");
+      // Quill's output size rounds down unless the layer says ceil (pooling_pads says how that is written).
+      // Its average divides by the window's in-image pixels, ONNX's count_include_pad 0, or with countpad by
+      // those in the padded input, count_include_pad 1.
+      OnnxWindow written = win;
+      int64_t ceil_mode = 0;
+      pooling_pads(written, input_shapes[0], bool_attribute(attrs, "ceil_mode", at), counts_padding, at, &ceil_mode);
       onnx::NodeProto* n = add_node(g, kind == "maxpool" ? "MaxPool" : "AveragePool", node, inputs, out);
-      set_ints(n, "kernel_shape", {k, k});
-      set_ints(n, "strides", {s, s});
-      set_ints(n, "pads", {p, p, p, p});
-      set_int(n, "ceil_mode", 0);
-      if (kind == "avgpool") set_int(n, "count_include_pad", 0);
+      set_ints(n, "kernel_shape", written.kernel);
+      set_ints(n, "strides", written.strides);
+      set_ints(n, "pads", written.pads);
+      set_int(n, "ceil_mode", ceil_mode);
+      if (kind == "avgpool") set_int(n, "count_include_pad", counts_padding ? 1 : 0);
     } else if (kind == "relu") {
       add_node(g, "Relu", node, inputs, out);
     } else if (kind == "leaky") {

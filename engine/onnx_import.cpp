@@ -7,14 +7,18 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 
 #include "engine/atomic_file.h"
 #include "engine/onnx_export.h"
+#include "layers/layer_args.h"
 #include "layers/model_description.h"
 #include "runtime/error.h"
+#include "runtime/geometry.h"
 
 namespace quill {
 namespace {
@@ -393,30 +397,23 @@ void Importer::emit(Line line, const std::string& output, Shape shape, const std
   lines_.push_back(std::move(line));
 }
 
-// The padding of one axis as Quill takes it: symmetric. From explicit pads (begin, end) or auto_pad.
-int64_t symmetric_pad(NodeReader& r, const std::string& auto_pad, int64_t begin, int64_t end, int64_t size,
-                      int64_t kernel, int64_t stride) {
+// The padding of one axis, (before, after): explicit pads, or from auto_pad. SAME_UPPER puts an odd pixel
+// after, SAME_LOWER before.
+std::pair<int64_t, int64_t> axis_pads(NodeReader& r, const std::string& auto_pad, int64_t begin, int64_t end,
+                                      int64_t size, int64_t kernel, int64_t stride) {
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     const int64_t out = (size + stride - 1) / stride;
     const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-    if (total % 2) r.unsupported("auto_pad", "= " + auto_pad + " needs " + std::to_string(total) +
-                                                 " padding pixels on an axis, not split evenly; Quill pads both sides alike");
-    return total / 2;
+    const int64_t small = total / 2, large = total - small;
+    return auto_pad == "SAME_UPPER" ? std::make_pair(small, large) : std::make_pair(large, small);
   }
-  if (auto_pad == "VALID") return 0;
+  if (auto_pad == "VALID") return {0, 0};
   if (auto_pad != "NOTSET" && !auto_pad.empty()) r.unsupported("auto_pad", "= " + auto_pad + " is not an ONNX value");
-  if (begin != end)
-    r.unsupported("pads", "are asymmetric (" + std::to_string(begin) + " before, " + std::to_string(end) +
-                              " after); Quill pads both sides alike");
-  return begin;
+  return {begin, end};
 }
 
-// Reads kernel_shape, strides, pads and auto_pad of a 2-D window over [C, H, W] and checks that Quill's
-// square window with one stride and one padding computes it.
-struct Window {
-  int64_t kernel = 1, stride = 1, pad = 0;
-};
-Window read_window(NodeReader& r, const Shape& x, std::vector<int64_t> kernel, const std::string& op) {
+// Reads kernel_shape, strides, pads and auto_pad of a 2-D window over [C, H, W]: per axis, padding per side.
+WindowArgs read_window(NodeReader& r, const Shape& x, std::vector<int64_t> kernel, const std::string& op) {
   if (kernel.size() != 2)
     throw OnnxUnsupported(r.where() + ": a " + std::to_string(kernel.size()) + "-D " + op + "; Quill's are 2-D");
   std::vector<int64_t> strides = r.integers("strides", {1, 1});
@@ -426,13 +423,23 @@ Window read_window(NodeReader& r, const Shape& x, std::vector<int64_t> kernel, c
   for (int64_t v : kernel) QUILL_CHECK(v >= 1 && v <= 4096, r.where(), ": kernel size ", v);
   for (int64_t v : strides) QUILL_CHECK(v >= 1 && v <= 4096, r.where(), ": stride ", v);
   for (int64_t v : pads) QUILL_CHECK(v >= 0 && v <= 4096, r.where(), ": padding ", v);
-  if (kernel[0] != kernel[1])
-    r.unsupported("kernel_shape", dims_str(kernel) + " is not square; Quill's windows are K x K");
-  if (strides[0] != strides[1]) r.unsupported("strides", dims_str(strides) + " differ; Quill's stride is one for both axes");
-  const int64_t ph = symmetric_pad(r, auto_pad, pads[0], pads[2], x[1], kernel[0], strides[0]);
-  const int64_t pw = symmetric_pad(r, auto_pad, pads[1], pads[3], x[2], kernel[1], strides[1]);
-  if (ph != pw) r.unsupported("pads", dims_str(pads) + " differ between the axes; Quill pads all sides alike");
-  return Window{kernel[0], strides[0], ph};
+  const auto [top, bottom] = axis_pads(r, auto_pad, pads[0], pads[2], x[1], kernel[0], strides[0]);
+  const auto [left, right] = axis_pads(r, auto_pad, pads[1], pads[3], x[2], kernel[1], strides[1]);
+  // Quill's layers take padding smaller than the window on every side (a window of padding alone has no
+  // maximum, and a convolution over it adds nothing but its bias).
+  if (top >= kernel[0] || bottom >= kernel[0] || left >= kernel[1] || right >= kernel[1])
+    r.unsupported("pads", dims_str({top, left, bottom, right}) + " are not all smaller than the window " +
+                              dims_str(kernel) + "; Quill's padding is");
+  WindowArgs w;
+  w.kh = int(kernel[0]), w.kw = int(kernel[1]), w.sh = int(strides[0]), w.sw = int(strides[1]);
+  w.pt = int(top), w.pb = int(bottom), w.pl = int(left), w.pr = int(right);
+  return w;
+}
+
+// The description words of a window's stride and padding, as the layers read them.
+void add_window_words(std::vector<std::string>& words, const WindowArgs& w, int default_sh, int default_sw) {
+  std::istringstream in(w.describe_stride_and_padding(default_sh, default_sw));
+  for (std::string word; in >> word;) words.push_back(word);
 }
 
 void check_rank3(const Value& x, const std::string& where, const std::string& op) {
@@ -511,12 +518,11 @@ void Importer::convert(const onnx::NodeProto& node) {
     if (r.integer("group", 1) != 1) r.unsupported("group", "is not 1; Quill's convolutions are not grouped");
     for (int64_t d : r.integers("dilations", {1, 1}))
       if (d != 1) r.unsupported("dilations", "are not 1; Quill's convolutions are not dilated");
-    const Window win = read_window(r, x.shape, kernel, op);
+    const WindowArgs win = read_window(r, x.shape, kernel, op);
     r.finish();
     QUILL_CHECK(w.dims[1] == x.shape[0], where, ": the weight ", dims_str(w.dims), " for ", x.shape[0], " input channels");
-    line.words = {"conv", std::to_string(w.dims[0]), "k" + std::to_string(win.kernel)};
-    if (win.stride != 1) line.words.push_back("s" + std::to_string(win.stride));
-    if (win.pad != 0) line.words.push_back("p" + std::to_string(win.pad));
+    line.words = {"conv", std::to_string(w.dims[0]), "k" + pair_text(win.kh, win.kw)};
+    add_window_words(line.words, win, 1, 1);
     line.params["w"] = w;
     if (node.input_size() == 3 && !node.input(2).empty()) {
       const Constant& b = constant(node.input(2), where);
@@ -525,9 +531,12 @@ void Importer::convert(const onnx::NodeProto& node) {
     } else {
       line.words.push_back("nobias");
     }
-    const int64_t p = (x.shape[1] + 2 * win.pad - win.kernel) / win.stride + 1, q = (x.shape[2] + 2 * win.pad - win.kernel) / win.stride + 1;
-    QUILL_CHECK(x.shape[1] + 2 * win.pad >= win.kernel && x.shape[2] + 2 * win.pad >= win.kernel, where,
+    ConvGeometry g;
+    g.h = int(x.shape[1]), g.w = int(x.shape[2]), g.r = win.kh, g.s = win.kw, g.stride_h = win.sh, g.stride_w = win.sw;
+    g.pad_h = win.pt, g.pad_h_end = win.pb, g.pad_w = win.pl, g.pad_w_end = win.pr;
+    QUILL_CHECK(g.h + win.pt + win.pb >= win.kh && g.w + win.pl + win.pr >= win.kw, where,
                 ": the kernel is larger than the padded input ", x.shape.str());
+    const int64_t p = g.p(), q = g.q();
     emit(std::move(line), out, Shape{w.dims[0], p, q}, {x});
     return;
   }
@@ -538,26 +547,28 @@ void Importer::convert(const onnx::NodeProto& node) {
     check_rank3(x, where, op);
     const onnx::AttributeProto* k = r.find("kernel_shape");
     QUILL_CHECK(k && k->type() == onnx::AttributeProto::INTS, where, ": no kernel_shape");
-    const Window win = read_window(r, x.shape, std::vector<int64_t>(k->ints().begin(), k->ints().end()), op);
+    const WindowArgs win = read_window(r, x.shape, std::vector<int64_t>(k->ints().begin(), k->ints().end()), op);
     for (int64_t d : r.integers("dilations", {1, 1}))
       if (d != 1) r.unsupported("dilations", "are not 1; Quill's pooling windows are not dilated");
     if (r.integer("storage_order", 0) != 0) r.unsupported("storage_order", "is column-major");
-    if (op == "AveragePool" && r.integer("count_include_pad", 0) != 0 && win.pad != 0)
-      r.unsupported("count_include_pad", "is 1; Quill's average divides by the window's pixels inside the image");
-    QUILL_CHECK(x.shape[1] + 2 * win.pad >= win.kernel && x.shape[2] + 2 * win.pad >= win.kernel, where,
+    const bool padded = win.pt || win.pb || win.pl || win.pr;
+    PoolGeometry g;
+    g.h = int(x.shape[1]), g.w = int(x.shape[2]), g.kh = win.kh, g.kw = win.kw, g.stride_h = win.sh, g.stride_w = win.sw;
+    g.pad_h = win.pt, g.pad_h_end = win.pb, g.pad_w = win.pl, g.pad_w_end = win.pr;
+    QUILL_CHECK(g.h + win.pt + win.pb >= win.kh && g.w + win.pl + win.pr >= win.kw, where,
                 ": the window is larger than the padded input ", x.shape.str());
-    const int64_t p = (x.shape[1] + 2 * win.pad - win.kernel) / win.stride + 1, q = (x.shape[2] + 2 * win.pad - win.kernel) / win.stride + 1;
-    if (r.integer("ceil_mode", 0) != 0) {
-      const int64_t pc = (x.shape[1] + 2 * win.pad - win.kernel + win.stride - 1) / win.stride + 1,
-                    qc = (x.shape[2] + 2 * win.pad - win.kernel + win.stride - 1) / win.stride + 1;
-      if (pc != p || qc != q)
-        r.unsupported("ceil_mode", "is 1 and rounds the output size up here; Quill's pooling rounds down");
-    }
+    const int64_t floor_p = g.p(), floor_q = g.q();
+    g.ceil_mode = r.integer("ceil_mode", 0) != 0;
+    // ceil_mode only where it changes the size: the description stays the one without it otherwise.
+    const bool ceil = g.ceil_mode && (g.p() != floor_p || g.q() != floor_q);
+    // count_include_pad only where there is padding to count (past the padded input, with ceil, none counts).
+    const bool count_pad = op == "AveragePool" && r.integer("count_include_pad", 0) != 0 && padded;
     r.finish();
-    if (2 * win.pad > win.kernel) r.unsupported("pads", "are more than half the window");
-    line.words = {op == "MaxPool" ? "maxpool" : "avgpool", std::to_string(win.kernel)};
-    if (win.stride != win.kernel) line.words.push_back("s" + std::to_string(win.stride));
-    if (win.pad != 0) line.words.push_back("p" + std::to_string(win.pad));
+    const int64_t p = g.p(), q = g.q();
+    line.words = {op == "MaxPool" ? "maxpool" : "avgpool", pair_text(win.kh, win.kw)};
+    add_window_words(line.words, win, win.kh, win.kw);
+    if (ceil) line.words.push_back("ceil");
+    if (count_pad) line.words.push_back("countpad");
     emit(std::move(line), out, Shape{x.shape[0], p, q}, {x});
     return;
   }
@@ -566,9 +577,9 @@ void Importer::convert(const onnx::NodeProto& node) {
     const Value x = value(node.input(0), where);
     check_rank3(x, where, op);
     r.finish();
-    if (x.shape[1] != x.shape[2])
-      throw OnnxUnsupported(where + ": the input " + x.shape.str() + " is not square; Quill's pooling windows are K x K");
-    line.words = {op == "GlobalMaxPool" ? "maxpool" : "avgpool", std::to_string(x.shape[1])};
+    QUILL_CHECK(x.shape[1] <= 9999 && x.shape[2] <= 9999, where, ": the input ", x.shape.str(),
+                " is larger than a pooling window may be");
+    line.words = {op == "GlobalMaxPool" ? "maxpool" : "avgpool", pair_text(int(x.shape[1]), int(x.shape[2]))};
     emit(std::move(line), out, Shape{x.shape[0], 1, 1}, {x});
     return;
   }

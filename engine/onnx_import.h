@@ -9,8 +9,11 @@
 // Ops: Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Relu, LeakyRelu, Tanh, Sigmoid, Gemm,
 // MatMul (with a constant right operand), BatchNormalization (inference), Flatten and Reshape (to [N, -1]),
 // Add, Dropout and Identity (the identity in inference), and Softmax as the graph's last node (the classifier's
-// probabilities come from the logits before it). Anything else -- an op, an attribute value Quill does not
-// compute (dilations, groups, asymmetric pads, ceil_mode that changes the size, ...) -- is refused with an
+// probabilities come from the logits before it). Conv and pooling windows are read per axis (kernel_shape,
+// strides), their padding per side (pads, or auto_pad: SAME_UPPER puts an odd pixel after, SAME_LOWER before),
+// pooling's ceil_mode and AveragePool's count_include_pad as the layers' `ceil` and `countpad`. Anything else --
+// an op, an attribute value Quill does not compute (dilations, groups, padding not smaller than the window on
+// some side, 1-D and 3-D windows, MaxPool's indices or column-major storage_order, ...) -- is refused with an
 // OnnxUnsupported error that names the node, the op and the attribute.
 //
 // A file Quill exported carries its model description in its metadata (quill.description): when the graph is

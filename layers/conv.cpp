@@ -1,5 +1,9 @@
-// conv K k3 [s1] [p0] [nobias]: 2-D convolution with K filters.
+// conv K [kR | kRxS] [sS | sSHxSW] [pP | pPHxPW] [pt pb pl pr] [nobias]: 2-D convolution with K filters of
+// R x S (k3: 3x3, the default; k3x5: 3 rows, 5 columns), stride S (1) and zero padding (0), each either one
+// number for both axes or HxW. pt, pb, pl and pr pad the top, bottom, left and right sides apart (each
+// replaces what p gave that side): `conv 32 k3 pt0 pb1 pl0 pr1`. Padding must be smaller than the kernel.
 #include <sstream>
+#include <tuple>
 
 #include "layers/layer_kinds.h"
 
@@ -8,21 +12,22 @@ namespace {
 
 class Conv2d final : public Layer {
  public:
-  Conv2d(int filters, int kernel, int stride, int pad, bool bias)
-      : filters_(filters), kernel_(kernel), stride_(stride), pad_(pad), bias_(bias) {}
+  Conv2d(int filters, const WindowArgs& win, bool bias) : filters_(filters), win_(win), bias_(bias) {}
 
   std::string describe() const override {
     std::ostringstream os;
-    os << "conv " << filters_ << " k" << kernel_;
-    if (stride_ != 1) os << " s" << stride_;
-    if (pad_ != 0) os << " p" << pad_;
+    os << "conv " << filters_ << " k" << pair_text(win_.kh, win_.kw) << win_.describe_stride_and_padding(1, 1);
     if (!bias_) os << " nobias";
     return os.str();
   }
 
+  // One value per attribute when both axes (and both sides) agree, as before per-axis sizes; otherwise
+  // kernel_h/kernel_w, stride_h/stride_w and pad_top/pad_bottom/pad_left/pad_right in their place.
   std::vector<LayerAttribute> attributes() const override {
-    return {{"filters", int64_t(filters_)}, {"kernel", int64_t(kernel_)}, {"stride", int64_t(stride_)},
-            {"pad", int64_t(pad_)}, {"bias", bias_}};
+    std::vector<LayerAttribute> a = {{"filters", int64_t(filters_)}};
+    window_attributes(win_, "kernel", a);
+    a.push_back({"bias", bias_});
+    return a;
   }
 
   Shape setup(const std::vector<Shape>& in) override {
@@ -31,14 +36,19 @@ class Conv2d final : public Layer {
     geometry_.h = int(in[0][1]);
     geometry_.w = int(in[0][2]);
     geometry_.k = filters_;
-    geometry_.r = geometry_.s = kernel_;
-    geometry_.stride_h = geometry_.stride_w = stride_;
-    geometry_.pad_h = geometry_.pad_w = pad_;
-    if (geometry_.h + 2 * pad_ < kernel_ || geometry_.w + 2 * pad_ < kernel_)
-      shape_error("the " + std::to_string(kernel_) + "x" + std::to_string(kernel_) + " kernel is larger than the padded input", in);
-    const int64_t fan_in = int64_t(geometry_.c) * kernel_ * kernel_;
-    add_param("w", Shape{filters_, geometry_.c, kernel_, kernel_}, Param::Init::HeNormal, fan_in,
-              int64_t(filters_) * kernel_ * kernel_);
+    geometry_.r = win_.kh;
+    geometry_.s = win_.kw;
+    geometry_.stride_h = win_.sh;
+    geometry_.stride_w = win_.sw;
+    geometry_.pad_h = win_.pt, geometry_.pad_h_end = win_.pb;
+    geometry_.pad_w = win_.pl, geometry_.pad_w_end = win_.pr;
+    if (geometry_.h + win_.pt + win_.pb < win_.kh || geometry_.w + win_.pl + win_.pr < win_.kw)
+      shape_error("the " + std::to_string(win_.kh) + "x" + std::to_string(win_.kw) +
+                      " kernel is larger than the padded input",
+                  in);
+    const int64_t fan_in = int64_t(geometry_.c) * win_.kh * win_.kw;
+    add_param("w", Shape{filters_, geometry_.c, win_.kh, win_.kw}, Param::Init::HeNormal, fan_in,
+              int64_t(filters_) * win_.kh * win_.kw);
     if (bias_) add_param("b", Shape{filters_}, Param::Init::Zeros, fan_in, filters_);
     return Shape{filters_, geometry_.p(), geometry_.q()};
   }
@@ -61,23 +71,50 @@ class Conv2d final : public Layer {
     g.n = int(x.dim(0));
     return g;
   }
-  int filters_, kernel_, stride_, pad_;
+  int filters_;
+  WindowArgs win_;
   bool bias_;
   ConvGeometry geometry_;
 };
 
 }  // namespace
 
+void window_attributes(const WindowArgs& win, const char* kernel_name, std::vector<LayerAttribute>& out) {
+  const std::string kernel = kernel_name;
+  if (win.square()) {
+    out.push_back({kernel, int64_t(win.kh)});
+  } else {
+    out.push_back({kernel + "_h", int64_t(win.kh)});
+    out.push_back({kernel + "_w", int64_t(win.kw)});
+  }
+  if (win.sh == win.sw) {
+    out.push_back({"stride", int64_t(win.sh)});
+  } else {
+    out.push_back({"stride_h", int64_t(win.sh)});
+    out.push_back({"stride_w", int64_t(win.sw)});
+  }
+  if (win.pt == win.pb && win.pt == win.pl && win.pt == win.pr) {
+    out.push_back({"pad", int64_t(win.pt)});
+  } else {
+    out.push_back({"pad_top", int64_t(win.pt)});
+    out.push_back({"pad_bottom", int64_t(win.pb)});
+    out.push_back({"pad_left", int64_t(win.pl)});
+    out.push_back({"pad_right", int64_t(win.pr)});
+  }
+}
+
 std::unique_ptr<Layer> make_conv(LayerArgs& args) {
   int filters = args.integer(0, "the number of filters");
-  int kernel = args.option("k", 3);
-  int stride = args.option("s", 1);
-  int pad = args.option("p", 0);
+  WindowArgs win;
+  std::tie(win.kh, win.kw) = args.option_pair("k", {3, 3});
+  win.read_stride_and_padding(args);
   bool nobias = args.flag("nobias");
   args.finish(1);
-  QUILL_CHECK(kernel >= 1 && stride >= 1, "conv: kernel and stride must be at least 1");
-  QUILL_CHECK(pad < kernel, "conv: padding p", pad, " must be smaller than the kernel k", kernel);
-  return std::make_unique<Conv2d>(filters, kernel, stride, pad, !nobias);
+  QUILL_CHECK(win.kh >= 1 && win.kw >= 1 && win.sh >= 1 && win.sw >= 1, "conv: kernel and stride must be at least 1");
+  QUILL_CHECK(win.pt < win.kh && win.pb < win.kh && win.pl < win.kw && win.pr < win.kw, "conv: padding",
+              win.describe_stride_and_padding(win.sh, win.sw), " must be smaller than the kernel k",
+              pair_text(win.kh, win.kw));
+  return std::make_unique<Conv2d>(filters, win, !nobias);
 }
 
 }  // namespace quill

@@ -1,5 +1,12 @@
-// maxpool K [sS] [pP] and avgpool K [sS] [pP]: pooling over K x K windows (stride defaults to K).
+// maxpool K [sS] [pP] [pt pb pl pr] [ceil] and avgpool K [sS] [pP] [pt pb pl pr] [ceil] [countpad]: pooling over
+// K x K windows, or KHxKW (`maxpool 3x2`), stride defaulting to the window, padding as conv's (conv.cpp: one
+// number or HxW, pt pb pl pr per side), each side's padding smaller than the window so that every window
+// overlaps the image. `ceil` rounds the output size up (ONNX's ceil_mode, PyTorch's: a last window must
+// start inside the image or its padding before). An average divides by the window's pixels inside the
+// image; with `countpad` by those inside the padded input (ONNX's count_include_pad = 1). A max ignores
+// padding.
 #include <sstream>
+#include <tuple>
 
 #include "layers/layer_kinds.h"
 
@@ -8,20 +15,25 @@ namespace {
 
 class Pool2d final : public Layer {
  public:
-  Pool2d(bool max, int window, int stride, int pad) : max_(max), window_(window), stride_(stride), pad_(pad) {}
+  Pool2d(bool max, const WindowArgs& win, bool ceil, bool count_pad)
+      : max_(max), win_(win), ceil_(ceil), count_pad_(count_pad) {}
 
   std::string describe() const override {
     std::ostringstream os;
-    os << (max_ ? "maxpool " : "avgpool ") << window_;
-    if (stride_ != window_) os << " s" << stride_;
-    if (pad_ != 0) os << " p" << pad_;
+    os << (max_ ? "maxpool " : "avgpool ") << pair_text(win_.kh, win_.kw)
+       << win_.describe_stride_and_padding(win_.kh, win_.kw);
+    if (ceil_) os << " ceil";
+    if (count_pad_) os << " countpad";
     return os.str();
   }
 
-  // Padding never takes part: a max ignores it, an average divides by the in-image pixels of its window.
+  // padding_counts: the average's divisor counts padding pixels (countpad).
   std::vector<LayerAttribute> attributes() const override {
-    return {{"window", int64_t(window_)}, {"stride", int64_t(stride_)}, {"pad", int64_t(pad_)},
-            {"padding_counts", false}};
+    std::vector<LayerAttribute> a;
+    window_attributes(win_, "window", a);
+    a.push_back({"padding_counts", count_pad_});
+    a.push_back({"ceil_mode", ceil_});
+    return a;
   }
 
   Shape setup(const std::vector<Shape>& in) override {
@@ -29,11 +41,17 @@ class Pool2d final : public Layer {
     geometry_.c = int(in[0][0]);
     geometry_.h = int(in[0][1]);
     geometry_.w = int(in[0][2]);
-    geometry_.kh = geometry_.kw = window_;
-    geometry_.stride_h = geometry_.stride_w = stride_;
-    geometry_.pad_h = geometry_.pad_w = pad_;
-    if (geometry_.h + 2 * pad_ < window_ || geometry_.w + 2 * pad_ < window_)
-      shape_error("the " + std::to_string(window_) + "x" + std::to_string(window_) + " window is larger than the input", in);
+    geometry_.kh = win_.kh;
+    geometry_.kw = win_.kw;
+    geometry_.stride_h = win_.sh;
+    geometry_.stride_w = win_.sw;
+    geometry_.pad_h = win_.pt, geometry_.pad_h_end = win_.pb;
+    geometry_.pad_w = win_.pl, geometry_.pad_w_end = win_.pr;
+    geometry_.ceil_mode = ceil_;
+    geometry_.count_include_pad = count_pad_ && !max_;
+    if (geometry_.h + win_.pt + win_.pb < win_.kh || geometry_.w + win_.pl + win_.pr < win_.kw)
+      shape_error("the " + std::to_string(win_.kh) + "x" + std::to_string(win_.kw) + " window is larger than the input",
+                  in);
     return Shape{geometry_.c, geometry_.p(), geometry_.q()};
   }
 
@@ -64,7 +82,8 @@ class Pool2d final : public Layer {
     return g;
   }
   bool max_;
-  int window_, stride_, pad_;
+  WindowArgs win_;
+  bool ceil_, count_pad_;
   PoolGeometry geometry_;
   Tensor argmax_;  // where each maximum came from, for backward
 };
@@ -73,13 +92,18 @@ class Pool2d final : public Layer {
 
 std::unique_ptr<Layer> make_pool(LayerArgs& args) {
   const bool max = args.kind() == "maxpool";
-  int window = args.integer(0, "the window size");
-  int stride = args.option("s", window);
-  int pad = args.option("p", 0);
+  WindowArgs win;
+  std::tie(win.kh, win.kw) = args.integer_pair(0, "the window size");
+  win.sh = win.kh, win.sw = win.kw;
+  win.read_stride_and_padding(args);
+  const bool ceil = args.flag("ceil");
+  const bool count_pad = !max && args.flag("countpad");
   args.finish(1);
-  QUILL_CHECK(stride >= 1, args.kind(), ": stride must be at least 1");
-  QUILL_CHECK(2 * pad <= window, args.kind(), ": padding p", pad, " must be at most half the window");
-  return std::make_unique<Pool2d>(max, window, stride, pad);
+  QUILL_CHECK(win.sh >= 1 && win.sw >= 1, args.kind(), ": stride must be at least 1");
+  QUILL_CHECK(win.pt < win.kh && win.pb < win.kh && win.pl < win.kw && win.pr < win.kw, args.kind(), ": padding",
+              win.describe_stride_and_padding(win.sh, win.sw), " must be smaller than the window ",
+              pair_text(win.kh, win.kw));
+  return std::make_unique<Pool2d>(max, win, ceil, count_pad);
 }
 
 }  // namespace quill

@@ -188,11 +188,14 @@ PoolRef pool_reference(const PoolGeometry& g, bool max, const std::vector<T>& x,
       for (int q = 0; q < Q; ++q) {
         const size_t yi = (size_t(plane) * P + p) * Q + q;
         std::vector<int> inside;  // flat in-plane indices of the window's pixels inside the image
+        int padded = 0;           // the window's pixels inside the padded input
         for (int i = 0; i < g.kh; ++i)
           for (int j = 0; j < g.kw; ++j) {
             const int ih = p * g.stride_h - g.pad_h + i, iw = q * g.stride_w - g.pad_w + j;
             if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) inside.push_back(ih * g.w + iw);
+            if (ih >= -g.pad_h && ih < g.h + g.pad_bottom() && iw >= -g.pad_w && iw < g.w + g.pad_right()) ++padded;
           }
+        const double divisor = g.count_include_pad ? padded : double(inside.size());
         const T* xp = x.data() + size_t(plane) * g.h * g.w;
         if (max) {
           int best = inside[0];
@@ -203,8 +206,8 @@ PoolRef pool_reference(const PoolGeometry& g, bool max, const std::vector<T>& x,
           ref.argmax[yi] = best;
           ref.dx.add(size_t(plane) * g.h * g.w + best, dy[yi]);
         } else {
-          for (int idx : inside) ref.y.add(yi, double(xp[idx]) / inside.size());
-          for (int idx : inside) ref.dx.add(size_t(plane) * g.h * g.w + idx, double(dy[yi]) / inside.size());
+          for (int idx : inside) ref.y.add(yi, double(xp[idx]) / divisor);
+          for (int idx : inside) ref.dx.add(size_t(plane) * g.h * g.w + idx, double(dy[yi]) / divisor);
         }
       }
   return ref;
@@ -299,6 +302,34 @@ TEST_CASE_TEMPLATE("cpu kernels: conv2d forward and backward match direct convol
   }
 }
 
+// Padding that differs between the two sides of an axis (ONNX's pads [top, left, bottom, right], auto_pad
+// SAME with an odd total): only the output size and the windows' placement change, on every path (the
+// padded grid, the column matrix, and backward-data as a forward convolution with 8+ channels).
+TEST_CASE_TEMPLATE("cpu kernels: conv2d with asymmetric padding matches direct convolution", T, float, double) {
+  const int pads[][4] = {{0, 1, 0, 1}, {1, 0, 1, 0}, {2, 0, 0, 1}, {0, 2, 1, 0}, {1, 2, 2, 0}};  // top bottom left right
+  const int kernels[][2] = {{3, 3}, {3, 5}, {1, 3}};
+  const int strides[][2] = {{1, 1}, {2, 2}, {1, 2}};
+  for (int channels : {5, 8})
+    for (const auto& kr : kernels)
+      for (const auto& st : strides)
+        for (const auto& pd : pads) {
+          ConvGeometry g = conv_geometry(3, channels, 7, 9, 4, kr[0], kr[1], st[0], st[1], pd[0], pd[2]);
+          g.pad_h_end = pd[1], g.pad_w_end = pd[3];
+          CAPTURE(g.pad_h_end);
+          CAPTURE(g.pad_w_end);
+          check_conv<T>(g, true);
+        }
+  // ONNX's test_conv_with_strides_and_asymmetric_padding: 7x5, 3x3, stride 2, pads [1, 0, 1, 0].
+  ConvGeometry g = conv_geometry(1, 1, 7, 5, 1, 3, 3, 2, 2, 1, 0);
+  g.pad_h_end = 1, g.pad_w_end = 0;
+  CHECK(g.p() == 4);
+  CHECK(g.q() == 2);
+  g.pad_h_end = 2;  // one more row after: one more output row
+  CHECK(g.p() == 4);
+  g.pad_h_end = 3;
+  CHECK(g.p() == 5);
+}
+
 // The 2x2, stride-2 max pool has its own vectorised path (float32): it must keep the general loop's rules
 // bit for bit: pixels in row-major order, the first maximum wins ties (-0 before +0 stays -0), a NaN wins
 // over numbers and the first NaN stays, a window of -inf points at its first pixel. Widths exercise the
@@ -371,6 +402,59 @@ TEST_CASE_TEMPLATE("cpu kernels: max and average pooling match direct windows", 
   std::vector<int32_t> idx(100);
   CHECK_THROWS_AS(maxpool_forward(pool_geometry(1, 1, 4, 4, 2, 2, 2, 2, 2, 0), buf.data(), buf.data(), idx.data()),
                   quill::Error);
+}
+
+// Asymmetric padding, ceil_mode (the output rounded up, a last window starting in the padding after the image
+// dropped) and count_include_pad (the average over the window's part inside the padded input), alone and
+// together, on odd sizes, and the 2x2 stride-2 windows of the vectorised path with padding after or ceil_mode.
+TEST_CASE_TEMPLATE("cpu kernels: pooling with asymmetric padding, ceil_mode and count_include_pad", T, float, double) {
+  struct Case {
+    int h, w, kh, kw, sh, sw, top, bottom, left, right;
+  };
+  const Case cases[] = {
+      {7, 9, 3, 3, 2, 2, 0, 1, 1, 0}, {7, 9, 3, 2, 2, 1, 2, 0, 0, 1}, {8, 5, 2, 2, 2, 2, 0, 1, 0, 1},
+      {7, 7, 2, 2, 2, 2, 0, 0, 0, 0}, {6, 9, 3, 3, 3, 2, 1, 1, 1, 1}, {5, 5, 5, 5, 1, 1, 4, 4, 4, 4},
+      {9, 6, 4, 3, 3, 2, 3, 1, 2, 0}, {2, 2, 1, 1, 2, 2, 0, 0, 0, 0},
+  };
+  for (const Case& cs : cases)
+    for (bool ceil : {false, true})
+      for (bool include : {false, true}) {
+        PoolGeometry g = pool_geometry(2, 3, cs.h, cs.w, cs.kh, cs.kw, cs.sh, cs.sw, cs.top, cs.left);
+        g.pad_h_end = cs.bottom, g.pad_w_end = cs.right, g.ceil_mode = ceil, g.count_include_pad = include;
+        INFO("pool ", g.h, "x", g.w, " window ", g.kh, "x", g.kw, " stride ", g.stride_h, "x", g.stride_w, " pads ",
+             cs.top, ",", cs.bottom, ",", cs.left, ",", cs.right, " ceil ", ceil, " count_include_pad ", include);
+        const auto x = random_vector<T>(g.x_size(), 33), dy = random_vector<T>(g.y_size(), 34);
+        std::vector<T> y(g.y_size(), T(7)), dx(g.x_size(), T(7));
+        std::vector<int32_t> argmax(g.y_size(), -1);
+        const PoolRef mx = pool_reference(g, true, x, dy);
+        maxpool_forward(g, x.data(), y.data(), argmax.data());
+        maxpool_backward(g, dy.data(), argmax.data(), dx.data());
+        check_close(y, mx.y, "max forward");
+        CHECK(argmax == mx.argmax);
+        check_close(dx, mx.dx, "max backward");
+        const PoolRef avg = pool_reference(g, false, x, dy);
+        std::fill(dx.begin(), dx.end(), T(7));
+        avgpool_forward(g, x.data(), y.data());
+        avgpool_backward(g, dy.data(), dx.data());
+        check_close(y, avg.y, "avg forward");
+        check_close(dx, avg.dx, "avg backward");
+      }
+  // Output sizes, as ONNX's tests give them: test_maxpool_2d_ceil (4x4, 3x3, stride 2: 2x2, 1x1 rounded down),
+  // and a last window that would start in the padding after the input (2x2, 1x1, stride 2, ceil: 1x1).
+  PoolGeometry g = pool_geometry(1, 1, 4, 4, 3, 3, 2, 2, 0, 0);
+  CHECK(g.p() == 1);
+  g.ceil_mode = true;
+  CHECK(g.p() == 2);
+  CHECK(g.q() == 2);
+  g = pool_geometry(1, 1, 2, 2, 1, 1, 2, 2, 0, 0);
+  g.ceil_mode = true;
+  CHECK(g.p() == 1);
+  // Padding after the image as large as the window is refused (a window of padding alone).
+  g = pool_geometry(1, 1, 4, 4, 2, 2, 2, 2, 0, 0);
+  g.pad_h_end = 2;
+  std::vector<T> buf(100);
+  std::vector<int32_t> idx(100);
+  CHECK_THROWS_AS(maxpool_forward(g, buf.data(), buf.data(), idx.data()), quill::Error);
 }
 
 TEST_CASE_TEMPLATE("cpu kernels: activations and their derivatives", T, float, double) {

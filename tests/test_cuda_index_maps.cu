@@ -86,6 +86,7 @@ std::vector<ConvGeometry> conv_geometries() {
   // Backward-weights reductions n*p*q of 3,136 (two split-K chunks) and 7,047 (four, the last one short).
   out.push_back(conv_geometry(4, 1, 28, 28, 8, 5, 5, 1, 1, 2, 2));
   out.push_back(conv_geometry(9, 2, 27, 29, 3, 3, 3, 1, 1, 1, 1));
+  for (const ConvGeometry& g : conv_side_padding_grid({1, 3})) out.push_back(g);  // padding per side
   return out;
 }
 
@@ -95,7 +96,8 @@ std::vector<PoolGeometry> pool_geometries() {
   wide.n = 2, wide.c = 3, wide.h = 10, wide.w = 15, wide.kh = 2, wide.kw = 5, wide.stride_h = 1, wide.stride_w = 2;
   wide.pad_h = 1, wide.pad_w = 2;
   out.push_back(wide);
-  return out;
+  for (const PoolGeometry& g : pool_side_padding_grid({1, 3})) out.push_back(g);  // padding per side, ceil_mode,
+  return out;                                                                     // count_include_pad
 }
 
 }  // namespace

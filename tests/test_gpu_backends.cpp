@@ -542,6 +542,37 @@ TEST_CASE("gpu backends: max and average pooling match the cpu") {
   }
 }
 
+// Padding that differs between the sides of an axis (ONNX's asymmetric pads), ceil_mode and
+// count_include_pad. cuDNN pads both sides alike and has no ceil_mode: those run the custom kernel, counted on
+// the op; symmetric count_include_pad is cuDNN's own (CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING).
+TEST_CASE("gpu backends: conv2d with padding per side matches the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(12);
+    const CudnnSearchScope heuristic(false);
+    for (const ConvGeometry& g : sampled(conv_side_padding_grid({1, 3, 64}))) compare_conv(backend, g, DType::F32, rng);
+    const std::vector<ConvGeometry> all = conv_side_padding_grid({3});
+    for (size_t i = 0; i < all.size(); i += 5) compare_conv(backend, all[i], DType::F64, rng);
+  }
+}
+
+TEST_CASE("gpu backends: pooling with padding per side, ceil_mode and count_include_pad matches the cpu") {
+  for (Backend backend : gpu_backends()) {
+    CAPTURE(backend_name(backend));
+    Rng rng(13);
+    for (const PoolGeometry& g : sampled(pool_side_padding_grid({1, 3, 64}))) compare_pool(backend, g, DType::F32, rng);
+    const std::vector<PoolGeometry> all = pool_side_padding_grid({3});
+    for (size_t i = 0; i < all.size(); i += 7) compare_pool(backend, all[i], DType::F64, rng);
+    // Symmetric padding with count_include_pad, rounded down: cuDNN's own average.
+    expect_no_fallback(backend, {&ops::avgpool_forward, &ops::avgpool_backward}, [&] {
+      for (PoolGeometry g : sampled(pool_shape_grid({1, 3}))) {
+        g.count_include_pad = true;
+        compare_pool(backend, g, DType::F32, rng);
+      }
+    });
+  }
+}
+
 TEST_CASE("gpu backends: activations match the cpu, forward and backward") {
   for (Backend backend : gpu_backends()) {
     CAPTURE(backend_name(backend));

@@ -44,6 +44,21 @@ TEST_CASE("gradients: pooling with and without overlap and padding") {
   check_layer("avgpool 3 s2 p1", kImage);
 }
 
+// Per-axis kernels, strides and padding, padding that differs between the sides of an axis (ONNX's
+// asymmetric pads, auto_pad SAME with an odd total), and pooling's ceil and countpad.
+TEST_CASE("gradients: conv and pooling with per-axis and asymmetric windows, ceil and countpad") {
+  for (const char* line : {"conv 4 k3x5 s1x2 p1x2", "conv 4 k3 s2 pt0 pb1 pl1 pr0", "conv 3 k1x3 pt0 pb0 pl2 pr1",
+                           "conv 4 k5x3 pt3 pb1 pl0 pr2 nobias"})
+    check_layer(line, kImage);
+  for (const char* kind : {"maxpool", "avgpool"})
+    for (const char* rest : {" 3x2 s2x1 p1x0", " 3 s2 pt0 pb1 pl1 pr0", " 2 ceil", " 3 s2 p1 ceil", " 3 s2 pt2 pb0 pl0 pr2 ceil",
+                             " 3 s2 p2", " 4x3 s3x2 pt3 pb1 pl2 pr0 ceil"})
+      check_layer(kind + std::string(rest), kImage);
+  for (const char* line : {"avgpool 3 s2 p1 countpad", "avgpool 3 s2 pt0 pb2 pl1 pr0 countpad",
+                           "avgpool 3 s2 p1 ceil countpad", "avgpool 2x3 s1x2 pt1 pb0 pl2 pr1 ceil countpad"})
+    check_layer(line, kImage);
+}
+
 TEST_CASE("gradients: activations") {
   for (const char* act : {"relu", "leaky 0.1", "tanh", "sigmoid"}) check_layer(act, kImage);
 }

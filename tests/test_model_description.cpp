@@ -42,6 +42,48 @@ TEST_CASE("model description: layers print back as they were written") {
   }
 }
 
+// Per-axis sizes (HxW), padding per side (pt pb pl pr), ceil and countpad: describe() gives the canonical
+// form, which reads back to the same layer; other spellings of the same layer print as that form.
+TEST_CASE("model description: per-axis windows, asymmetric padding, ceil and countpad print back") {
+  const char* canonical[] = {"conv 16 k3x5 s1x2 p1x2", "conv 8 k3 s2 pt0 pb1 pl0 pr1", "conv 8 k1x3 p0x1 nobias",
+                             "conv 4 k5 pt4 pb0 pl2 pr3", "maxpool 3x2", "maxpool 3 s2x1 p1x0 ceil",
+                             "maxpool 2 pt0 pb1 pl0 pr1", "avgpool 3 s2 p1 countpad",
+                             "avgpool 3x2 s1 pt2 pb0 pl1 pr0 ceil countpad", "maxpool 5 s1 p4"};
+  for (const char* line : canonical) {
+    CAPTURE(line);
+    Graph g;
+    add_to_graph(parse_model_description(line), 10, g);
+    CHECK(g.layer(0).describe() == line);
+    Graph again;  // the printed form reads back to the same layer
+    add_to_graph(parse_model_description(g.layer(0).describe()), 10, again);
+    CHECK(again.layer(0).describe() == line);
+  }
+  const struct {
+    const char* written;
+    const char* printed;
+  } spellings[] = {{"conv 8 k3x3 s2x2 p1x1", "conv 8 k3 s2 p1"},
+                   {"conv 8 k3 p1 pb0", "conv 8 k3 pt1 pb0 pl1 pr1"},
+                   {"conv 8 k3 pt1 pb1 pl0 pr0", "conv 8 k3 p1x0"},
+                   {"maxpool 2x2 s2x2 p0", "maxpool 2"},
+                   {"avgpool 2 countpad", "avgpool 2 countpad"}};
+  for (const auto& sp : spellings) {
+    CAPTURE(sp.written);
+    Graph g;
+    add_to_graph(parse_model_description(sp.written), 10, g);
+    CHECK(g.layer(0).describe() == sp.printed);
+  }
+  // The shapes: per axis, and ceil's extra output row and column.
+  Graph g = build("conv 4 k3x5 s1x2 p1x0\nmaxpool 2 ceil\nconv 2 k3 pt0 pb1 pl2 pr0\n", Shape{1, 9, 11});
+  CHECK(g.node_shape(0) == Shape{4, 9, 4});
+  CHECK(g.node_shape(1) == Shape{4, 5, 2});
+  CHECK(g.node_shape(2) == Shape{2, 4, 2});
+  CHECK_THROWS_WITH_AS(build("maxpool 2 countpad\n"), doctest::Contains("maxpool: unexpected 'countpad'"), Error);
+  CHECK_THROWS_WITH_AS(build("conv 8 k3 pb3\n"), doctest::Contains("must be smaller than the kernel k3"), Error);
+  CHECK_THROWS_WITH_AS(build("maxpool 3x2 pr2\n"), doctest::Contains("must be smaller than the window 3x2"), Error);
+  CHECK_THROWS_WITH_AS(build("conv 8 k3x\n"), doctest::Contains("option 'k3x' is not"), Error);
+  CHECK_THROWS_WITH_AS(build("dense 3x4\n"), doctest::Contains("is one number, not '3x4'"), Error);
+}
+
 TEST_CASE("model description: errors name the line") {
   CHECK_THROWS_WITH_AS(build("conv 8 k3\nconvv 8\n"), doctest::Contains("line 2: unknown layer 'convv'"), Error);
   CHECK_THROWS_WITH_AS(build("conv k3\n"), doctest::Contains("line 1: conv: missing the number of filters"), Error);

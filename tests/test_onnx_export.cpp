@@ -240,6 +240,22 @@ TEST_CASE("onnx export: a residual model with every layer kind matches in ONNX R
   check_description(path, 150, 1000);
 }
 
+// ONNX's kernel_shape, strides and pads per axis and side, ceil_mode and count_include_pad, as ONNX Runtime
+// computes them.
+TEST_CASE("onnx export: per-axis windows, asymmetric padding, ceil and countpad match in ONNX Runtime") {
+  test_files::TempDir descriptions("onnx-desc");
+  const std::string path = descriptions.file("windows.txt");
+  std::ofstream(path) << "conv 6 k3x5 s1x2 pt0 pb1 pl2 pr1\n"  // 28x28 -> 27x14
+                         "relu\n"
+                         "maxpool 2 ceil\n"  // -> 14x7; rounded down 13x7
+                         "conv 4 k3 p1\n"
+                         "tanh\n"
+                         "avgpool 3 s2 pt0 pb1 pl1 pr0 ceil countpad\n"  // -> 7x4; rounded down 7x3
+                         "avgpool 3x2 s1 p1x0\n"  // -> 7x3
+                         "dense classes\n";
+  check_description(path, 150, 1000);
+}
+
 TEST_CASE("onnx export: bad input is a one-line error and a non-zero exit") {
   test_files::TempDir dir("onnx-bad");
   std::string output;  // stdout and stderr of the last run (a failed export prints nothing on stdout)

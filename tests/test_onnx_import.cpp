@@ -181,6 +181,44 @@ TEST_CASE("onnx import: export then import gives the same model, bit for bit (cn
   check_round_trip(kEveryKind);
 }
 
+// Per-axis kernels and strides, padding that differs per side, ceil_mode that changes the size (the
+// first maxpool's height, the first avgpool's width) and count_include_pad: the ONNX attributes carry them both ways.
+TEST_CASE("onnx import: export then import keeps per-axis windows, asymmetric pads, ceil_mode and count_include_pad") {
+  check_round_trip(
+      "conv 6 k3x5 s1x2 pt0 pb1 pl2 pr1\n"  // 28x28 -> 27x14
+      "relu\n"
+      "maxpool 2 ceil\n"  // -> 14x7; rounded down 13x7
+      "conv 4 k3 p1\n"
+      "tanh\n"
+      "avgpool 3 s2 pt0 pb1 pl1 pr0 ceil countpad\n"  // -> 7x4; rounded down 7x3
+      "avgpool 3x2 s1 p1x0\n"  // -> 7x3
+      "dense classes\n");
+  // An average that counts padding keeps ceil_mode, which ONNX readers take two ways where a last window
+  // would start in the padding (here the rows': 15 or 14); that has no portable form.
+  CHECK_THROWS_WITH_AS(export_onnx(seeded_model("avgpool 3 s2 pt0 pb2 pl0 pr0 ceil countpad\ndense classes\n", 11),
+                                   "ambiguous.quill"),
+                       doctest::Contains("no portable ONNX form"), Error);
+}
+
+// A global pooling over a non-square input is a pooling layer with an HxW window.
+TEST_CASE("onnx import: GlobalMaxPool and GlobalAveragePool over a non-square input") {
+  for (const std::string kind : {"maxpool", "avgpool"}) {
+    CAPTURE(kind);
+    const ModelRecord original = seeded_model("conv 4 k1x3\n" + kind + " 28x26\ndense classes\n", 5);
+    onnx::ModelProto m = parsed(export_onnx(original, "original.quill"));
+    m.clear_metadata_props();
+    for (onnx::NodeProto& n : *m.mutable_graph()->mutable_node())
+      if (n.op_type() == "MaxPool" || n.op_type() == "AveragePool") {
+        n.set_op_type(n.op_type() == "MaxPool" ? "GlobalMaxPool" : "GlobalAveragePool");
+        n.clear_attribute();
+      }
+    const OnnxImport imported = import_onnx(bytes_of(m), "global.onnx");
+    CHECK(imported.record.description.find(kind + " 28x26") != std::string::npos);
+    const Tensor images = random_images(3, 9);
+    CHECK(same_bits(logits_of(imported.record, images), logits_of(original, images)));
+  }
+}
+
 TEST_CASE("onnx import: PyTorch's export of the default CNN gives PyTorch's probabilities within 1e-5") {
   std::string python;
   for (const char* p : {"python3", "/usr/bin/python3"})

@@ -32,9 +32,11 @@ void check_geometry(const ConvGeometry& g, const char* op) {
               ": sizes must be positive (n=", g.n, " c=", g.c, " h=", g.h, " w=", g.w, " k=", g.k, " r=", g.r,
               " s=", g.s, ")");
   QUILL_CHECK(g.stride_h > 0 && g.stride_w > 0, op, ": strides must be positive");
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0, op, ": padding must be non-negative");
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, op, ": filter ", g.r, "x", g.s,
-              " larger than the padded input ", g.h + 2 * g.pad_h, "x", g.w + 2 * g.pad_w);
+  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_bottom() >= 0 && g.pad_right() >= 0, op,
+              ": padding must be non-negative");
+  QUILL_CHECK(g.h + g.pad_h + g.pad_bottom() >= g.r && g.w + g.pad_w + g.pad_right() >= g.s, op, ": filter ", g.r,
+              "x", g.s, " larger than the padded input ", g.h + g.pad_h + g.pad_bottom(), "x",
+              g.w + g.pad_w + g.pad_right());
 }
 
 // ---- shapes ----
@@ -53,14 +55,14 @@ struct Shape {
   explicit Shape(const ConvGeometry& g) {
     crs = g.c * g.r * g.s;
     pq = g.p() * g.q();
-    hp = g.h + 2 * g.pad_h;
-    wp = g.w + 2 * g.pad_w;
+    hp = g.h + g.pad_h + g.pad_bottom();
+    wp = g.w + g.pad_w + g.pad_right();
     // Junk columns cost GEMM work: take the grid unless they are more than half the columns.
     grid = g.stride_h == 1 && g.stride_w == 1 && wp <= 2 * g.q();
     cols = g.p() * wp;
     plane = size_t(hp) * wp;
     padded = size_t(g.c) * plane + (g.s - 1);
-    image_is_padded = grid && g.pad_h == 0 && g.pad_w == 0 && g.s == 1;
+    image_is_padded = grid && hp == g.h && wp == g.w && g.s == 1;
     pointwise = image_is_padded && g.r == 1;
   }
   bool has_junk() const { return cols != pq; }
@@ -318,7 +320,8 @@ void conv2d_forward_relu(const ConvGeometry& g, const T* x, const T* w, const T*
 
 // For stride 1 and padding smaller than the filter, the data gradient is itself a stride-1 convolution:
 //   dx[c][h][w] = sum_{k,r',s'} dy[k][h - (R-1-ph) + r'][w - (S-1-pw) + s'] * w[k][c][R-1-r'][S-1-s'],
-// i.e. dy padded by (R-1-ph, S-1-pw) convolved with the flipped, transposed filters. It takes the forward
+// i.e. dy padded by (R-1-ph, S-1-pw) before and (R-1-ph_end, S-1-pw_end) after (so that the output is H x W)
+// convolved with the flipped, transposed filters. It takes the forward
 // path (GEMM straight from the padded image, no column matrix, no scatter-add). Other geometries, and
 // inputs with few channels, use dcol = W^T dy and col2im.
 template <class T>
@@ -326,10 +329,12 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
   check_geometry(g, "conv2d_backward_data");
   // The rewrite's GEMM has only C rows; few channels would waste most of its 8-row micro-tiles.
   const bool enough_rows = g.c % 8 == 0 || g.c >= 16;
-  if (g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.r && g.pad_w < g.s && enough_rows) {
+  if (g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.r && g.pad_w < g.s && g.pad_bottom() < g.r &&
+      g.pad_right() < g.s && enough_rows) {
     ConvGeometry t = g;
     t.c = g.k, t.h = g.p(), t.w = g.q(), t.k = g.c;
     t.pad_h = g.r - 1 - g.pad_h, t.pad_w = g.s - 1 - g.pad_w;
+    t.pad_h_end = g.r - 1 - g.pad_bottom(), t.pad_w_end = g.s - 1 - g.pad_right();
     std::vector<T> flipped(g.w_size());  // flipped[c][k][r][s] = w[k][c][R-1-r][S-1-s]
     for (int k = 0; k < g.k; ++k)
       for (int c = 0; c < g.c; ++c)

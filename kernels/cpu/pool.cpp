@@ -22,11 +22,14 @@ void check_geometry(const PoolGeometry& g, const char* op) {
   QUILL_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0, op, ": sizes must be positive (n=", g.n, " c=", g.c, " h=", g.h,
               " w=", g.w, ")");
   QUILL_CHECK(g.kh > 0 && g.kw > 0 && g.stride_h > 0 && g.stride_w > 0, op, ": window and strides must be positive");
-  // pad < window guarantees every window overlaps the image (no empty max, no division by zero).
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw, op, ": padding ", g.pad_h, "x", g.pad_w,
+  // pad < window on every side guarantees every window overlaps the image (no empty max, no division by
+  // zero), also with ceil_mode (runtime/geometry.h: window_count).
+  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw && g.pad_bottom() >= 0 &&
+                  g.pad_right() >= 0 && g.pad_bottom() < g.kh && g.pad_right() < g.kw,
+              op, ": padding ", g.pad_h, ",", g.pad_bottom(), "x", g.pad_w, ",", g.pad_right(),
               " must be non-negative and smaller than the window ", g.kh, "x", g.kw);
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, op, ": window ", g.kh, "x", g.kw,
-              " larger than the padded input");
+  QUILL_CHECK(g.h + g.pad_h + g.pad_bottom() >= g.kh && g.w + g.pad_w + g.pad_right() >= g.kw, op, ": window ", g.kh,
+              "x", g.kw, " larger than the padded input");
 }
 
 bool parallel_worth_it(const PoolGeometry& g) { return g.x_size() >= 32768; }
@@ -50,20 +53,26 @@ class RowWindows {
     }
     for (int ow = 0; ow < q_; ++ow) {
       const int ws = ow * g.stride_w - g.pad_w;
-      count_[ow] = std::min(ws + g.kw, g.w) - std::max(ws, 0);
+      count_[ow] = g.count_include_pad ? std::min(ws + g.kw, g.w + g.pad_right()) - ws
+                                       : std::min(ws + g.kw, g.w) - std::max(ws, 0);
     }
   }
   int h0(int oh) const { return std::max(oh * g_.stride_h - g_.pad_h, 0); }
   int h1(int oh) const { return std::min(oh * g_.stride_h - g_.pad_h + g_.kh, g_.h); }
   const std::vector<Columns>& columns() const { return columns_; }
   int first_column(int ow) const { return std::max(ow * g_.stride_w - g_.pad_w, 0); }
-  // Pixels of window (oh, ow) inside the image.
-  int count(int oh, int ow) const { return (h1(oh) - h0(oh)) * count_[ow]; }
+  // The divisor of window (oh, ow)'s average: its pixels inside the image, or inside the padded input with
+  // count_include_pad.
+  int count(int oh, int ow) const {
+    const int hs = oh * g_.stride_h - g_.pad_h;
+    const int rows = g_.count_include_pad ? std::min(hs + g_.kh, g_.h + g_.pad_bottom()) - hs : h1(oh) - h0(oh);
+    return rows * count_[ow];
+  }
 
  private:
   const PoolGeometry& g_;
   int q_;
-  std::vector<int> count_;  // window columns inside the image, per output column
+  std::vector<int> count_;  // window columns counted in the divisor, per output column
   std::vector<Columns> columns_;
 };
 
@@ -180,7 +189,8 @@ void maxpool_forward_2x2(const PoolGeometry& g, const T* x, T* y, int32_t* argma
 template <class T>
 void maxpool_forward(const PoolGeometry& g, const T* x, T* y, int32_t* argmax) {
   check_geometry(g, "maxpool_forward");
-  if (g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0)
+  if (g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0 &&
+      g.pad_bottom() == 0 && g.pad_right() == 0 && !g.ceil_mode)
     return maxpool_forward_2x2(g, x, y, argmax);
   const int P = g.p(), Q = g.q(), planes = g.n * g.c;
   const RowWindows win(g);

@@ -34,9 +34,12 @@ inline ConvDims dims_of(const ConvGeometry& g, const char* op) {
               ": sizes must be positive (n=", g.n, " c=", g.c, " h=", g.h, " w=", g.w, " k=", g.k, " r=", g.r,
               " s=", g.s, ")");
   QUILL_CHECK(g.stride_h > 0 && g.stride_w > 0, op, ": strides must be positive");
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0, op, ": padding must be non-negative");
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, op, ": filter ", g.r, "x", g.s,
-              " larger than the padded input ", g.h + 2 * g.pad_h, "x", g.w + 2 * g.pad_w);
+  // The padding after an axis (bottom, right) only sets the output size p x q: ph and pw place the windows.
+  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_bottom() >= 0 && g.pad_right() >= 0, op,
+              ": padding must be non-negative");
+  QUILL_CHECK(g.h + g.pad_h + g.pad_bottom() >= g.r && g.w + g.pad_w + g.pad_right() >= g.s, op, ": filter ", g.r,
+              "x", g.s, " larger than the padded input ", g.h + g.pad_h + g.pad_bottom(), "x",
+              g.w + g.pad_w + g.pad_right());
   // GEMM sizes are ints; these products bound them, with the headroom the kernels' loops need.
   QUILL_CHECK(int64_t(g.n) * g.h * g.w <= kMaxIntExtent && g.y_size() / g.k <= kMaxIntExtent &&
                   int64_t(g.k) * g.r * g.s <= kMaxIntExtent && int64_t(g.c) * g.r * g.s <= kMaxIntExtent,

@@ -17,6 +17,8 @@ namespace quill::cuda::pool {
 
 struct PoolDims {
   int n, c, h, w, kh, kw, sh, sw, ph, pw, p, q;
+  int ph_end, pw_end;      // padding after each axis (bottom, right)
+  bool count_include_pad;  // average: divide by the window's pixels inside the padded input
 };
 
 inline PoolDims dims_of(const PoolGeometry& g, const char* op) {
@@ -24,12 +26,16 @@ inline PoolDims dims_of(const PoolGeometry& g, const char* op) {
               " h=", g.h, " w=", g.w, ")");
   QUILL_CHECK(g.kh > 0 && g.kw > 0 && g.stride_h > 0 && g.stride_w > 0, op,
               ": window and strides must be positive");
-  // pad < window guarantees every window overlaps the image (no empty max, no division by zero).
-  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw, op, ": padding ", g.pad_h, "x",
-              g.pad_w, " must be non-negative and smaller than the window ", g.kh, "x", g.kw);
-  QUILL_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, op, ": window ", g.kh, "x", g.kw,
-              " larger than the padded input");
-  return {g.n, g.c, g.h, g.w, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.p(), g.q()};
+  // pad < window on every side guarantees every window overlaps the image (no empty max, no division by
+  // zero), also with ceil_mode (runtime/geometry.h: window_count).
+  QUILL_CHECK(g.pad_h >= 0 && g.pad_w >= 0 && g.pad_h < g.kh && g.pad_w < g.kw && g.pad_bottom() >= 0 &&
+                  g.pad_right() >= 0 && g.pad_bottom() < g.kh && g.pad_right() < g.kw,
+              op, ": padding ", g.pad_h, ",", g.pad_bottom(), "x", g.pad_w, ",", g.pad_right(),
+              " must be non-negative and smaller than the window ", g.kh, "x", g.kw);
+  QUILL_CHECK(g.h + g.pad_h + g.pad_bottom() >= g.kh && g.w + g.pad_w + g.pad_right() >= g.kw, op, ": window ", g.kh,
+              "x", g.kw, " larger than the padded input");
+  return {g.n,     g.c,     g.h,       g.w,       g.kh,           g.kw,          g.stride_h,
+          g.stride_w, g.pad_h, g.pad_w, g.p(), g.q(), g.pad_bottom(), g.pad_right(), g.count_include_pad};
 }
 
 __host__ __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
@@ -52,6 +58,13 @@ __host__ __device__ __forceinline__ WindowRange windows_covering(int i, int pad,
 __host__ __device__ __forceinline__ int window_begin(int o, int stride, int pad) { return imax(o * stride - pad, 0); }
 __host__ __device__ __forceinline__ int window_end(int o, int stride, int pad, int kernel, int size) {
   return imin(o * stride - pad + kernel, size);
+}
+// The divisor of window o's average along one axis: its pixels inside the image, or with count_include_pad
+// inside the padded input [-pad, size + pad_end).
+__host__ __device__ __forceinline__ int window_count(int o, int stride, int pad, int pad_end, int kernel, int size,
+                                                     bool include_pad) {
+  return include_pad ? imin(o * stride - pad + kernel, size + pad_end) - (o * stride - pad)
+                     : window_end(o, stride, pad, kernel, size) - window_begin(o, stride, pad);
 }
 
 // Output i: the first maximum in row-major window order; argmax is ih * w + iw within the (n, c) plane.
@@ -95,7 +108,8 @@ __host__ __device__ void maxpool_backward_at(const PoolDims& d, int64_t i, const
   dx[i] = sum;
 }
 
-// Output i: padding is not counted, the divisor is the number of window elements inside the image.
+// Output i: the divisor is the number of window elements inside the image (or, with count_include_pad,
+// inside the padded input).
 template <class T>
 __host__ __device__ void avgpool_forward_at(const PoolDims& d, int64_t i, const T* x, T* y) {
   const int64_t plane = i / (d.p * d.q);
@@ -106,7 +120,8 @@ __host__ __device__ void avgpool_forward_at(const PoolDims& d, int64_t i, const 
   T sum = T(0);
   for (int ih = h0; ih < h1; ++ih)
     for (int iw = w0; iw < w1; ++iw) sum += xp[ih * d.w + iw];
-  y[i] = sum / T((h1 - h0) * (w1 - w0));
+  y[i] = sum / T(window_count(p, d.sh, d.ph, d.ph_end, d.kh, d.h, d.count_include_pad) *
+                window_count(q, d.sw, d.pw, d.pw_end, d.kw, d.w, d.count_include_pad));
 }
 
 // Input i: each covering window's share dy / count. Window rows ascend and, within a row, columns descend:
@@ -121,9 +136,9 @@ __host__ __device__ void avgpool_backward_at(const PoolDims& d, int64_t i, const
   const int64_t base = plane * d.p * d.q;
   T sum = T(0);
   for (int p = rows.first; p < rows.last; ++p) {
-    const int h_count = window_end(p, d.sh, d.ph, d.kh, d.h) - window_begin(p, d.sh, d.ph);
+    const int h_count = window_count(p, d.sh, d.ph, d.ph_end, d.kh, d.h, d.count_include_pad);
     for (int q = cols.last - 1; q >= cols.first; --q) {
-      const int w_count = window_end(q, d.sw, d.pw, d.kw, d.w) - window_begin(q, d.sw, d.pw);
+      const int w_count = window_count(q, d.sw, d.pw, d.pw_end, d.kw, d.w, d.count_include_pad);
       sum += dy[base + p * d.q + q] / T(h_count * w_count);
     }
   }

@@ -23,10 +23,17 @@ ConvAlgo algorithm(cudnnHandle_t h, ConvAlgoCache& cache, ConvPass pass, const C
   return *a;
 }
 
+// cuDNN pads both sides of an axis alike; asymmetric padding runs the custom kernel (counted on the op).
+void require_symmetric_padding(const ConvGeometry& g, const char* op) {
+  if (!g.symmetric_padding())
+    throw NotSupported(std::string(op) + ": asymmetric padding (cuDNN pads both sides of an axis alike)");
+}
+
 }  // namespace
 
 void conv_forward(const Settings& s, ConvAlgoCache& cache, const ConvGeometry& g, const Tensor& x, const Tensor& w,
                   const Tensor* bias, Tensor& y) {
+  require_symmetric_padding(g, "conv2d_forward");
   const cudnnDataType_t t = data_type(x.dtype(), "conv2d_forward");
   const cudnnHandle_t h = handle();
   ConvProblem p(g, t);
@@ -48,6 +55,7 @@ void conv_forward(const Settings& s, ConvAlgoCache& cache, const ConvGeometry& g
 
 void conv_backward_data(const Settings& s, ConvAlgoCache& cache, const ConvGeometry& g, const Tensor& dy,
                         const Tensor& w, Tensor& dx) {
+  require_symmetric_padding(g, "conv2d_backward_data");
   const cudnnDataType_t t = data_type(dy.dtype(), "conv2d_backward_data");
   const cudnnHandle_t h = handle();
   ConvProblem p(g, t);
@@ -61,6 +69,7 @@ void conv_backward_data(const Settings& s, ConvAlgoCache& cache, const ConvGeome
 
 void conv_backward_filter(const Settings& s, ConvAlgoCache& cache, const ConvGeometry& g, const Tensor& x,
                           const Tensor& dy, Tensor& dw, Tensor* dbias) {
+  require_symmetric_padding(g, "conv2d_backward_weights");
   const cudnnDataType_t t = data_type(x.dtype(), "conv2d_backward_weights");
   const cudnnHandle_t h = handle();
   ConvProblem p(g, t);

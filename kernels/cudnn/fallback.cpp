@@ -20,6 +20,7 @@ std::string describe(const ConvGeometry& g) {
   std::ostringstream os;
   os << "x [" << g.n << ", " << g.c << ", " << g.h << ", " << g.w << "] w [" << g.k << ", " << g.c << ", " << g.r
      << ", " << g.s << "] stride " << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  if (!g.symmetric_padding()) os << " (after " << g.pad_bottom() << "x" << g.pad_right() << ")";
   return os.str();
 }
 
@@ -27,6 +28,9 @@ std::string describe(const PoolGeometry& g) {
   std::ostringstream os;
   os << "x [" << g.n << ", " << g.c << ", " << g.h << ", " << g.w << "] window " << g.kh << "x" << g.kw << " stride "
      << g.stride_h << "x" << g.stride_w << " pad " << g.pad_h << "x" << g.pad_w;
+  if (!g.symmetric_padding()) os << " (after " << g.pad_bottom() << "x" << g.pad_right() << ")";
+  if (g.ceil_mode) os << " ceil_mode";
+  if (g.count_include_pad) os << " count_include_pad";
   return os.str();
 }
 
