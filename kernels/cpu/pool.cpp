@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -131,16 +132,28 @@ struct FloatLanes {
     for (int l = 0; l < L; ++l) v[l] = start + step * l;
     return v;
   }
+  // Lanes Odd, Odd + 2, Odd + 4, ... of the concatenation a:b (the even or the odd columns of 2L pixels).
+  // GCC and clang spell the shuffle differently; both compile it to the same permutes.
+  template <int Odd, size_t... K>
+  static V lanes(V a, V b, std::index_sequence<K...>) {
+#if defined(__clang__)
+    return __builtin_shufflevector(a, b, int(2 * K + Odd)...);
+#else
+    return __builtin_shuffle(a, b, I{int32_t(2 * K + Odd)...});
+#endif
+  }
+  template <int Odd>
+  static V lanes(V a, V b) {
+    return lanes<Odd>(a, b, std::make_index_sequence<L>{});
+  }
   // Outputs [ow, ow + L) of the row pair (r0, r1).
   static void block(const float* r0, const float* r1, int32_t at0, int w, int ow, float* y, int32_t* argmax) {
-    static const I even = iota(0, 2), odd = iota(1, 2);
     V a0, b0, a1, b1;
     std::memcpy(&a0, r0 + 2 * ow, sizeof(V));
     std::memcpy(&b0, r0 + 2 * ow + L, sizeof(V));
     std::memcpy(&a1, r1 + 2 * ow, sizeof(V));
     std::memcpy(&b1, r1 + 2 * ow + L, sizeof(V));
-    const V v[4] = {__builtin_shuffle(a0, b0, even), __builtin_shuffle(a0, b0, odd), __builtin_shuffle(a1, b1, even),
-                    __builtin_shuffle(a1, b1, odd)};
+    const V v[4] = {lanes<0>(a0, b0), lanes<1>(a0, b0), lanes<0>(a1, b1), lanes<1>(a1, b1)};
     const I first_at = iota(at0 + 2 * ow, 2);
     const I at[4] = {first_at, first_at + 1, first_at + w, first_at + w + 1};
     V best = V{} - std::numeric_limits<float>::infinity();
