@@ -88,6 +88,41 @@ Writes into --out:
   scripts/make-photos.py --data data-cache --out /tmp/photos --count 500 --lines 100   # MNIST, or the offline digits
   scripts/make-photos.py --data $QUILL_DATA/emnist --set byclass --out /tmp/photos-bc --count 500 --lines 100
 
+PAGES (--pages N, for `quill read PAGE.png`; issue #35): photos of handwritten pages, drawn instead of the
+characters and lines (--count and --lines then default to 0). --data is a data folder holding mnist/ and
+emnist/ (e.g. $QUILL_DATA): digits are MNIST t10k images, letters EMNIST ByClass test-part images (upright,
+classes A-Z a-z), each image used at most once on a page. A page is a function of --seed and its number.
+  text      --page-kind words (default): 3..8 lines of 2..6 tokens, cut where a line would pass the page's
+            text width of 14..24 cap heights (at most 1000 pixels; lines keep 2 tokens); 15% of tokens are
+            numbers, digits only (a year 1900-2030, an amount of 2..5 digits, a date ddmmyy or ddmmyyyy),
+            the others words of --words-file (Debian's wamerican) filtered to ^[a-z]{2,9}$, of a length
+            drawn as in running text (mean 5.2 letters, the list's own mean is 7.1); the first word of a
+            line Capitalised, 10% of words ALL CAPS, the rest lowercase.
+            --page-kind digits: 3..8 lines of 1..4 numbers of 2..8 digits (postcodes, phone numbers,
+            amounts), MNIST digits only.
+  geometry  per page a cap height H of 34..52 pixels, an x-height of 0.55..0.68 H, an ascender height of
+            0.95..1.05 H, a descender depth of 0.30..0.40 H. Each glyph is scaled (aspect kept) so that its
+            ink box (the 50% contour; the datasets fill the 28-pixel box whatever the character) has the
+            height its class has in handwriting, bottom on the baseline: capitals and digits H; a c e m n
+            o r s u v w x z the x-height; b d f h k l t the ascender height; i 0.8 H; g p q y from the
+            x-height line down to the descender depth; j from 0.8 H down to it. Per glyph: size +-8%,
+            baseline +-0.04 H, rotation -3..+3 degrees, a stroke change as for photos (--stroke / --pen).
+            Gaps in a word 0.08..0.3 H, 10% of neighbours -0.06..+0.02 H (touching or overlapping); word
+            gaps 0.6..1.1 H; baseline to baseline 1.7..2.3 H; each line's left end 0..1 H in; margins
+            1..2 H (plus the room the longest line leaves on the right).
+  skew      the whole page turned by -3..+3 degrees (each glyph rendered turned, about the page centre).
+  photo     then photograph() as for lines, with scale H/8: blur radius 0..1 (0..2 from H = 46 up).
+Writes into --out page-NNN.png; pages.jsonl, one JSON object a page: {"file", "kind", "text" (lines
+joined by newlines), "lines": [{"text", "words": [{"text", "box": [x, y, w, h]}], "chars": [[x, y, w, h,
+"c"], ...]}], "skew_degrees", "cap_height", "x_height", "line_spacing", "size": [W, H], "photo"}, boxes
+the ink's axis-aligned box in page pixels (after the skew; the soft edge included, not the blur); and
+for words pages lexicon.txt, the filtered word list in lowercase (for `quill read --lexicon`). Pages are
+about 600..1160 x 290..1000 pixels, 2.9 words a line on average (2 to 6); about 1.6 seconds of CPU a
+page (--jobs N: N processes).
+
+  scripts/make-photos.py --data $QUILL_DATA --pages 120 --page-kind words --seed 35 --jobs 2 --out pages/words
+  scripts/make-photos.py --data $QUILL_DATA --pages 60 --page-kind digits --seed 36 --jobs 2 --out pages/digits
+
 Only the standard library is used (any python3; about 2 minutes of CPU time for 500 photos and 100 lines;
 --jobs N draws the character photos in N processes).
 """
@@ -319,32 +354,50 @@ def check_mask(f, k=4):
 
 def components(mask, side, value, eight):
     """Areas of the connected components of pixels equal to `value`; for background (value 0) also
-    whether each touches the border. Returns [(area, touches_border)]."""
-    seen = bytearray(side * side)
-    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
-    if eight:
-        steps += [(-1, -1), (1, -1), (-1, 1), (1, 1)]
-    out = []
-    for start in range(side * side):
-        if seen[start] or mask[start] != value:
-            continue
-        seen[start] = 1
-        stack, area, border = [start], 0, False
-        while stack:
-            i = stack.pop()
-            area += 1
-            y, x = divmod(i, side)
-            if x == 0 or y == 0 or x == side - 1 or y == side - 1:
-                border = True
-            for dx, dy in steps:
-                nx, ny = x + dx, y + dy
-                if 0 <= nx < side and 0 <= ny < side:
-                    j = ny * side + nx
-                    if not seen[j] and mask[j] == value:
-                        seen[j] = 1
-                        stack.append(j)
-        out.append((area, border))
-    return out
+    whether each touches the border. Returns [(area, touches_border)], in the raster order of each
+    component's first pixel. Works on runs of equal pixels along the rows (union-find over runs), which
+    gives the same answer as a pixel flood fill many times faster."""
+    want, other = bytes([value]), bytes([1 - value])
+    reach = 1 if eight else 0  # runs of neighbouring rows touch if their x ranges overlap (diagonally: +-1)
+    parent, area, border = [], [], []
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    prev = []  # (x0, x1 inclusive, run id) of the row above
+    for y in range(side):
+        row = bytes(mask[y * side:(y + 1) * side])
+        cur = []
+        x = row.find(want)
+        while x >= 0:
+            e = row.find(other, x)
+            if e < 0:
+                e = side
+            r = len(parent)
+            parent.append(r)
+            area.append(e - x)
+            border.append(y == 0 or y == side - 1 or x == 0 or e == side)
+            cur.append((x, e - 1, r))
+            x = row.find(want, e) if e < side else -1
+        # join with the overlapping runs above (both lists are sorted by x)
+        j = 0
+        for x0, x1, r in cur:
+            while j < len(prev) and prev[j][1] + reach < x0:
+                j += 1
+            k = j
+            while k < len(prev) and prev[k][0] - reach <= x1:
+                a, b = find(prev[k][2]), find(r)
+                if a != b:
+                    if b < a:
+                        a, b = b, a
+                    parent[b] = a  # the earlier run stays the root: roots are first pixels in raster order
+                    area[a] += area[b]
+                    border[a] = border[a] or border[b]
+                k += 1
+        prev = cur
+    return [(area[i], border[i]) for i in range(len(parent)) if parent[i] == i]
 
 
 def topology(f):
@@ -469,7 +522,7 @@ def render(f, scale, angle, n=28):
     ink box (x0, y0, x1, y1) inclusive, or None)."""
     # Fields change by about 1 per source pixel: ink goes 0 -> 1 over this many field units, about 1.5
     # output pixels.
-    soft = 0.75 / scale
+    soft = min(0.75 / scale, 0.5)  # (0.5 below 1.5x, on pages: the bilinear field itself, no paper as ink)
     scale /= n // 28  # from here on, output pixels per field pixel
     c, s = math.cos(angle), math.sin(angle)
     side = int(math.ceil(n * scale * (abs(c) + abs(s)))) + 4
@@ -680,6 +733,238 @@ def write_char_photo(job):
     return f"{name}\t{label}\t{index}\t{desc}"
 
 
+# ---------------------------------------------------------------------------------------------- pages
+
+WORDS_FILE = "/usr/share/dict/american-english"  # Debian's wamerican
+X_HEIGHT_LETTERS = set("acemnorsuvwxz")
+ASCENDERS = set("bdfhklt")
+DESCENDERS = set("gpqy")
+PAGE_DATA = {}  # what a page-drawing process reads: set by set_page_data (in each worker too)
+
+
+def set_page_data(data):
+    PAGE_DATA.clear()
+    PAGE_DATA.update(data)
+
+
+def load_words(path):
+    """The word list filtered to ^[a-z]{2,9}$ (no proper nouns, possessives or accents), sorted, unique."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            words = {w.strip() for w in f}
+    except OSError as e:
+        raise SystemExit(f"--words-file {path}: {e.strerror}")
+    words = sorted(w for w in words if 2 <= len(w) <= 9 and all("a" <= ch <= "z" for ch in w))
+    if not words:
+        raise SystemExit(f"--words-file {path}: no words of 2..9 letters a-z")
+    return words
+
+
+def load_page_pools(data, kind):
+    """{class: [(source index, 28*28 upright bytes)]}: digits from MNIST t10k, letters (words pages) from the
+    EMNIST ByClass test part. `data` is a data folder holding mnist/ and emnist/, or MNIST's folder itself
+    (digits pages), and a description."""
+    mnist = data if has_mnist(data) else os.path.join(data, "mnist")
+    if not has_mnist(mnist):
+        raise SystemExit(f"{data}: pages need MNIST t10k (t10k-images-idx3-ubyte.gz, here or in mnist/)")
+    pools = {}
+    for index, label, raw in load_test_pool(mnist, None)[0]:
+        pools.setdefault(label, []).append((index, raw))
+    source = f"MNIST t10k digits ({mnist})"
+    if kind == "words":
+        emnist = data if os.path.exists(os.path.join(data, "emnist-byclass-mapping.txt")) else os.path.join(data, "emnist")
+        if not os.path.exists(os.path.join(emnist, "emnist-byclass-mapping.txt")):
+            raise SystemExit(f"{data}: words pages need EMNIST ByClass (emnist/ with emnist-byclass-test-*)")
+        for index, label, raw in load_test_pool(emnist, "byclass")[0]:
+            if label not in DIGITS:
+                pools.setdefault(label, []).append((index, raw))
+        source += f", EMNIST ByClass test part letters ({emnist})"
+    return pools, source
+
+
+def number_token(rng, kind):
+    """Digits only (no punctuation classes). words pages: a year, an amount or a date (ddmmyy, ddmmyyyy);
+    digits pages: a postcode, a phone number, an amount or any 2..8 digits."""
+    r = rng.random()
+    if kind == "words":
+        if r < 0.35:
+            return str(rng.randint(1900, 2030))
+        if r < 0.7:
+            return str(rng.randint(1, 9)) + "".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 4)))
+        day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1900, 2030)
+        return f"{day:02d}{month:02d}{year % 100:02d}" if rng.random() < 0.5 else f"{day:02d}{month:02d}{year}"
+    if r < 0.25:
+        return "".join(rng.choice(DIGITS) for _ in range(5))  # postcode
+    if r < 0.5:
+        return str(rng.randint(2, 9)) + "".join(rng.choice(DIGITS) for _ in range(rng.randint(5, 7)))  # phone
+    if r < 0.75:
+        return str(rng.randint(1, 9)) + "".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 5)))  # amount
+    return "".join(rng.choice(DIGITS) for _ in range(rng.randint(2, 8)))
+
+
+# Word lengths about as in running English text (mean 5.2 letters) rather than as in the list (mean 7.1),
+# so that lines hold 2..6 words inside the page width.
+WORD_LENGTH_WEIGHTS = {2: 0.10, 3: 0.17, 4: 0.18, 5: 0.16, 6: 0.13, 7: 0.11, 8: 0.08, 9: 0.07}
+
+
+def word_token(rng, words, first):
+    """A number (15%) or a word of the list: a length drawn from WORD_LENGTH_WEIGHTS, then a word of that
+    length; ALL CAPS (10% of words), Capitalised as a line's first word, else lowercase."""
+    r = rng.random()
+    if r < 0.15:
+        return number_token(rng, "words")
+    length = rng.choices(list(WORD_LENGTH_WEIGHTS), list(WORD_LENGTH_WEIGHTS.values()))[0]
+    w = rng.choice(words[length])
+    if rng.random() < 0.10:
+        return w.upper()
+    return w.capitalize() if first else w
+
+
+def field_ink_box(f, n):
+    """The ink box (u0, v0, u1, v1) of a glyph field's 50% contour in 28-pixel-box units (u1, v1
+    exclusive), or None."""
+    rows = [y for y in range(n) if max(f[y * n:(y + 1) * n]) >= 0.5]
+    if not rows:
+        return None
+    cols = [x for x in range(n) if max(f[x::n]) >= 0.5]
+    k = 28 / n
+    return cols[0] * k, rows[0] * k, (cols[-1] + 1) * k, (rows[-1] + 1) * k
+
+
+def glyph_extent(c, g, rng):
+    """(ink height, how far the ink's bottom lies below the baseline) in pixels for character c on a page
+    with geometry g: capitals and digits the cap height, x-height letters the page's x-height, ascenders
+    about the cap height, i 0.8 of it, descenders from the x-height line down to g's descender depth, j
+    from 0.8 down to it; each with +-8% size jitter."""
+    size = rng.uniform(0.92, 1.08)
+    H = g["cap"]
+    if c in X_HEIGHT_LETTERS:
+        return g["x"] * size, 0.0
+    if c in ASCENDERS:
+        return g["ascender"] * size, 0.0
+    if c == "i":
+        return 0.8 * H * size, 0.0
+    if c in DESCENDERS:
+        return (g["x"] + g["descender"]) * size, g["descender"] * size
+    if c == "j":
+        return (0.8 * H + g["descender"]) * size, g["descender"] * size
+    return H * size, 0.0  # capitals, digits
+
+
+def pick_glyph(c, rng, used):
+    """A test image of class c not used on this page yet (if the class has one): (source index, raw, box)."""
+    members = PAGE_DATA["pools"][c]
+    for attempt in range(50):
+        index, raw = members[rng.randrange(len(members))]
+        if (c in DIGITS, index) in used and attempt < 49:
+            continue
+        box = field_ink_box(glyph_field(raw), 28)
+        if box is None or box[3] - box[1] < 3:  # (blank or a sliver: not a character to size)
+            continue
+        used.add((c in DIGITS, index))
+        return index, raw, box
+    raise SystemExit(f"no usable test image of '{c}'")
+
+
+def page_photo(n, kind, seed, stroke_range, pen_range, plain):
+    """Page number n: (photo rows, its pages.jsonl record without "file"). A function of its arguments
+    (and the data) only."""
+    rng = random.Random(f"{seed}-page-{kind}-{n}")
+    stroke_rng = random.Random(f"{seed}-page-stroke-{kind}-{n}")
+    H = rng.uniform(34, 52)
+    g = {"cap": H, "x": H * rng.uniform(0.55, 0.68), "ascender": H * rng.uniform(0.95, 1.05),
+         "descender": H * rng.uniform(0.30, 0.40)}
+    spacing = H * rng.uniform(1.7, 2.3)  # baseline to baseline
+    text_width = H * rng.uniform(14, min(24, 1000 / H))  # lines end before this (but hold 2 words at least)
+    skew = 0.0 if plain else rng.uniform(-3, 3)
+    line_count = rng.randint(3, 8)
+    words = PAGE_DATA.get("words_by_length")
+    used = set()
+    lines = []  # [(words: [(text, [glyph (char, source index, raw, box, scale, cx, cy, angle)])], right end)]
+    for li in range(line_count):
+        baseline = li * spacing
+        x = rng.uniform(0, H)  # left margin jitter
+        want, least = (rng.randint(2, 6), 2) if kind == "words" else (rng.randint(1, 4), 1)
+        line = []
+        for wi in range(want):
+            text = word_token(rng, words, wi == 0) if kind == "words" else number_token(rng, "digits")
+            gx = x + (rng.uniform(0.6, 1.1) * H if line else 0.0)
+            glyphs = []
+            for ci, c in enumerate(text):
+                index, raw, (u0, v0, u1, v1) = pick_glyph(c, rng, used)
+                height, below = glyph_extent(c, g, rng)
+                scale = height / (v1 - v0)  # output pixels per source pixel
+                if ci:
+                    gx += H * (rng.uniform(-0.06, 0.02) if rng.random() < 0.10 else rng.uniform(0.08, 0.3))
+                bottom = baseline + below + rng.uniform(-0.04, 0.04) * H
+                angle = 0.0 if plain else rng.uniform(-3, 3)
+                glyphs.append((c, index, raw, scale, gx + (14 - u0) * scale, bottom - (v1 - 14) * scale, angle))
+                gx += (u1 - u0) * scale
+            if len(line) >= least and gx > text_width:
+                break
+            line.append((text, glyphs))
+            x = gx
+        lines.append((line, x))
+    # Draw: each glyph rotated by the skew (plus its own jitter) about its box centre, and that centre
+    # rotated by the skew about the text block's centre: the whole page turned by the skew.
+    pivot_x, pivot_y = text_width / 2, (line_count - 1) * spacing / 2
+    c, s = math.cos(math.radians(skew)), math.sin(math.radians(skew))
+    drawn = []  # per line: [(text, [(char, patch, left, top, box)])]
+    strokes = []
+    for line, _ in lines:
+        out_line = []
+        for text, glyphs in line:
+            out_word = []
+            for ch, index, raw, scale, cx, cy, angle in glyphs:
+                f, side_n, change, _ = draw_glyph(raw, stroke_rng, (0.0, 0.0) if plain else stroke_range, pen_range)
+                strokes.append(change)
+                patch, side, box = render(f, scale, math.radians(skew + angle), side_n)
+                rx = pivot_x + c * (cx - pivot_x) - s * (cy - pivot_y)
+                ry = pivot_y + s * (cx - pivot_x) + c * (cy - pivot_y)
+                left, top = int(round(rx - side / 2)), int(round(ry - side / 2))
+                out_word.append((ch, patch, left, top, box))
+            out_line.append((text, out_word))
+        drawn.append(out_line)
+    boxes = [(left + b[0], top + b[1], left + b[2], top + b[3])
+             for line in drawn for _, word in line for _, _, left, top, b in word if b]
+    x_min, y_min = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x_max, y_max = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    slack = max(0.0, text_width - max(end for _, end in lines))  # a page, not a crop of the longest line
+    m_left, m_top = int(rng.uniform(1, 2) * H), int(rng.uniform(1, 2) * H)
+    m_right, m_bottom = int(rng.uniform(1, 2) * H + slack), int(rng.uniform(1, 2) * H)
+    W, Hp = x_max - x_min + 1 + m_left + m_right, y_max - y_min + 1 + m_top + m_bottom
+    dx, dy = m_left - x_min, m_top - y_min
+    canvas = [[0.0] * W for _ in range(Hp)]
+    records = []
+    for line in drawn:
+        rec_words, rec_chars = [], []
+        for text, word in line:
+            wb = None
+            for ch, patch, left, top, b in word:
+                paste(canvas, patch, left + dx, top + dy)
+                if not b:
+                    continue
+                x0, y0, x1, y1 = left + dx + b[0], top + dy + b[1], left + dx + b[2], top + dy + b[3]
+                rec_chars.append([x0, y0, x1 - x0 + 1, y1 - y0 + 1, ch])
+                wb = (x0, y0, x1, y1) if wb is None else (min(wb[0], x0), min(wb[1], y0), max(wb[2], x1), max(wb[3], y1))
+            rec_words.append({"text": text, "box": [wb[0], wb[1], wb[2] - wb[0] + 1, wb[3] - wb[1] + 1]})
+        records.append({"text": " ".join(w["text"] for w in rec_words), "words": rec_words, "chars": rec_chars})
+    photo, desc = photograph(canvas, rng, H / 8, plain)
+    record = {"kind": kind, "text": "\n".join(r["text"] for r in records), "lines": records,
+              "skew_degrees": round(skew, 3), "cap_height": round(H, 2), "x_height": round(g["x"], 2),
+              "line_spacing": round(spacing, 2), "size": [W, Hp],
+              "photo": f"{'pens' if pen_range else 'strokes'}={','.join(strokes)} {desc}"}
+    return photo, record
+
+
+def write_page(job):
+    n, kind, seed, stroke_range, pen_range, plain, out = job
+    photo, record = page_photo(n, kind, seed, stroke_range, pen_range, plain)
+    name = f"page-{n:03d}.png"
+    write_png(os.path.join(out, name), photo)
+    return json.dumps(dict({"file": name}, **record))
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_range(option, text, least, most):
@@ -692,6 +977,36 @@ def parse_range(option, text, least, most):
     return lo, hi
 
 
+def draw_pages(a, stroke_range, pen):
+    pools, source = load_page_pools(a.data, a.page_kind)
+    data = {"pools": pools}
+    os.makedirs(a.out, exist_ok=True)
+    if a.page_kind == "words":
+        data["words"] = load_words(a.words_file)
+        data["words_by_length"] = {n: [w for w in data["words"] if len(w) == n] for n in WORD_LENGTH_WEIGHTS}
+        if not all(data["words_by_length"].values()):
+            raise SystemExit(f"--words-file {a.words_file}: needs words of every length 2..9")
+        with open(os.path.join(a.out, "lexicon.txt"), "w") as f:
+            f.write("\n".join(data["words"]) + "\n")
+    set_page_data(data)
+    jobs = [(n, a.page_kind, a.seed, stroke_range, pen, a.plain, a.out) for n in range(a.pages)]
+    workers = (multiprocessing.Pool(a.jobs, initializer=set_page_data, initargs=(data,))
+               if a.jobs > 1 and len(jobs) > 1 else None)
+    drawn = workers.imap(write_page, jobs) if workers else map(write_page, jobs)
+    records = []
+    for n, record in enumerate(drawn):
+        records.append(record)
+        if not a.quiet and (n + 1) % 10 == 0:
+            print(f"{n + 1}/{len(jobs)} pages", file=sys.stderr)
+    if workers:
+        workers.close()
+        workers.join()
+    with open(os.path.join(a.out, "pages.jsonl"), "w") as f:
+        f.write("".join(r + "\n" for r in records))
+    if not a.quiet:
+        print(f"{a.out}: {len(records)} {a.page_kind} pages from {source}, seed {a.seed}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -702,9 +1017,9 @@ def main():
     p.add_argument("--set", choices=["byclass", "merged", "letters", "digits"],
                    help="EMNIST label set, as `quill train --emnist-set` (default byclass)")
     p.add_argument("--out", default="photos")
-    p.add_argument("--count", type=int, default=8, help="single-character photos (default 8)")
+    p.add_argument("--count", type=int, help="single-character photos (default 8; 0 with --pages)")
     p.add_argument("--start", type=int, default=0, help="position in the test part of the first one (default 0)")
-    p.add_argument("--lines", type=int, default=1, help="line images (default 1)")
+    p.add_argument("--lines", type=int, help="line images (default 1; 0 with --pages)")
     p.add_argument("--min-len", type=int, default=4, help="fewest characters in a line (default 4)")
     p.add_argument("--max-len", type=int, default=8, help="most characters in a line (default 8)")
     p.add_argument("--touching", action="store_true", help="let neighbours in a line touch or overlap")
@@ -724,6 +1039,11 @@ def main():
     p.add_argument("--plain", action="store_true",
                    help="no degradation: the glyph enlarged as it is (no stroke change), upright, black on white, "
                         "no blur, lighting, texture or noise (what re-framing alone costs)")
+    p.add_argument("--pages", type=int, default=0,
+                   help="draw this many handwritten pages (page-NNN.png, pages.jsonl, lexicon.txt; see PAGES)")
+    p.add_argument("--page-kind", choices=["words", "digits"], default="words",
+                   help="pages of words and numbers (MNIST digits, EMNIST letters) or of numbers only (MNIST)")
+    p.add_argument("--words-file", default=WORDS_FILE, help=f"word list for words pages (default {WORDS_FILE})")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--jobs", type=int, default=1,
                    help="draw the character photos in this many processes (the same images; default 1)")
@@ -740,6 +1060,16 @@ def main():
         raise SystemExit("need 1 <= --min-len <= --max-len")
     if a.jobs < 1:
         raise SystemExit("--jobs must be at least 1")
+    if a.pages < 0:
+        raise SystemExit("--pages must be at least 0")
+    if a.count is None:
+        a.count = 0 if a.pages else 8
+    if a.lines is None:
+        a.lines = 0 if a.pages else 1
+    if a.pages:
+        draw_pages(a, (lo, hi), pen)
+        if not a.count and not a.lines:
+            return
 
     pool, source = load_test_pool(a.data, a.set, a.split)
     chars = spread(a.count, len(pool), a.start)
