@@ -330,7 +330,7 @@ def run_tesseract(a, pages, psm):
             images.append({"path": path, "error": "timeout", "seconds": time.monotonic() - start})
         if (k + 1) % 20 == 0 or k + 1 == len(pages):
             print(f"  tesseract --psm {psm}: {k + 1}/{len(pages)}", file=sys.stderr)
-    return {"program": "tesseract", "command": " ".join(tesseract_args(a, psm)[2:]),
+    return {"program": "tesseract", "command": shlex.join(tesseract_args(a, psm)[2:]),
             "version": tesseract_version(a.tesseract_bin), "images": images}
 
 
