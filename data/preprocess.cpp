@@ -470,18 +470,45 @@ Plane morph_disc(const Plane& c, double radius) {
   Plane src(c.w + 2 * pad, c.h + 2 * pad);
   for (int y = 0; y < c.h; ++y)
     for (int x = 0; x < c.w; ++x) src.at(x + pad, y + pad) = c.at(x, y);
+  // The disc's extreme, row by row: each of its rows dy spans dx in [-half(dy), half(dy)], so it is the
+  // extreme over dy of a horizontal sliding extreme of that half-width (pixels outside the plane count as 0,
+  // as if the disc were scanned pixel by pixel; the same values, O(r) per pixel instead of O(r^2)).
   auto extreme = [&](int r) {
+    const float outside = 0.0f;
+    auto pick = [grow](float a, float b) { return grow ? std::max(a, b) : std::min(a, b); };
+    std::vector<int> half(size_t(2 * r + 1));
+    for (int dy = -r; dy <= r; ++dy) {
+      int h = 0;
+      while ((h + 1) * (h + 1) + dy * dy <= r * r + r) ++h;  // a disc of radius r + 1/2, round at small r
+      half[size_t(dy + r)] = h;
+    }
+    std::vector<Plane> rows(size_t(r + 1));  // rows[h]: horizontal extreme over [x - h, x + h]
+    std::vector<bool> made(size_t(r + 1), false);
+    for (int h : half) {
+      if (made[size_t(h)]) continue;
+      made[size_t(h)] = true;
+      Plane& out = rows[size_t(h)];
+      out = Plane(src.w, src.h);
+      // van Herk / Gil-Werman: extremes within blocks of k = 2h + 1, from the left and from the right.
+      const int k = 2 * h + 1, n = src.w + 2 * h;
+      std::vector<float> line(static_cast<size_t>(n)), left(line.size()), right(line.size());
+      for (int y = 0; y < src.h; ++y) {
+        for (int i = 0; i < n; ++i) line[size_t(i)] = i < h || i >= h + src.w ? outside : src.at(i - h, y);
+        for (int i = 0; i < n; ++i)
+          left[size_t(i)] = i % k == 0 ? line[size_t(i)] : pick(left[size_t(i - 1)], line[size_t(i)]);
+        for (int i = n - 1; i >= 0; --i)
+          right[size_t(i)] = i == n - 1 || (i + 1) % k == 0 ? line[size_t(i)] : pick(right[size_t(i + 1)], line[size_t(i)]);
+        for (int x = 0; x < src.w; ++x) out.at(x, y) = pick(right[size_t(x)], left[size_t(x + 2 * h)]);
+      }
+    }
     Plane out(src.w, src.h);
     for (int y = 0; y < src.h; ++y)
       for (int x = 0; x < src.w; ++x) {
         float e = src.at(x, y);
-        for (int dy = -r; dy <= r; ++dy)
-          for (int dx = -r; dx <= r; ++dx) {
-            if (dx * dx + dy * dy > r * r + r) continue;  // a disc of radius r + 1/2, round at small r
-            int xx = x + dx, yy = y + dy;
-            float v = xx < 0 || yy < 0 || xx >= src.w || yy >= src.h ? 0.0f : src.at(xx, yy);
-            e = grow ? std::max(e, v) : std::min(e, v);
-          }
+        for (int dy = -r; dy <= r; ++dy) {
+          const int yy = y + dy;
+          e = pick(e, yy < 0 || yy >= src.h ? outside : rows[size_t(half[size_t(dy + r)])].at(x, yy));
+        }
         out.at(x, y) = e;
       }
     return out;
