@@ -233,7 +233,7 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name, int 
   return image;
 }
 
-Image read_png(const std::string& path) {
+Image read_png(const std::string& path, int max_side) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, ": cannot open: ", std::strerror(errno));
   struct stat info {};
@@ -254,7 +254,7 @@ Image read_png(const std::string& path) {
   const bool read_error = std::ferror(f) != 0;
   std::fclose(f);
   if (read_error) fail(path, ": read error");
-  return decode_png(bytes.data(), bytes.size(), path);
+  return decode_png(bytes.data(), bytes.size(), path, max_side);
 }
 
 std::vector<uint8_t> encode_png(const Image& image) {

@@ -39,7 +39,7 @@ class PngTooLarge : public Error {
 };
 
 // Reads a PNG file as grayscale luminance.
-Image read_png(const std::string& path);
+Image read_png(const std::string& path, int max_side = kMaxPngSide);  // see decode_png for max_side
 // Decodes PNG bytes in memory; `name` identifies them in errors. Sides over `max_side` (at most
 // kMaxPngSide) throw PngTooLarge.
 Image decode_png(const uint8_t* data, size_t size, const std::string& name, int max_side = kMaxPngSide);

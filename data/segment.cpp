@@ -88,31 +88,13 @@ Piece merged(const Piece& a, const Piece& b) {
   return m;
 }
 
-// Typical stroke width: the median length of the ink's horizontal and vertical runs.
-float stroke_width(const std::vector<uint8_t>& mask, int width, int height) {
-  std::vector<int> runs;
-  auto scan = [&](int lines, int length, auto at) {
-    for (int line = 0; line < lines; ++line)
-      for (int i = 0, run = 0; i <= length; ++i) {
-        if (i < length && at(line, i)) {
-          ++run;
-        } else if (run > 0) {
-          runs.push_back(run);
-          run = 0;
-        }
-      }
-  };
-  scan(height, width, [&](int y, int x) { return mask[size_t(y) * width + x] != 0; });
-  scan(width, height, [&](int x, int y) { return mask[size_t(y) * width + x] != 0; });
-  return runs.empty() ? 1.0f : float(median(runs));
-}
 
 // One piece per group of components stacked in the same columns (dot of i/j, a stroke broken by a gap).
 std::vector<Piece> group_components(const ComponentLabels& cl, const std::vector<uint8_t>& mask,
                                     const SegmentOptions& options) {
   int64_t largest = 0;
   for (const Component& c : cl.components) largest = std::max(largest, c.area);
-  const float stroke = stroke_width(mask, cl.width, cl.height);
+  const float stroke = ink_stroke_width(mask, cl.width, cl.height);
   const double smallest = std::max(double(kNoiseFraction) * largest, double(kDotArea) * stroke * stroke);
   std::vector<int> kept;
   for (int i = 0; i < int(cl.components.size()); ++i)
@@ -471,6 +453,24 @@ std::vector<bool> word_spaces(const std::vector<int>& gaps, float median_height,
 }
 
 }  // namespace
+
+float ink_stroke_width(const std::vector<uint8_t>& mask, int width, int height) {
+  std::vector<int> runs;
+  auto scan = [&](int lines, int length, auto at) {
+    for (int line = 0; line < lines; ++line)
+      for (int i = 0, run = 0; i <= length; ++i) {
+        if (i < length && at(line, i)) {
+          ++run;
+        } else if (run > 0) {
+          runs.push_back(run);
+          run = 0;
+        }
+      }
+  };
+  scan(height, width, [&](int y, int x) { return mask[size_t(y) * width + x] != 0; });
+  scan(width, height, [&](int x, int y) { return mask[size_t(y) * width + x] != 0; });
+  return runs.empty() ? 1.0f : float(median(runs));
+}
 
 LineSegmentation segment_line(const Image& photo, const SegmentOptions& options) {
   InkMap ink = find_ink(photo, options.ink);

@@ -61,6 +61,9 @@ struct LineSegmentation {
   InkPolarity polarity = InkPolarity::DarkOnLight;  // what was found; pass it on to preprocess the crops
 };
 
+// Typical stroke width of a 0/1 ink mask: the median length of its horizontal and vertical runs of ink.
+float ink_stroke_width(const std::vector<uint8_t>& mask, int width, int height);
+
 // Throws quill::Error("no ink found in image ...") when the photo holds no ink.
 LineSegmentation segment_line(const Image& photo, const SegmentOptions& options = {});
 

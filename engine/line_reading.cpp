@@ -77,7 +77,7 @@ std::vector<ReadCharacter> read_characters(LineSamples line, const std::vector<s
   size_t next = 0;
   auto take = [&](CharacterSegment segment, size_t i) {
     segment.two_part_readings.clear();
-    out.push_back({std::move(segment), std::move(line.samples[i]), probs[i]});
+    out.push_back({std::move(segment), std::move(line.samples[i]), probs[i], {}});
   };
   for (CharacterSegment& c : line.line.characters) {
     const size_t whole = next++;
@@ -91,6 +91,10 @@ std::vector<ReadCharacter> read_characters(LineSamples line, const std::vector<s
     const int chosen = choose_reading(top_probability(probs[whole]), readings);
     if (chosen < 0) {
       take(std::move(c), whole);
+      for (size_t r = 0; r < first_part.size(); ++r) {
+        out.back().other_readings.emplace_back();
+        for (size_t j = 0; j < readings[r].size(); ++j) out.back().other_readings.back().push_back(probs[first_part[r] + j]);
+      }
       continue;
     }
     std::vector<CharacterSegment> parts = std::move(c.two_part_readings[chosen]);

@@ -16,6 +16,9 @@ struct ReadCharacter {
   CharacterSegment segment;            // its two_part_readings emptied: this is the reading kept
   std::vector<uint8_t> sample;         // the 28x28 image the network saw
   std::vector<double> probabilities;   // per class
+  // Where the segment was kept whole: the class probabilities of each part of each two-part reading that
+  // was not chosen (for a lexicon to weigh the segment as two characters after all).
+  std::vector<std::vector<std::vector<double>>> other_readings;
 };
 
 // Every segment of the line and every part of its two-part readings, preprocessed for the network:

@@ -11,6 +11,8 @@
 //   save_model_file / load_model_file   the .quill file, written atomically
 //   Classifier(model_path, placement)   preprocesses photos as the training set was framed, and classifies
 //   line_samples, read_characters       a segmented line of characters as text (engine/line_reading.h)
+//   read_page(photo, classify, ...)     a page: lines, words, characters, with line context, a charset and
+//                                       a lexicon (engine/page_reading.h)
 #include "data/data_sources.h"
 #include "data/dataset.h"
 #include "data/idx.h"
@@ -22,6 +24,7 @@
 #include "engine/evaluate.h"
 #include "engine/line_reading.h"
 #include "engine/model_file.h"
+#include "engine/page_reading.h"
 #include "engine/model_lookup.h"
 #include "engine/recipe.h"
 #include "engine/trainer.h"
