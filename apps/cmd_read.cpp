@@ -9,7 +9,8 @@
 //      "lines": [{"x", "y", "width", "height", "text", "confidence",
 //                 "words": [{"x", "y", "width", "height", "text", "confidence", "first", "count",
 //                            "lexicon": "match"|"raw", "raw": TEXT}]}],   (lexicon and raw with --lexicon)
-//      "characters": [{"x": 10, "y": 4, "width": 30, "height": 52, "line": 0, "space_before": false,
+//      "characters": [{"x": 10, "y": 4, "width": 30, "height": 52, "line": 0, "text": "4", "confidence": 0.97,
+//                      "space_before": false,
 //                      "top": [{"label": "4", "index": 4, "probability": 0.97}, ...]}, ...]},
 //     {"path": PATH, "error": MESSAGE}, ...]}
 // boxes in photo pixels; a word's characters are characters[first .. first + count) of its line; the
@@ -106,6 +107,8 @@ nlohmann::json image_json(const std::string& path, const ImageResult& r, const C
       for (size_t i = w.first; i < w.first + w.count; ++i) {
         nlohmann::json c = box_json(line.characters[i].box);
         c["line"] = l;
+        c["text"] = line.characters[i].text;
+        c["confidence"] = line.characters[i].confidence;
         c["space_before"] = i == w.first && w.first > 0;  // a word space within the line
         c["top"] = scores_to_json(classifier.top(line.characters[i].probabilities, 3));
         chars.push_back(c);

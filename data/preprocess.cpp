@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "runtime/error.h"
@@ -460,9 +461,14 @@ double stroke_width(const Plane& p) {
   return edge > 0 ? mass / (0.5 * edge) : 0.0;
 }
 
+// The whole-radius extremes morph_disc blends, by (dilation?, the larger radius): a bisection over the
+// radius asks for the same ones again and again.
+using DiscCache = std::map<std::pair<bool, int>, std::pair<Plane, Plane>>;
+
 // Grey-level dilation (radius > 0) or erosion (radius < 0) by a disc, in pixels; a fractional radius
 // blends the two nearest whole ones so the width changes smoothly. Dilation pads the plane by the radius.
-Plane morph_disc(const Plane& c, double radius) {
+// `cache` (for calls on the same plane c) keeps the whole-radius extremes.
+Plane morph_disc(const Plane& c, double radius, DiscCache* cache = nullptr) {
   bool grow = radius > 0;
   double a = std::fabs(radius);
   int r0 = int(std::floor(a)), r1 = r0 + 1, pad = grow ? r1 : 0;
@@ -513,7 +519,12 @@ Plane morph_disc(const Plane& c, double radius) {
       }
     return out;
   };
-  Plane lo = r0 > 0 ? extreme(r0) : src, hi = extreme(r1);
+  DiscCache local;
+  if (!cache) cache = &local;
+  auto found = cache->find({grow, r1});
+  if (found == cache->end()) found = cache->emplace(std::make_pair(grow, r1), std::make_pair(r0 > 0 ? extreme(r0) : src, extreme(r1))).first;
+  Plane lo = found->second.first;
+  const Plane& hi = found->second.second;
   for (size_t i = 0; i < lo.v.size(); ++i) lo.v[i] = float((1 - t) * lo.v[i] + t * hi.v[i]);
   InkBox b = box_where(lo, kBoxLevel);
   return b.x1 < b.x0 ? lo : crop(lo, b);
@@ -534,9 +545,10 @@ Plane fit_stroke_width(const Plane& c, double width, double target, Frame frame)
   double low = width < target ? 0.0 : -span, high = width < target ? span : 0.0;
   Plane best = c;
   double best_error = std::fabs(width - target);
+  DiscCache cache;
   for (int i = 0; i < 12; ++i) {
     double mid = 0.5 * (low + high);
-    Plane m = morph_disc(canvas, mid);
+    Plane m = morph_disc(canvas, mid, &cache);
     double w = stroke_width(frame(m));  // erosion keeps the box of the thickest stroke: never empty
     if (w < target) low = mid; else high = mid;
     if (std::fabs(w - target) < best_error) best_error = std::fabs(w - target), best = std::move(m);
@@ -625,9 +637,21 @@ std::optional<InkMap> find_ink_with(const Image& photo, const PreprocessOptions&
 
   ink.mask.resize(n);
   ink.paper.resize(n);
+  std::vector<int> grow;  // full-ink pixels, from which weak ink is reached
   for (size_t i = 0; i < n; ++i) {
     ink.mask[i] = ink.strength[i] >= 0.5f;
     ink.paper[i] = ink.dark_on_light ? 1.0f - paper[i] : paper[i];
+    if (ink.mask[i] && options.weak_ink_level < 0.5f) grow.push_back(int(i));
+  }
+  while (!grow.empty()) {
+    const int i = grow.back();
+    grow.pop_back();
+    const int x = i % w, y = i / w;
+    for (int yy = std::max(0, y - 1); yy <= std::min(h - 1, y + 1); ++yy)
+      for (int xx = std::max(0, x - 1); xx <= std::min(w - 1, x + 1); ++xx) {
+        const size_t j = size_t(yy) * w + xx;
+        if (!ink.mask[j] && ink.strength[j] >= options.weak_ink_level) ink.mask[j] = 1, grow.push_back(int(j));
+      }
   }
   return ink;
 }

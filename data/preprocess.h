@@ -41,6 +41,10 @@ struct PreprocessOptions {
   // turn it off. stroke_width_range gives the training set's own values.
   float min_stroke_width = 0.0f, max_stroke_width = 0.0f, thin_stroke_target = 0.0f;
   int max_side = 1024;  // larger photos are area-downscaled first: a 20-pixel result needs no more detail
+  // Below 0.5: ink also where the strength is at least this and connects to full ink (>= 0.5) through such
+  // pixels (hysteresis). A page mixes bold and faint pens, and a faint, thin stroke whose blurred core
+  // barely reaches half the page's contrast would otherwise fall apart into specks.
+  float weak_ink_level = 0.5f;
 };
 
 // Where the ink is in a photo. Planes are row-major, width * height.

@@ -501,7 +501,10 @@ LineSegmentation segment_line(const Image& photo, const SegmentOptions& options)
 
   std::vector<int> heights;
   for (const Piece& p : pieces) heights.push_back(p.box.height);
-  const float median_height = float(median(heights));
+  // The character height every rule below is scaled by: the median, or the height_quantile's.
+  std::sort(heights.begin(), heights.end());
+  const float median_height =
+      float(heights[std::min(heights.size() - 1, size_t(options.height_quantile * double(heights.size())))]);
   pieces = join_broken(pieces, owner, w, h, median_height);
   settle(pieces, owner, cl);
 

@@ -36,6 +36,10 @@ struct SegmentOptions {
   float space_min_height = 0.5f;
   float space_clear = 0.9f;
   float space_clear_ratio = 1.3f;  // keeps a spacious hand's widest gaps within a word out
+  // Which height of the line's characters ("median height" above) scales those rules: the median (0.5),
+  // or a higher quantile for lines of words, whose median is the x-height: there a capital M is two
+  // median heights wide and would be cut in three (engine/page_reading.cpp takes the tall characters').
+  float height_quantile = 0.5f;
 };
 
 struct Box {

@@ -21,7 +21,40 @@ constexpr int kMaxSplits = 2;
 // Candidates kept from the case-blind pass for the exact (case-aware) one.
 constexpr size_t kShortlist = 8;
 
+// A lexicon word may differ from the reading by this many characters read in excess or missed (a
+// character cut in two, two read as one, a speck read as a letter), each costing this log probability.
+constexpr size_t kMaxEdits = 2;
+constexpr double kEditCost = -4.0;
+// Log prior of a Capitalised word away from a line's start, and of a word in CAPITALS.
+constexpr double kRareForm = -1.5;
+
 double log_of(double p) { return std::log(std::max(p, 1e-12)); }
+
+// The best alignment of `length` characters read with word w: each character read either spells the next
+// letter (log_p(i, letter)) or is in excess; each letter is spelt or missed (both kEditCost). Edit distance
+// in log probabilities, limited to kMaxEdits edits in all.
+template <class LogP>
+double align(size_t length, const std::string& w, const LogP& log_p) {
+  const size_t n = w.size();
+  if (n + kMaxEdits < length || length + kMaxEdits < n) return kNever;
+  // score[i][j]: the first i characters read against the first j letters.
+  thread_local std::vector<double> score;  // called for every word of the lexicon: no allocation each time
+  score.assign((length + 1) * (n + 1), kNever);
+  auto at = [&](size_t i, size_t j) -> double& { return score[i * (n + 1) + j]; };
+  at(0, 0) = 0;
+  for (size_t i = 0; i <= length; ++i)
+    for (size_t j = 0; j <= n; ++j) {
+      if (i == 0 && j == 0) continue;
+      const size_t diagonal = i > j ? i - j : j - i;
+      if (diagonal > kMaxEdits) continue;
+      double best = kNever;
+      if (i > 0 && j > 0) best = std::max(best, at(i - 1, j - 1) + log_p(i - 1, w[j - 1]));
+      if (i > 0) best = std::max(best, at(i - 1, j) + kEditCost);
+      if (j > 0) best = std::max(best, at(i, j - 1) + kEditCost);
+      at(i, j) = best < kNever / 2 ? kNever : best;
+    }
+  return at(length, n);
+}
 
 // Segmentation variants of a word: each a list of per-character probabilities, the first all wholes.
 std::vector<std::pair<std::vector<const std::vector<double>*>, size_t>> variants_of(
@@ -113,7 +146,7 @@ const std::vector<std::string>& Lexicon::words_of_length(size_t length) const {
 }
 
 LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices>& word,
-                        const std::vector<std::string>& classes, double tolerance_per_char) {
+                        const std::vector<std::string>& classes, double tolerance_per_char, bool line_start) {
   LexiconMatch best;
   if (word.empty()) return best;
   std::array<int, 256> class_of;
@@ -132,9 +165,8 @@ LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices
 
   for (const auto& [chars, splits] : variants_of(word)) {
     const size_t length = chars.size();
-    const std::vector<std::string>& candidates = lexicon.words_of_length(length);
-    if (candidates.empty()) continue;
-    // Case-blind scores first: each position's better of the lower- and upper-case class.
+    // Case-blind scores first (each position's better of the lower- and upper-case class), over the words
+    // within kMaxEdits of the reading's length; the best few are then scored in each case form.
     std::vector<std::array<double, 256>> folded(length);
     for (size_t i = 0; i < length; ++i) {
       folded[i].fill(kNever);
@@ -145,29 +177,35 @@ LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices
             std::max(folded[i][static_cast<unsigned char>(lower)], log_p(*chars[i], char(ch)));
       }
     }
+    auto folded_score = [&](const std::string& w) {
+      return align(length, w, [&](size_t i, char c) { return folded[i][static_cast<unsigned char>(c)]; });
+    };
     std::vector<std::pair<double, const std::string*>> shortlist;
-    for (const std::string& w : candidates) {
-      double score = 0;
-      for (size_t i = 0; i < length && score > kNever / 2; ++i) score += folded[i][static_cast<unsigned char>(w[i])];
-      if (score <= kNever / 2) continue;
-      if (shortlist.size() < kShortlist) {
-        shortlist.emplace_back(score, &w);
-        std::push_heap(shortlist.begin(), shortlist.end(), std::greater<>());
-      } else if (score > shortlist.front().first) {
-        std::pop_heap(shortlist.begin(), shortlist.end(), std::greater<>());
-        shortlist.back() = {score, &w};
-        std::push_heap(shortlist.begin(), shortlist.end(), std::greater<>());
+    const size_t shortest = length > kMaxEdits ? length - kMaxEdits : 1;
+    for (size_t n = shortest; n <= length + kMaxEdits; ++n)
+      for (const std::string& w : lexicon.words_of_length(n)) {
+        const double score = folded_score(w);
+        if (score <= kNever / 2) continue;
+        if (shortlist.size() < kShortlist) {
+          shortlist.emplace_back(score, &w);
+          std::push_heap(shortlist.begin(), shortlist.end(), std::greater<>());
+        } else if (score > shortlist.front().first) {
+          std::pop_heap(shortlist.begin(), shortlist.end(), std::greater<>());
+          shortlist.back() = {score, &w};
+          std::push_heap(shortlist.begin(), shortlist.end(), std::greater<>());
+        }
       }
-    }
-    // Then the cases a word is written in: lower case, Capitalised, CAPITALS.
+    // Then the forms a word is written in: lower case, Capitalised (at the start of a line; elsewhere less
+    // likely), CAPITALS (less likely).
     for (const auto& [bound, w] : shortlist) {
       if (bound <= best.log_probability) continue;
       std::string capitalised = *w, capitals = *w;
       capitalised[0] = char(std::toupper(static_cast<unsigned char>(capitalised[0])));
       for (char& c : capitals) c = char(std::toupper(static_cast<unsigned char>(c)));
-      for (const std::string* form : std::array<const std::string*, 3>{w, &capitalised, &capitals}) {
-        double score = 0;
-        for (size_t i = 0; i < length; ++i) score += log_p(*chars[i], (*form)[i]);
+      const std::array<std::pair<const std::string*, double>, 3> forms = {
+          {{w, 0.0}, {&capitalised, line_start ? 0.0 : kRareForm}, {&capitals, kRareForm}}};
+      for (const auto& [form, prior] : forms) {
+        const double score = prior + align(length, *form, [&](size_t i, char c) { return log_p(*chars[i], c); });
         if (score > best.log_probability) best.log_probability = score, best.text = *form, best.segments_split = splits;
       }
     }

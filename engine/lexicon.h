@@ -46,10 +46,11 @@ struct LexiconMatch {
 };
 
 // The lexicon word (as written in lower case, Capitalised or in capitals) whose characters are most
-// probable under the word's segments, trying each segmentation alternative; matched when its log
-// probability is at most `tolerance_per_char` per character below the raw reading's.
-// classes: the model's class names (single characters are matched; others never are).
+// probable under the word's segments, trying each segmentation alternative and up to two characters read
+// in excess or missed (each at a fixed cost); Capitalised away from a line's start (line_start false) and
+// CAPITALS carry a small prior cost. Matched when its log probability is at most `tolerance_per_char` per
+// character below the raw reading's. classes: the model's class names (single characters are matched).
 LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices>& word,
-                        const std::vector<std::string>& classes, double tolerance_per_char);
+                        const std::vector<std::string>& classes, double tolerance_per_char, bool line_start = true);
 
 }  // namespace quill

@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libpng-dev zlib1g-dev libcairo2-dev doctest-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
           libboost-context-dev  # Boost.Context: the fibers of the CPU emulation of CUDA
           libonnx-dev libprotobuf-dev python3-onnx  # ONNX in and out (engine/onnx_*), its Python checker in the tests
-          libonnx-testdata python3-torch "$@")  # ONNX's operator tests and PyTorch's export, run by tests/test_onnx_*.cpp
+          libonnx-testdata python3-torch  # ONNX's operator tests and PyTorch's export, run by tests/test_onnx_*.cpp
+          wamerican "$@")  # the word list scripts/make-photos.py --pages draws words from
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

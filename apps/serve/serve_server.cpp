@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/classifier.h"
-#include "engine/line_reading.h"
+#include "engine/page_reading.h"
 #include "apps/serve/serve_request.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
@@ -266,38 +266,43 @@ struct Server::Impl {
                     {"ms", ms}});
   }
 
+  // A word, a line or a page (engine/page_reading.h): the text with its line breaks, every character
+  // (as before: box, space before it, classes, the image the network saw) and the lines with their words.
   void read(const DrawingRequest& d, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
-    SegmentOptions segment;
-    segment.ink = classifier.preprocess_options();
-    LineSamples samples;
+    PageReadOptions options;
+    options.ink = options.character = classifier.preprocess_options();
+    PageReading page;
     try {
-      LineSegmentation line = segment_line(d.image, segment);
-      PreprocessOptions character = classifier.preprocess_options();
-      character.polarity = line.polarity;
-      samples = line_samples(std::move(line), character);
+      page = read_page(
+          d.image, [this](const std::vector<std::vector<uint8_t>>& samples) { return batcher.classify(samples); },
+          classifier.record().classes, options);
     } catch (const Error& e) {
       reject(422, std::string("empty drawing: ") + e.what());
     }
-    if (samples.samples.empty()) reject(422, "empty drawing: no characters found");
-    const std::vector<std::vector<double>> probabilities = batcher.classify(samples.samples);
-    const std::vector<ReadCharacter> read = read_characters(std::move(samples), probabilities, classifier.record().classes);
-    std::string text;
-    json chars = json::array();
-    for (const ReadCharacter& r : read) {
-      const CharacterSegment& c = r.segment;
-      const std::vector<ClassScore> top = classifier.top(r.probabilities, std::min(d.top_k, 3));
-      text += (c.space_before ? " " : "") + top[0].name;
-      chars.push_back({{"x", c.box.x},
-                       {"y", c.box.y},
-                       {"width", c.box.width},
-                       {"height", c.box.height},
-                       {"space_before", c.space_before},
-                       {"top", scores_json(top)},
-                       {"input", data_url(encode_png(sample_to_image(r.sample.data())))}});
+    json chars = json::array(), lines = json::array();
+    for (const PageLine& line : page.lines) {
+      json words = json::array();
+      for (const PageWord& w : line.words) {
+        words.push_back({{"x", w.box.x}, {"y", w.box.y}, {"width", w.box.width}, {"height", w.box.height},
+                         {"text", w.text}, {"confidence", w.confidence}});
+        for (size_t i = w.first; i < w.first + w.count; ++i) {
+          const PageCharacter& c = line.characters[i];
+          chars.push_back({{"x", c.box.x},
+                           {"y", c.box.y},
+                           {"width", c.box.width},
+                           {"height", c.box.height},
+                           {"line", lines.size()},
+                           {"space_before", i == w.first && w.first > 0},
+                           {"top", scores_json(classifier.top(c.probabilities, std::min(d.top_k, 3)))},
+                           {"input", data_url(encode_png(sample_to_image(c.sample.data())))}});
+        }
+      }
+      lines.push_back({{"x", line.box.x}, {"y", line.box.y}, {"width", line.box.width}, {"height", line.box.height},
+                       {"text", line.text}, {"confidence", line.confidence}, {"words", words}});
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    send_json(res, {{"text", text}, {"characters", chars}, {"ms", ms}});
+    send_json(res, {{"text", page.text()}, {"characters", chars}, {"lines", lines}, {"ms", ms}});
   }
 
   void routes() {

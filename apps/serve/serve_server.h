@@ -7,8 +7,9 @@
 //   GET  /api/info      the model: classes, framing, device, limits
 //   GET  /api/stats     requests, forward passes, largest batch
 //   POST /api/predict   one character  -> {"top": [{"label", "probability"} x5], "input": PNG data URL}
-//   POST /api/read      a word or line -> {"text", "characters": [{"x","y","width","height","space_before",
-//                                                                  "top", "input"}]}
+//   POST /api/read      a word, line or page -> {"text" (lines joined by "\n"), "characters": [{"x","y","width",
+//                       "height","line","space_before","top","input"}], "lines": [{"x","y","width","height","text",
+//                       "confidence","words": [{"x","y","width","height","text","confidence"}]}]}
 // A drawing is sent as raw PNG bytes (Content-Type: image/png) or as JSON {"image": "data:image/png;base64,..."}
 // (plain base64 also accepted; optional "top_k"). Errors are 4xx with {"error": "..."}: 400 bad JSON or
 // not a PNG, 404 no such path, 405 a method the path does not answer (with Allow), 413 body over the limit
