@@ -834,4 +834,13 @@ TEST_CASE("cli: read refuses a blank page and a 10000x10000 image quickly, with 
   CHECK(r.err.find("10000x10000") != std::string::npos);
   CHECK(r.err.find(std::to_string(kMaxPageSide)) != std::string::npos);
   MESSAGE("a 10000x10000 page refused in ", seconds, " s");
+  // Refused from the header, before decoding: the same header with its pixels cut short says the size, not
+  // that the data ends early (which decoding it would find).
+  std::string bytes = slurp(huge);
+  bytes.resize(bytes.size() / 2);
+  std::ofstream(box.file("huge-cut.png"), std::ios::binary) << bytes;
+  r = box.quill("read --model " + model + " " + box.file("huge-cut.png"), 30);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find(std::to_string(kMaxPageSide)) != std::string::npos);
 }

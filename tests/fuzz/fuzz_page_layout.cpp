@@ -63,14 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   quill::fuzz::refusing_errors([&] {
     const quill::PageLayout layout = quill::find_text_lines(page);
-    int previous = -1;
+    // (Lines come top to bottom along the deskewed vertical: on a skewed page their boxes' tops need not.)
     for (const quill::TextLine& line : layout.lines) {
       const quill::Box& b = line.box;
       if (b.x < 0 || b.y < 0 || b.width <= 0 || b.height <= 0 || b.x + b.width > page.width ||
           b.y + b.height > page.height || line.photo.width != b.width || line.photo.height != b.height)
         __builtin_trap();
-      if (b.y < previous) __builtin_trap();  // top to bottom (by their boxes' tops: lines do not overlap much)
-      previous = layout.lines.size() > 1 ? b.y : -1;
     }
   });
   quill::fuzz::refusing_errors([&] {
