@@ -6,7 +6,10 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -21,6 +24,7 @@
 
 #include "engine/model_file.h"
 #include "data/idx.h"
+#include "data/page_layout.h"
 #include "data/png_io.h"
 #include "data/preprocess.h"
 #include "kernels/backends.h"
@@ -588,4 +592,255 @@ TEST_CASE("cli: SIGTERM during train writes a checkpoint to resume from and exit
   CHECK(resumed.status == 0);
   CHECK(resumed.err.find("resuming " + model + ".ckpt at epoch ") != std::string::npos);
   CHECK(resumed.err.find("stopped after epoch ") != std::string::npos);
+}
+
+namespace {
+
+// A page of dark rings on light paper: lines[l] holds the number of rings of each word of line l. Rings are
+// 24 pixels wide and 40 tall, 6 apart within a word and 40 between words; lines 80 apart (a ring's height
+// of paper between them).
+std::string write_ring_page(const Sandbox& box, const std::string& name, const std::vector<std::vector<int>>& lines) {
+  int width = 0;
+  std::vector<std::vector<int>> lefts(lines.size());
+  for (size_t l = 0; l < lines.size(); ++l) {
+    int x = 20;
+    for (size_t w = 0; w < lines[l].size(); ++w) {
+      if (w) x += 40 - 6;
+      for (int k = 0; k < lines[l][w]; ++k) lefts[l].push_back(x), x += 30;
+    }
+    width = std::max(width, x + 20);
+  }
+  Image page(width, int(lines.size()) * 80 + 20, 0.9f);
+  for (size_t l = 0; l < lines.size(); ++l)
+    for (int left : lefts[l])
+      for (int y = 0; y < 40; ++y)
+        for (int x = 0; x < 24; ++x) {
+          const float dx = (x - 11.5f) / 12, dy = (y - 19.5f) / 20, r = dx * dx + dy * dy;
+          if (r < 1.0f && r > 0.45f) page.at(left + x, 20 + int(l) * 80 + y) = 0.1f;
+        }
+  const std::string path = box.file(name);
+  write_png(path, page);
+  return path;
+}
+
+// The lengths of the words of a line of text.
+std::vector<int> word_lengths(const std::string& line) {
+  std::vector<int> out;
+  std::istringstream words(line);
+  std::string w;
+  while (words >> w) out.push_back(int(w.size()));
+  return out;
+}
+
+// A model of ByClass-like classes (letters first, then digits) whose weights are all zero: every sample
+// reads as every class equally, so what a reading says comes from its charset and context alone.
+std::string write_flat_letters_model(const Sandbox& box) {
+  std::vector<std::string> classes;
+  for (char c = 'a'; c <= 'z'; ++c) classes.push_back(std::string(1, c));
+  for (char c = 'A'; c <= 'Z'; ++c) classes.push_back(std::string(1, c));
+  for (char c = '0'; c <= '9'; ++c) classes.push_back(std::string(1, c));
+  const std::string text = "conv 2 k3 p1\nrelu\nmaxpool 2\ndense classes\n";
+  Graph g;
+  add_to_graph(parse_model_description(text), int(classes.size()), g);
+  g.build(Shape{1, 28, 28}, DType::F32, Device::cpu(), 1);
+  float* values = g.flat_values().data<float>();
+  std::fill(values, values + g.flat_values().numel(), 0.0f);
+  const std::string path = box.file("flat-letters.quill");
+  save_model_file(path, capture_model(g, text, classes, FramingConvention::Emnist));
+  return path;
+}
+
+// A white 1-bit grey PNG of side x side pixels, deflated row by row: a 10000x10000 image in a few kB.
+std::string write_huge_white_png(const Sandbox& box, const std::string& name, uint32_t side) {
+  auto chunk = [](std::string& out, const char* tag, const std::string& body) {
+    auto u32 = [&](uint32_t v) {
+      for (int s = 24; s >= 0; s -= 8) out += char((v >> s) & 0xff);
+    };
+    u32(uint32_t(body.size()));
+    const std::string tagged = std::string(tag, 4) + body;
+    out += tagged;
+    u32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(tagged.data()), uInt(tagged.size()))));
+  };
+  std::string ihdr;
+  for (uint32_t v : {side, side})
+    for (int s = 24; s >= 0; s -= 8) ihdr += char((v >> s) & 0xff);
+  ihdr += std::string("\x01\x00\x00\x00\x00", 5);  // depth 1, grey, deflate, no filter, no interlace
+  z_stream z{};
+  REQUIRE(deflateInit(&z, Z_BEST_COMPRESSION) == Z_OK);
+  std::string row(1 + (side + 7) / 8, '\xff'), idat;
+  row[0] = 0;  // filter: none
+  std::vector<unsigned char> buffer(1 << 16);
+  for (uint32_t y = 0; y < side; ++y) {
+    z.next_in = reinterpret_cast<Bytef*>(row.data());
+    z.avail_in = uInt(row.size());
+    const int flush = y + 1 == side ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = buffer.data();
+      z.avail_out = uInt(buffer.size());
+      deflate(&z, flush);
+      idat.append(reinterpret_cast<char*>(buffer.data()), buffer.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  std::string png = "\x89PNG\r\n\x1a\n";
+  chunk(png, "IHDR", ihdr);
+  chunk(png, "IDAT", idat);
+  chunk(png, "IEND", "");
+  const std::string path = box.file(name);
+  std::ofstream(path, std::ios::binary) << png;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli: read a page prints its lines and words in order, and --json has lines, words and seconds") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::vector<std::vector<int>> lines = {{2, 3}, {4}, {1, 2}};
+  const std::string page = write_ring_page(box, "page.png", lines);
+  const std::string json = box.file("page.json");
+  const Result r = box.quill("read --model " + model + " --json " + json + " " + page);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.empty());
+  std::istringstream out(r.out);
+  std::string text;
+  for (size_t l = 0; l < lines.size(); ++l) {
+    std::string line;
+    REQUIRE(std::getline(out, line));
+    CAPTURE(line);
+    CHECK(word_lengths(line) == lines[l]);
+    text += (l ? "\n" : "") + line;
+  }
+  std::string summary;
+  REQUIRE(std::getline(out, summary));
+  CHECK(summary.find(std::to_string(lines.size()) + " lines") != std::string::npos);
+
+  const nlohmann::json j = read_json(json);
+  REQUIRE(j.at("images").size() == 1);
+  const nlohmann::json& image = j["images"][0];
+  CHECK(image.at("text") == text);
+  CHECK(image.at("seconds").get<double>() >= 0.0);
+  CHECK(std::abs(image.at("skew_degrees").get<double>()) <= 1.0);
+  REQUIRE(image.at("lines").size() == lines.size());
+  int previous_y = -1;
+  size_t characters = 0;
+  for (size_t l = 0; l < lines.size(); ++l) {
+    const nlohmann::json& line = image["lines"][l];
+    CHECK(line.at("y").get<int>() > previous_y);
+    previous_y = line["y"].get<int>();
+    REQUIRE(line.at("words").size() == lines[l].size());
+    std::string joined;
+    for (size_t w = 0; w < lines[l].size(); ++w) {
+      const nlohmann::json& word = line["words"][w];
+      CHECK(word.at("count").get<int>() == lines[l][w]);
+      CHECK(word.at("text").get<std::string>().size() == size_t(lines[l][w]));
+      CHECK(!word.contains("lexicon"));
+      joined += (w ? " " : "") + word["text"].get<std::string>();
+      characters += size_t(lines[l][w]);
+    }
+    CHECK(line.at("text") == joined);
+  }
+  CHECK(image.at("characters").size() == characters);
+}
+
+TEST_CASE("cli: read --charset keeps the reading to the set; a class the model lacks is a one-line error") {
+  Sandbox box;
+  const std::string flat = write_flat_letters_model(box);
+  const std::string page = write_ring_page(box, "page.png", {{2, 3}, {3}});
+  Result r = box.quill("read --model " + flat + " " + page);
+  REQUIRE(r.status == 0);
+  const std::string free_text = r.out.substr(0, r.out.find("\n  ("));
+  CAPTURE(free_text);
+  // Without a charset the model (every class equally likely) reads letters ...
+  REQUIRE(std::any_of(free_text.begin(), free_text.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }));
+  for (const std::string& set : {std::string("digits"), std::string("7")}) {
+    CAPTURE(set);
+    r = box.quill("read --model " + flat + " --charset " + set + " " + page);
+    REQUIRE(r.status == 0);
+    const std::string text = r.out.substr(0, r.out.find("\n  ("));
+    CAPTURE(text);
+    CHECK(word_lengths(text.substr(0, text.find('\n'))) == std::vector<int>{2, 3});
+    for (char c : text) {
+      if (c == ' ' || c == '\n') continue;
+      CHECK(std::isdigit(static_cast<unsigned char>(c)));
+      if (set == "7") CHECK(c == '7');
+    }
+  }
+  const std::string model = write_tiny_model(box);  // classes 0-9
+  for (const std::string& set : {std::string("Q"), std::string("12x"), std::string("letters")}) {
+    CAPTURE(set);
+    r = box.quill("read --model " + model + " --charset " + set + " " + page);
+    CHECK(r.status == 1);
+    CHECK(one_line(r.err));
+    CHECK(r.out.empty());
+  }
+  CHECK(r.err.find("none") != std::string::npos);
+  r = box.quill("read --model " + model + " --charset Q " + page);
+  CHECK(r.err.find("'Q'") != std::string::npos);
+}
+
+TEST_CASE("cli: read refuses a missing or binary --lexicon and --context maybe, with one line") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::string page = write_ring_page(box, "page.png", {{2}, {1}});
+  Result r = box.quill("read --model " + model + " --lexicon " + box.file("no-such-words.txt") + " " + page);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("no-such-words.txt") != std::string::npos);
+  CHECK(r.out.empty());
+
+  std::ofstream(box.file("binary.txt"), std::ios::binary) << std::string("hello\nwor\0ld\n", 12);
+  r = box.quill("read --model " + model + " --lexicon " + box.file("binary.txt") + " " + page);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("binary.txt:2") != std::string::npos);
+  CHECK(r.err.find("NUL") != std::string::npos);
+  CHECK(r.out.empty());
+
+  r = box.quill("read --model " + model + " --context maybe " + page);
+  CHECK(r.status != 0);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("--context") != std::string::npos);
+  CHECK(r.out.empty());
+
+  // A good lexicon: each word says whether it matched.
+  std::ofstream(box.file("words.txt")) << "# words\nhello\r\n";
+  const std::string json = box.file("lexicon.json");
+  r = box.quill("read --model " + model + " --lexicon " + box.file("words.txt") + " --json " + json + " " + page);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("lexicon:") != std::string::npos);
+  for (const nlohmann::json& line : read_json(json)["images"][0].at("lines"))
+    for (const nlohmann::json& word : line.at("words")) CHECK(word.contains("lexicon"));
+}
+
+TEST_CASE("cli: read refuses a blank page and a 10000x10000 image quickly, with one line and exit code 1") {
+  Sandbox box;
+  const std::string model = write_tiny_model(box);
+  const std::string blank = box.file("blank.png");
+  write_png(blank, Image(400, 300, 1.0f));
+  Result r = box.quill("read --model " + model + " " + blank, 30);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("blank.png") != std::string::npos);
+  CHECK((r.err.find("no ink") != std::string::npos || r.err.find("no text") != std::string::npos));
+
+  const std::string huge = write_huge_white_png(box, "huge.png", 10000);
+  CHECK(fs::file_size(huge) < 200000);
+  const auto t0 = std::chrono::steady_clock::now();
+  r = box.quill("read --model " + model + " " + huge, 30);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("10000x10000") != std::string::npos);
+  CHECK(r.err.find(std::to_string(kMaxPageSide)) != std::string::npos);
+  MESSAGE("a 10000x10000 page refused in ", seconds, " s");
+  // Refused from the header, before decoding: the same header with its pixels cut short says the size, not
+  // that the data ends early (which decoding it would find).
+  std::string bytes = slurp(huge);
+  bytes.resize(bytes.size() / 2);
+  std::ofstream(box.file("huge-cut.png"), std::ios::binary) << bytes;
+  r = box.quill("read --model " + model + " " + box.file("huge-cut.png"), 30);
+  CHECK(r.status == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find(std::to_string(kMaxPageSide)) != std::string::npos);
 }

@@ -86,6 +86,44 @@ def serve_requests():
     put("fuzz_serve_request", "json-untyped.req", b'\n-\n{"image": "' + url + b'"}')
 
 
+def ring_grid(width, height, lines):
+    """A grey grid (row by row) of dark rings 6 wide and 8 tall on light paper: lines[l] holds each word's
+    ring count of line l; rings 1 apart in a word, 4 between words, lines 12 rows apart."""
+    grid = [[230] * width for _ in range(height)]
+    for l, words in enumerate(lines):
+        x = 2
+        for w, count in enumerate(words):
+            if w:
+                x += 3
+            for _ in range(count):
+                for y in range(8):
+                    for dx in range(6):
+                        d = ((dx - 2.5) / 3) ** 2 + ((y - 3.5) / 4) ** 2
+                        if 0.4 < d < 1.0 and x + dx < width and 2 + 12 * l + y < height:
+                            grid[2 + 12 * l + y][x + dx] = 25
+                x += 7
+    return bytes(v for row in grid for v in row)
+
+
+def page_layouts():
+    """[grid width - 1, grid height - 1, flags (scale - 1 | charset << 2 | size 32 | neighbours 64 | lexicon 128),
+    grid bytes] (tests/fuzz/fuzz_page_layout.cpp)."""
+    def page(name, width, height, flags, grid):
+        put("fuzz_page_layout", name, bytes([width - 1, height - 1, flags]) + grid)
+    page("two-lines.bin", 40, 28, 3 | 32 | 64, ring_grid(40, 28, [[2, 3], [4]]))
+    page("three-lines-lexicon.bin", 48, 40, 2 | (1 << 2) | 32 | 64 | 128, ring_grid(48, 40, [[3], [1, 2], [2, 2]]))
+    page("one-line-charset.bin", 40, 12, 3 | (6 << 2) | 32, ring_grid(40, 12, [[2, 2]]))
+    page("light-on-dark.bin", 32, 28, 3 | 64, bytes(255 - v for v in ring_grid(32, 28, [[2], [3]])))
+    page("blank.bin", 16, 16, 3, bytes([230]) * 256)
+    page("noise.bin", 32, 32, 0, bytes((i * 7919 + (i >> 3) * 104729) % 251 for i in range(1024)))
+
+
+def lexicons():
+    put("fuzz_lexicon", "words.txt", b"# a word list\nhello\nWorld\n\nquill\r\nHELLO\n  read  \nI\n42\n")
+    put("fuzz_lexicon", "crlf.txt", b"one\r\ntwo\r\nthree\r\n")
+    put("fuzz_lexicon", "long.txt", b"a" * 40 + b"\nab\n")
+
+
 def descriptions():
     for name in ("cnn.txt", "small.txt"):
         text = open(os.path.join(here, "..", "..", "models", name), "rb").read()
@@ -125,6 +163,8 @@ if __name__ == "__main__":
     pngs()
     dataset_files()
     texts()
+    page_layouts()
+    lexicons()
     serve_requests()
     descriptions()
     model_files(sys.argv[1])
