@@ -16,7 +16,7 @@ namespace {
 
 constexpr double kNever = -1e30;  // log probability of a character no class stands for
 // Segmentation alternatives tried per word, and how many of a word's segments may be read as two.
-constexpr size_t kMaxVariants = 32;
+constexpr size_t kMaxVariants = 8;
 constexpr int kMaxSplits = 2;
 // Candidates kept from the case-blind pass for the exact (case-aware) one.
 constexpr size_t kShortlist = 8;
@@ -31,29 +31,30 @@ constexpr double kRareForm = -1.5;
 double log_of(double p) { return std::log(std::max(p, 1e-12)); }
 
 // The best alignment of `length` characters read with word w: each character read either spells the next
-// letter (log_p(i, letter)) or is in excess; each letter is spelt or missed (both kEditCost). Edit distance
-// in log probabilities, limited to kMaxEdits edits in all.
+// letter (log_p(i, letter)) or is in excess; each letter is spelt or missed (both kEditCost), with at most
+// kMaxEdits such edits in all. Edit distance in log probabilities.
 template <class LogP>
 double align(size_t length, const std::string& w, const LogP& log_p) {
-  const size_t n = w.size();
+  const size_t n = w.size(), edits = kMaxEdits + 1;
   if (n + kMaxEdits < length || length + kMaxEdits < n) return kNever;
-  // score[i][j]: the first i characters read against the first j letters.
+  // score[(i, j, e)]: the first i characters read against the first j letters, with e edits.
   thread_local std::vector<double> score;  // called for every word of the lexicon: no allocation each time
-  score.assign((length + 1) * (n + 1), kNever);
-  auto at = [&](size_t i, size_t j) -> double& { return score[i * (n + 1) + j]; };
-  at(0, 0) = 0;
+  score.assign((length + 1) * (n + 1) * edits, kNever);
+  auto at = [&](size_t i, size_t j, size_t e) -> double& { return score[(i * (n + 1) + j) * edits + e]; };
+  at(0, 0, 0) = 0;
   for (size_t i = 0; i <= length; ++i)
-    for (size_t j = 0; j <= n; ++j) {
-      if (i == 0 && j == 0) continue;
-      const size_t diagonal = i > j ? i - j : j - i;
-      if (diagonal > kMaxEdits) continue;
-      double best = kNever;
-      if (i > 0 && j > 0) best = std::max(best, at(i - 1, j - 1) + log_p(i - 1, w[j - 1]));
-      if (i > 0) best = std::max(best, at(i - 1, j) + kEditCost);
-      if (j > 0) best = std::max(best, at(i, j - 1) + kEditCost);
-      at(i, j) = best < kNever / 2 ? kNever : best;
-    }
-  return at(length, n);
+    for (size_t j = 0; j <= n; ++j)
+      for (size_t e = 0; e < edits; ++e) {
+        if (i == 0 && j == 0) continue;
+        double best = kNever;
+        if (i > 0 && j > 0 && at(i - 1, j - 1, e) > kNever / 2) best = at(i - 1, j - 1, e) + log_p(i - 1, w[j - 1]);
+        if (e > 0 && i > 0 && at(i - 1, j, e - 1) > kNever / 2) best = std::max(best, at(i - 1, j, e - 1) + kEditCost);
+        if (e > 0 && j > 0 && at(i, j - 1, e - 1) > kNever / 2) best = std::max(best, at(i, j - 1, e - 1) + kEditCost);
+        at(i, j, e) = best < kNever / 2 ? kNever : best;
+      }
+  double best = kNever;
+  for (size_t e = 0; e < edits; ++e) best = std::max(best, at(length, n, e));
+  return best;
 }
 
 // Segmentation variants of a word: each a list of per-character probabilities, the first all wholes.
@@ -180,10 +181,23 @@ LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices
     auto folded_score = [&](const std::string& w) {
       return align(length, w, [&](size_t i, char c) { return folded[i][static_cast<unsigned char>(c)]; });
     };
+    // An upper bound of a word's score, cheap enough for every word: each letter at its best within the
+    // band of positions an alignment can put it at (edits only cost). Most words fall below the shortlist.
+    std::vector<std::array<double, 256>> band(length + kMaxEdits);
+    for (size_t j = 0; j < band.size(); ++j) {
+      band[j].fill(kNever);
+      for (size_t i = j > kMaxEdits ? j - kMaxEdits : 0; i < std::min(length, j + kMaxEdits + 1); ++i)
+        for (size_t c = 0; c < 256; ++c) band[j][c] = std::max(band[j][c], folded[i][c]);
+    }
     std::vector<std::pair<double, const std::string*>> shortlist;
     const size_t shortest = length > kMaxEdits ? length - kMaxEdits : 1;
     for (size_t n = shortest; n <= length + kMaxEdits; ++n)
       for (const std::string& w : lexicon.words_of_length(n)) {
+        if (shortlist.size() == kShortlist) {
+          double bound = 0;
+          for (size_t j = 0; j < n && bound > shortlist.front().first; ++j) bound += band[j][static_cast<unsigned char>(w[j])];
+          if (bound <= shortlist.front().first) continue;
+        }
         const double score = folded_score(w);
         if (score <= kNever / 2) continue;
         if (shortlist.size() < kShortlist) {
