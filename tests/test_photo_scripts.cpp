@@ -4,11 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "data/png_io.h"
 #include "tests/child_process.h"
@@ -104,4 +107,64 @@ TEST_CASE("scripts: make-photos.py draws the offline digits' test part, as --dat
   const std::vector<Drawn> train = read_labels(out);
   REQUIRE(train.size() == 40);
   for (const Drawn& d : train) CHECK(d.source_index % kImagesPerDigit != kImagesPerDigit - 1);
+}
+
+// Pages (issue #35): scripts/make-photos.py --pages draws a page of real test characters with its truth,
+// and scripts/score-pages.py scores a reading of it: 0 for the truth itself, more for a changed one.
+TEST_CASE("scripts: make-photos.py --pages draws a page with its truth, and score-pages.py scores readings of it") {
+  const char* data = std::getenv("QUILL_DATA");
+  if (run_command("python3 -c pass").status != 0) {
+    quill::test::skip_test_case("python3 not found (make-photos.py needs it)");
+    return;
+  }
+  if (!data || !fs::exists(fs::path(data) / "emnist") || !fs::exists(fs::path(data) / "mnist")) {
+    quill::test::skip_test_case("QUILL_DATA holds no mnist/ and emnist/ (pages draw MNIST digits, EMNIST letters)");
+    return;
+  }
+  if (!fs::exists("/usr/share/dict/american-english")) {
+    quill::test::skip_test_case("no /usr/share/dict/american-english (Debian's wamerican: scripts/install-deps.sh)");
+    return;
+  }
+  test_files::TempDir root("pages");
+  const std::string scripts = std::string(QUILL_SOURCE_DIR) + "/scripts/";
+  const fs::path out = root.path() / "pages";
+  CommandResult r = run_command("python3 '" + scripts + "make-photos.py' --data '" + data + "' --out '" + out.string() +
+                                "' --pages 1 --seed 7 --quiet");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+  std::ifstream jsonl(out / "pages.jsonl");
+  std::string record;
+  REQUIRE(std::getline(jsonl, record));
+  const nlohmann::json page = nlohmann::json::parse(record);
+  const std::string text = page["text"];
+  const quill::Image photo = quill::read_png((out / page["file"].get<std::string>()).string());
+  CHECK(photo.width > 100);
+  REQUIRE(page["lines"].size() >= 3);
+  CHECK(page["lines"].size() <= 8);
+  size_t letters = 0, boxes = 0;
+  for (const auto& line : page["lines"]) {
+    for (char c : line["text"].get<std::string>()) letters += c != ' ';
+    boxes += line["chars"].size();
+    for (const auto& ch : line["chars"]) {  // every character's box on the photo
+      CHECK(ch[0].get<int>() >= 0);
+      CHECK(ch[0].get<int>() + ch[2].get<int>() <= photo.width);
+      CHECK(ch[1].get<int>() + ch[3].get<int>() <= photo.height);
+    }
+  }
+  CHECK(boxes == letters);
+  // The truth, read back as if by quill, scores 0; one character changed scores 1 edit.
+  auto score = [&](const std::string& reading) {
+    const fs::path hyp = root.path() / "read.json", scored = root.path() / "scored.json";
+    std::ofstream(hyp) << nlohmann::json{{"images", {{{"path", (out / page["file"].get<std::string>()).string()},
+                                                      {"text", reading}, {"seconds", 0.1}}}}}.dump();
+    const CommandResult s = run_command("python3 '" + scripts + "score-pages.py' --pages '" + out.string() +
+                                        "' --reuse-json '" + hyp.string() + "' --json-out '" + scored.string() + "'");
+    REQUIRE_MESSAGE(s.status == 0, s.out);
+    return nlohmann::json::parse(std::ifstream(scored))["runs"][0];
+  };
+  CHECK(score(text)["cer"].get<double>() == 0.0);
+  std::string changed = text;
+  changed[0] = changed[0] == 'x' ? 'y' : 'x';
+  const nlohmann::json one = score(changed);
+  CHECK(one["cer"].get<double>() == doctest::Approx(1.0 / double(text.size())));
+  CHECK(run_command("python3 '" + scripts + "score-pages.py' --self-test").status == 0);
 }
