@@ -10,9 +10,10 @@
 // the measurement. Then each class's probability is multiplied by how well the character's top and
 // bottom fit that class's kind of height (a Gaussian of sigma kSizeSigma cap heights, plus a floor so a
 // badly cut character cannot be overruled by its size alone).
-// Neighbours: within a word, letters are weighted by how letter-like the other characters are, and
-// digits by how digit-like; after the first letter, upper and lower case by the case of the other
-// letters (a Capitalised word's first letter is free).
+// Neighbours: within a word, letters are weighted by how letter-like the other characters are (their
+// letter share, squared), and digits by how digit-like; upper and lower case by the case of the word's
+// other letters after its first. A word's first letter takes the case of the rest of its word, leaning to
+// lower case; only the line's first letter is free (a Capitalised line start).
 #include <string>
 #include <vector>
 
