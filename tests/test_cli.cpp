@@ -743,7 +743,7 @@ TEST_CASE("cli: read a page prints its lines and words in order, and --json has 
   CHECK(image.at("characters").size() == characters);
 }
 
-TEST_CASE("cli: read --charset keeps the reading to the set; a class the model lacks is a one-line error") {
+TEST_CASE("cli: read --charset keeps the reading to the set, a class the model lacks is a one-line error") {
   Sandbox box;
   const std::string flat = write_flat_letters_model(box);
   const std::string page = write_ring_page(box, "page.png", {{2, 3}, {3}});

@@ -312,7 +312,7 @@ TEST_CASE("page layout: skewed lines of real digits come back top to bottom, eac
   CHECK(foreign_total > 0);  // the pages are skewed enough that lines' boxes overlap
 }
 
-TEST_CASE("page layout: a photo of one line is that line, pixel for pixel; a dot joins the line under it (QUILL_DATA)") {
+TEST_CASE("page layout: a photo of one line is that line, pixel for pixel, a dot joins the line under it (QUILL_DATA)") {
   if (!digits_or_skip()) return;
   for (const double skew : {0.0, 2.5}) {
     CAPTURE(skew);
@@ -488,7 +488,7 @@ TEST_CASE("line context: measure_line recovers a sloped baseline, cap height, x-
   CHECK_FALSE(measure_line(one.boxes, one.probabilities, classes).measured);
 }
 
-TEST_CASE("line context: o, O and 0 by size and neighbours; p and P by the descender") {
+TEST_CASE("line context: o, O and 0 by size and neighbours, p and P by the descender") {
   const std::vector<std::string> classes = byclass();
   LineContextOptions size_only;
   size_only.neighbours = false;
@@ -590,7 +590,7 @@ TEST_CASE("line context: o, O and 0 by size and neighbours; p and P by the desce
 
 // ---------------------------------------------------------------------------------------------------------
 
-TEST_CASE("charset: named sets and explicit lists; unknown characters and empty sets are errors") {
+TEST_CASE("charset: named sets and explicit lists, unknown characters and empty sets are errors") {
   const std::vector<std::string> classes = byclass();
   auto allowed = [&](const std::vector<bool>& mask, const std::vector<std::string>& names = byclass()) {
     std::string s;
