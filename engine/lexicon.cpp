@@ -21,9 +21,9 @@ constexpr int kMaxSplits = 2;
 // Candidates kept from the case-blind pass for the exact (case-aware) one.
 constexpr size_t kShortlist = 8;
 
-// A lexicon word may differ from the reading by this many characters read in excess or missed (a
+// A lexicon word may differ from the reading by kLexiconMaxEdits characters read in excess or missed (a
 // character cut in two, two read as one, a speck read as a letter), each costing this log probability.
-constexpr size_t kMaxEdits = 2;
+constexpr size_t kMaxEdits = kLexiconMaxEdits;
 constexpr double kEditCost = -4.0;
 // Log prior of a Capitalised word away from a line's start, and of a word in CAPITALS.
 constexpr double kRareForm = -1.5;

@@ -11,6 +11,8 @@ namespace quill {
 // Limits on what a lexicon file may hold.
 constexpr size_t kMaxLexiconBytes = size_t(64) << 20;
 constexpr size_t kMaxLexiconWord = 40;
+// A lexicon word may differ from the reading by this many characters read in excess or missed.
+constexpr size_t kLexiconMaxEdits = 2;
 
 class Lexicon {
  public:
