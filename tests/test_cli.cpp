@@ -809,7 +809,8 @@ TEST_CASE("cli: read refuses a missing or binary --lexicon and --context maybe, 
   r = box.quill("read --model " + model + " --lexicon " + box.file("words.txt") + " --json " + json + " " + page);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("lexicon:") != std::string::npos);
-  for (const nlohmann::json& line : read_json(json)["images"][0].at("lines"))
+  const nlohmann::json read = read_json(json);  // kept: a loop over a part of a temporary would dangle
+  for (const nlohmann::json& line : read["images"][0].at("lines"))
     for (const nlohmann::json& word : line.at("words")) CHECK(word.contains("lexicon"));
 }
 
