@@ -164,7 +164,9 @@ LexiconMatch match_word(const Lexicon& lexicon, const std::vector<SegmentChoices
   best.log_probability = kNever;
   const size_t raw_length = word.size();
 
-  for (const auto& [chars, splits] : variants_of(word)) {
+  for (const auto& variant : variants_of(word)) {
+    const std::vector<const std::vector<double>*>& chars = variant.first;  // named: lambdas below capture it
+    const size_t splits = variant.second;
     const size_t length = chars.size();
     // Case-blind scores first (each position's better of the lower- and upper-case class), over the words
     // within kMaxEdits of the reading's length; the best few are then scored in each case form.
