@@ -25,6 +25,18 @@ int refusing_errors(Body body) {
   return 0;
 }
 
+// The 62 class names of an EMNIST ByClass model (0-9, A-Z, a-z), for targets that read text with one.
+inline const std::vector<std::string>& byclass_classes() {
+  static const std::vector<std::string> classes = [] {
+    std::vector<std::string> v;
+    for (char ch = '0'; ch <= '9'; ++ch) v.push_back(std::string(1, ch));
+    for (char ch = 'A'; ch <= 'Z'; ++ch) v.push_back(std::string(1, ch));
+    for (char ch = 'a'; ch <= 'z'; ++ch) v.push_back(std::string(1, ch));
+    return v;
+  }();
+  return classes;
+}
+
 inline std::string text_of(const uint8_t* data, size_t size) {
   return std::string(reinterpret_cast<const char*>(data), size);
 }

@@ -12,16 +12,7 @@
 
 namespace {
 
-const std::vector<std::string>& classes() {
-  static const std::vector<std::string> c = [] {
-    std::vector<std::string> v;
-    for (char ch = '0'; ch <= '9'; ++ch) v.push_back(std::string(1, ch));
-    for (char ch = 'A'; ch <= 'Z'; ++ch) v.push_back(std::string(1, ch));
-    for (char ch = 'a'; ch <= 'z'; ++ch) v.push_back(std::string(1, ch));
-    return v;
-  }();
-  return c;
-}
+const std::vector<std::string>& classes() { return quill::fuzz::byclass_classes(); }
 
 size_t index_of(char ch) {
   return size_t(std::find(classes().begin(), classes().end(), std::string(1, ch)) - classes().begin());
